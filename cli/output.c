@@ -1,0 +1,123 @@
+#include <getopt.h>
+#include <stdarg.h>
+
+#include "cli.h"
+
+bool cli_common_option(struct cli_ctx *ctx, int c, const char *arg)
+{
+        switch (c) {
+        case 'f':
+                ctx->spec_path = arg;
+                return true;
+        case 'J':
+                ctx->json = true;
+                return true;
+        case 'q':
+                ctx->verbosity = -1;
+                berth_log_set_level(BERTH_LOG_ERROR);
+                return true;
+        case 'v':
+                ctx->verbosity = ctx->verbosity < 0 ? 1 : ctx->verbosity + 1;
+                berth_log_set_level(ctx->verbosity >= 2 ? BERTH_LOG_DEBUG : BERTH_LOG_INFO);
+                return true;
+        case 'h':
+                cli_print_help(ctx->verb ? ctx->verb : "");
+                exit(EXIT_OK);
+        case '?':
+                /* getopt already named the bad option. */
+                exit(cli_usage_error(ctx, "see `berth %s%s--help`", ctx->verb ? ctx->verb : "", ctx->verb ? " " : ""));
+        }
+        return false;
+}
+
+int cli_exit_status(const berth_error *err)
+{
+        if (!err)
+                return EXIT_FAIL;
+        switch (err->kind) {
+        case BERTH_E_INVALID:
+        case BERTH_E_USAGE:
+                return EXIT_USAGE;
+        case BERTH_E_NOEXEC:
+                return EXIT_NOEXEC;
+        case BERTH_E_NOCMD:
+                return EXIT_NOCMD;
+        default:
+                return EXIT_FAIL;
+        }
+}
+
+static const char *kind_name(int kind)
+{
+        switch (kind) {
+        case BERTH_E_INVALID: return "invalid";
+        case BERTH_E_USAGE: return "usage";
+        case BERTH_E_LIMIT: return "limit";
+        case BERTH_E_DIGEST: return "digest";
+        case BERTH_E_NOTFOUND: return "not-found";
+        case BERTH_E_NOTIMPL: return "not-implemented";
+        case BERTH_E_NOEXEC: return "not-executable";
+        case BERTH_E_NOCMD: return "command-not-found";
+        default: return "failed";
+        }
+}
+
+int cli_report(struct cli_ctx *ctx, berth_error *err)
+{
+        _cleanup_free_ char *text = berth_error_text(err);
+        int status = cli_exit_status(err);
+        if (ctx->json) {
+                json_t *o = json_pack("{s:s,s:s,s:i}", "error", text, "kind", kind_name(err ? err->kind : 0),
+                                      "exit", status);
+                if (ctx->verb)
+                        json_object_set_new(o, "command", json_string(ctx->verb));
+                char *s = json_dumps(o, JSON_COMPACT);
+                fprintf(stderr, "%s\n", s);
+                free(s);
+                json_decref(o);
+        } else {
+                /* Spec errors start with FILE:LINE:COL, which must stay first for editors. */
+                fprintf(stderr, "%s%s\n", (err && err->kind == BERTH_E_INVALID) ? "" : "berth: ", text);
+        }
+        return status;
+}
+
+int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        berth_error_makev(&err, BERTH_E_USAGE, 0, fmt, ap);
+        va_end(ap);
+        if (ctx->verb)
+                berth_error_wrap(&err, "%s", ctx->verb);
+        return cli_report(ctx, err);
+}
+
+int cli_not_implemented(struct cli_ctx *ctx)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        berth_error_make(&err, BERTH_E_NOTIMPL, 0, "%s: not implemented yet", ctx->verb);
+        return cli_report(ctx, err);
+}
+
+void cli_print_json(json_t *v)
+{
+        char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        if (s) {
+                puts(s);
+                free(s);
+        }
+        json_decref(v);
+}
+
+int cli_stub(struct cli_ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = { CLI_COMMON_LONG, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+                if (!cli_common_option(ctx, c, optarg))
+                        return cli_usage_error(ctx, "unexpected option; see `berth %s --help`", ctx->verb);
+        }
+        return cli_not_implemented(ctx);
+}
