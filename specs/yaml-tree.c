@@ -379,19 +379,19 @@ static void builder_done(struct builder *b)
 
 static int run_parser(struct builder *b, const char *buf, size_t len)
 {
-        yaml_parser_t parser;
-        if (!yaml_parser_initialize(&parser))
+        yaml_parser_t storage;
+        if (!yaml_parser_initialize(&storage))
                 abort();
-        _cleanup_(yaml_parser_deletep) yaml_parser_t *pp = &parser;
-        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
+        _cleanup_(yaml_parser_deletep) yaml_parser_t *parser = &storage;
+        yaml_parser_set_input_string(parser, (const unsigned char *) buf, len);
         for (;;) {
-                yaml_event_t event;
-                if (!yaml_parser_parse(&parser, &event))
-                        return yaml_syntax_error(b, &parser);
-                _cleanup_(yaml_event_deletep) yaml_event_t *ep = &event;
-                if (on_event(b, &event) < 0)
+                yaml_event_t ev_storage;
+                if (!yaml_parser_parse(parser, &ev_storage))
+                        return yaml_syntax_error(b, parser);
+                _cleanup_(yaml_event_deletep) yaml_event_t *event = &ev_storage;
+                if (on_event(b, event) < 0)
                         return -1;
-                if (event.type == YAML_STREAM_END_EVENT)
+                if (event->type == YAML_STREAM_END_EVENT)
                         return 0;
         }
 }
