@@ -49,11 +49,7 @@ int perr_expected(struct pctx *p, const struct ynode *n, const char *path, const
 
 char *path_key(const char *path, const struct ynode *key)
 {
-        _cleanup_free_ char *q = spec_quote(key->text, key->len, 64);
-        size_t n = strlen(q);
-        /* The quotes (and a "..." after a cut) are for messages, not paths. */
-        const char *end = endswith(q, "\"...") ? q + n - 4 : q + n - 1;
-        _cleanup_free_ char *bare = xstrndup(q + 1, (size_t) (end - q - 1));
+        _cleanup_free_ char *bare = spec_path_segment(key->text, key->len);
         return *path ? xasprintf("%s.%s", path, bare) : TAKE_PTR(bare);
 }
 

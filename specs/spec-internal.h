@@ -42,6 +42,8 @@ bool ynode_is_null(const struct ynode *n);
 
 /* Printable form of untrusted text for messages: escaped, cut at max bytes. */
 char *spec_quote(const char *s, size_t len, size_t max);
+/* The same without quotes, cut at 64 bytes: a key in a key.path. */
+char *spec_path_segment(const char *s, size_t len);
 
 /* Expand ${VAR}, ${VAR:-default} and $$ from the host environment.
  * On error *ret_problem says what went wrong (static or owned via ret_free). */

@@ -60,6 +60,15 @@ char *spec_quote(const char *s, size_t len, size_t max)
         return dynbuf_take(&b, NULL);
 }
 
+char *spec_path_segment(const char *s, size_t len)
+{
+        _cleanup_free_ char *q = spec_quote(s, len, 64);
+        size_t n = strlen(q);
+        /* The quotes (and a "..." after a cut) are for messages, not paths. */
+        size_t tail = endswith(q, "\"...") ? 4 : 1;
+        return xstrndup(q + 1, n - 1 - tail);
+}
+
 /* The key path of the value being read, from the frames below `upto`. */
 static char *builder_path(struct builder *b, size_t upto, const struct ynode *extra_key)
 {
@@ -76,9 +85,8 @@ static char *builder_path(struct builder *b, size_t upto, const struct ynode *ex
                 if (key && key->kind == YNODE_SCALAR) {
                         if (p.len)
                                 dynbuf_add(&p, ".", 1, NULL);
-                        _cleanup_free_ char *q = spec_quote(key->text, key->len, 64);
-                        /* Drop the quotes: a path segment reads bare. */
-                        dynbuf_add(&p, q + 1, strlen(q) - 2, NULL);
+                        _cleanup_free_ char *seg = spec_path_segment(key->text, key->len);
+                        dynbuf_add(&p, seg, strlen(seg), NULL);
                 }
         }
         return dynbuf_take(&p, NULL);
@@ -238,8 +246,11 @@ static int on_scalar(struct builder *b, yaml_event_t *ev)
         if (check_tag(b, ev->data.scalar.tag, ev->start_mark, &is_str) < 0 || count_nodes(b, 1, ev->start_mark) < 0)
                 return -1;
         struct ynode *n = node_new(b, YNODE_SCALAR, ev->start_mark);
-        n->text = xstrndup((const char *) ev->data.scalar.value, ev->data.scalar.length);
+        /* Not strndup: a "\0" escape puts a NUL inside; len keeps every byte. */
         n->len = ev->data.scalar.length;
+        n->text = xmalloc(n->len + 1);
+        memcpy(n->text, ev->data.scalar.value, n->len);
+        n->text[n->len] = '\0';
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !is_str;
         anchor_set(b, anchor_dup(ev->data.scalar.anchor), n);
         return attach(b, n, ev->start_mark);
