@@ -63,8 +63,7 @@ static int expand_ref(dynbuf *out, const char *in, size_t len, size_t *ret_used,
         *ret_used = used;
         return 0;
 too_big:
-        *ret_problem = xasprintf("value is larger than the limit of %zu bytes after expansion", out->max);
-        return -1;
+        return -2;
 }
 
 int spec_expand(const char *in, size_t len, size_t max, char **ret, size_t *ret_len, char **ret_problem)
@@ -86,8 +85,9 @@ int spec_expand(const char *in, size_t len, size_t max, char **ret, size_t *ret_
                         i += 2;
                 } else if (i + 1 < len && in[i + 1] == '{') {
                         size_t used;
-                        if (expand_ref(&out, in + i, len - i, &used, ret_problem) < 0)
-                                return -1;
+                        int r = expand_ref(&out, in + i, len - i, &used, ret_problem);
+                        if (r < 0)
+                                return r;
                         i += used;
                 } else {
                         if (dynbuf_add(&out, "$", 1, NULL) < 0)
@@ -98,6 +98,5 @@ int spec_expand(const char *in, size_t len, size_t max, char **ret, size_t *ret_
         *ret = dynbuf_take(&out, ret_len);
         return 0;
 too_big:
-        *ret_problem = xasprintf("value is larger than the limit of %zu bytes after expansion", max);
-        return -1;
+        return -2;
 }

@@ -130,9 +130,13 @@ int scalar_text(struct pctx *p, const struct ynode *n, const char *path, const c
         _cleanup_free_ char *problem = NULL;
         char *text;
         size_t len;
-        if (spec_expand(n->text, n->len, p->expand_left, &text, &len, &problem) < 0)
-                return perr_at(p, startswith(problem, "value is larger") ? BERTH_E_LIMIT : BERTH_E_INVALID,
-                               n->line, n->col, path, "%s", problem);
+        int r = spec_expand(n->text, n->len, p->expand_left, &text, &len, &problem);
+        if (r == -2)
+                return perr_at(p, BERTH_E_LIMIT, n->line, n->col, path,
+                               "values after ${VAR} expansion are larger than the limit of %zu bytes in total",
+                               (size_t) SPEC_MAX_EXPANDED);
+        if (r < 0)
+                return perr(p, n, path, "%s", problem);
         p->expand_left -= len;
         if (strlen(text) != len) {
                 free(text);

@@ -80,3 +80,5 @@ void spec_services_free(struct spec_service *svcs, size_t n);
 #define MAX_SERVICES 256
 #define MAX_ARGV 4096
 #define MAX_CAPS 64
+/* Expansion may grow the document, but not without bound. */
+#define SPEC_MAX_EXPANDED (4u << 20)

@@ -46,7 +46,8 @@ char *spec_quote(const char *s, size_t len, size_t max);
 char *spec_path_segment(const char *s, size_t len);
 
 /* Expand ${VAR}, ${VAR:-default} and $$ from the host environment.
- * On error *ret_problem says what went wrong (static or owned via ret_free). */
+ * Returns -1 with *ret_problem (owned) saying what is wrong, or -2 if the
+ * result would pass max bytes. */
 int spec_expand(const char *in, size_t len, size_t max, char **ret, size_t *ret_len, char **ret_problem);
 
 /* Value checks; each returns true if s is well-formed. */

@@ -9,8 +9,6 @@
 
 #include "parse-internal.h"
 
-/* Expansion may grow the document, but not without bound. */
-#define MAX_EXPANDED (4u << 20)
 
 void spec_limits_default(struct spec_limits *ret)
 {
@@ -296,7 +294,7 @@ int spec_parse(const char *name, const char *buf, size_t len, const char *base_d
         struct ydoc doc;
         if (ydoc_parse(&doc, s->path, buf, len, limits, err) < 0)
                 return -1;
-        struct pctx p = { .s = s, .file = s->path, .base_dir = s->dir, .expand_left = MAX_EXPANDED, .err = err };
+        struct pctx p = { .s = s, .file = s->path, .base_dir = s->dir, .expand_left = SPEC_MAX_EXPANDED, .err = err };
         int r = parse_root(&p, &doc, s);
         ydoc_free(&doc);
         if (r < 0)

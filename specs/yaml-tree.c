@@ -185,8 +185,9 @@ static struct ynode *anchor_get(struct builder *b, const char *name)
         return anchor_slot(b->anchors, b->cap_anchors, name)->node;
 }
 
-static int attach(struct builder *b, struct ynode *n, yaml_mark_t mark)
+static int attach(struct builder *b, struct ynode *n)
 {
+        yaml_mark_t mark = { .line = (size_t) n->line - 1, .column = (size_t) n->col - 1 };
         if (b->depth == 0) {
                 b->doc->root = n;
                 return 0;
@@ -253,7 +254,7 @@ static int on_scalar(struct builder *b, yaml_event_t *ev)
         n->text[n->len] = '\0';
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !is_str;
         anchor_set(b, anchor_dup(ev->data.scalar.anchor), n);
-        return attach(b, n, ev->start_mark);
+        return attach(b, n);
 }
 
 static int on_start(struct builder *b, yaml_event_t *ev, enum ynode_kind kind)
@@ -326,7 +327,7 @@ static int on_end(struct builder *b, yaml_event_t *ev)
         char *anchor = TAKE_PTR(f->anchor);
         b->depth--;
         anchor_set(b, anchor, n);
-        return attach(b, n, ev->start_mark);
+        return attach(b, n);
 }
 
 static int on_alias(struct builder *b, yaml_event_t *ev)
@@ -334,13 +335,13 @@ static int on_alias(struct builder *b, yaml_event_t *ev)
         const char *name = (const char *) ev->data.alias.anchor;
         struct ynode *n = anchor_get(b, name);
         if (!n) {
-                _cleanup_free_ char *q = spec_quote(name, strlen(name), 64);
+                _cleanup_free_ char *seg = spec_path_segment(name, strlen(name));
                 return builder_error(b, BERTH_E_INVALID, ev->start_mark, b->depth, NULL,
-                                     "alias *%s names no anchor defined before it", q);
+                                     "alias *%s refers to no anchor defined before it", seg);
         }
         if (count_nodes(b, n->weight, ev->start_mark) < 0)
                 return -1;
-        return attach(b, n, ev->start_mark);
+        return attach(b, n);
 }
 
 static int on_event(struct builder *b, yaml_event_t *ev)
