@@ -261,6 +261,68 @@ static const struct field spec_fields[] = {
         {},
 };
 
+/* ---- host ports across the environment ---------------------------------- */
+
+struct port_ref {
+        const struct spec_port *port;
+        const char *list;       /* "ports" or "services.NAME.ports" */
+        size_t index;
+};
+
+static int cmp_port_ref(const void *x, const void *y)
+{
+        const struct port_ref *a = x, *b = y;
+        if (a->port->host_port != b->port->host_port)
+                return a->port->host_port < b->port->host_port ? -1 : 1;
+        /* All-addresses entries first: they clash with any neighbour. */
+        if (!a->port->host_ip || !b->port->host_ip)
+                return !!a->port->host_ip - !!b->port->host_ip;
+        return strcmp(a->port->host_ip, b->port->host_ip);
+}
+
+static bool written_before(const struct spec_pos *a, const struct spec_pos *b)
+{
+        return a->line < b->line || (a->line == b->line && a->col < b->col);
+}
+
+static void add_port_refs(struct port_ref *refs, size_t *n, const struct spec_port *pt, size_t n_pt, const char *list)
+{
+        for (size_t i = 0; i < n_pt; i++)
+                refs[(*n)++] = (struct port_ref){ &pt[i], list, i };
+}
+
+/* The environment and its services share one network namespace, so a host
+ * port may be published once. Sorted, so a hostile spec stays O(n log n). */
+static int check_port_clashes(struct pctx *p, const struct spec *s)
+{
+        size_t total = s->n_ports, n = 0;
+        for (size_t i = 0; i < s->n_services; i++)
+                total += s->services[i].n_ports;
+        _cleanup_free_ struct port_ref *refs = xcalloc(total + 1, sizeof(*refs));
+        _cleanup_strv_ char **lists = xcalloc(s->n_services + 1, sizeof(char *));
+        add_port_refs(refs, &n, s->ports, s->n_ports, "ports");
+        for (size_t i = 0; i < s->n_services; i++) {
+                lists[i] = xasprintf("services.%s.ports", s->services[i].name);
+                add_port_refs(refs, &n, s->services[i].ports, s->services[i].n_ports, lists[i]);
+        }
+        qsort(refs, n, sizeof(*refs), cmp_port_ref);
+        for (size_t i = 1; i < n; i++) {
+                const struct port_ref *a = &refs[i - 1], *b = &refs[i];
+                if (a->port->host_port != b->port->host_port ||
+                    (a->port->host_ip && b->port->host_ip && !streq(a->port->host_ip, b->port->host_ip)))
+                        continue;
+                if (written_before(&b->port->pos, &a->port->pos)) {
+                        const struct port_ref *t = a;
+                        a = b;
+                        b = t;
+                }
+                _cleanup_free_ char *path = xasprintf("%s[%zu]", b->list, b->index);
+                return perr_at(p, BERTH_E_INVALID, b->port->pos.line, b->port->pos.col, path,
+                               "host port %u is already published by %s[%zu]", b->port->host_port, a->list, a->index);
+        }
+        return 0;
+}
+
 static int parse_root(struct pctx *p, const struct ydoc *doc, struct spec *s)
 {
         if (!doc->root)
@@ -268,7 +330,8 @@ static int parse_root(struct pctx *p, const struct ydoc *doc, struct spec *s)
                                            "empty document");
         if (doc->root->kind != YNODE_MAP)
                 return perr_expected(p, doc->root, NULL, "a mapping of spec keys (berth, name, image, ...)", NULL);
-        if (walk_map(p, doc->root, "", spec_fields, s, NULL) < 0 || spec_order_services(p, s) < 0)
+        if (walk_map(p, doc->root, "", spec_fields, s, NULL) < 0 || check_port_clashes(p, s) < 0 ||
+            spec_order_services(p, s) < 0)
                 return -1;
         /* An extending spec may inherit its image; nothing can be said
          * about it until its base is resolved. */

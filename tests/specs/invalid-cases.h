@@ -124,6 +124,10 @@ static const struct invalid_case invalid_cases[] = {
         { B "ports: [{a: b}]\n", "t.yaml:4:9: ports[0]: " PORT_RULE ", got a mapping" },
         { B "ports: [\"8080:80\", \"127.0.0.1:8080:81\"]\n",
           "t.yaml:4:20: ports[1]: host port 8080 is already published by ports[0]" },
+        { B "ports: [\"8080:80\"]\n" SVC "ports: [\"0.0.0.0:8080:8080\"]}\n",
+          "t.yaml:6:29: services.a.ports[0]: host port 8080 is already published by ports[0]" },
+        { B "services:\n  a: {command: [x], ports: [\"::1:53:53\"]}\n  b: {command: [x], ports: [\"[::1]:53:53\"]}\n",
+          "t.yaml:6:29: services.b.ports[0]: host port 53 is already published by services.a.ports[0]" },
         /* security */
         { B "security: {seccomp: defualt}\n",
           "t.yaml:4:21: security.seccomp: expected default, unconfined or a path to a JSON profile, got \"defualt\"; "
