@@ -299,9 +299,15 @@ void spec_ports_free(struct spec_port *pt, size_t n)
         free(pt);
 }
 
+static bool any_address(const struct spec_port *pt)
+{
+        return !pt->host_ip || streq(pt->host_ip, "0.0.0.0") || streq(pt->host_ip, "::");
+}
+
 static bool ports_clash(const struct spec_port *a, const struct spec_port *b)
 {
-        return a->host_port == b->host_port && (!a->host_ip || !b->host_ip || streq(a->host_ip, b->host_ip));
+        return a->host_port == b->host_port &&
+               (any_address(a) || any_address(b) || streq(a->host_ip, b->host_ip));
 }
 
 static int parse_port(struct pctx *p, const struct ynode *n, const char *path, struct spec_port *pt)

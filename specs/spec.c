@@ -269,14 +269,19 @@ struct port_ref {
         size_t index;
 };
 
+static bool any_address(const struct spec_port *pt)
+{
+        return !pt->host_ip || streq(pt->host_ip, "0.0.0.0") || streq(pt->host_ip, "::");
+}
+
 static int cmp_port_ref(const void *x, const void *y)
 {
         const struct port_ref *a = x, *b = y;
         if (a->port->host_port != b->port->host_port)
                 return a->port->host_port < b->port->host_port ? -1 : 1;
         /* All-addresses entries first: they clash with any neighbour. */
-        if (!a->port->host_ip || !b->port->host_ip)
-                return !!a->port->host_ip - !!b->port->host_ip;
+        if (any_address(a->port) || any_address(b->port))
+                return (int) !any_address(a->port) - (int) !any_address(b->port);
         return strcmp(a->port->host_ip, b->port->host_ip);
 }
 
@@ -309,7 +314,7 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
         for (size_t i = 1; i < n; i++) {
                 const struct port_ref *a = &refs[i - 1], *b = &refs[i];
                 if (a->port->host_port != b->port->host_port ||
-                    (a->port->host_ip && b->port->host_ip && !streq(a->port->host_ip, b->port->host_ip)))
+                    (!any_address(a->port) && !any_address(b->port) && !streq(a->port->host_ip, b->port->host_ip)))
                         continue;
                 if (written_before(&b->port->pos, &a->port->pos)) {
                         const struct port_ref *t = a;

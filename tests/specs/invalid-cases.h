@@ -128,6 +128,8 @@ static const struct invalid_case invalid_cases[] = {
           "t.yaml:6:29: services.a.ports[0]: host port 8080 is already published by ports[0]" },
         { B "services:\n  a: {command: [x], ports: [\"::1:53:53\"]}\n  b: {command: [x], ports: [\"[::1]:53:53\"]}\n",
           "t.yaml:6:29: services.b.ports[0]: host port 53 is already published by services.a.ports[0]" },
+        { B "ports: [\"127.0.0.1:80:80\", \"0.0.0.0:80:81\"]\n",
+          "t.yaml:4:28: ports[1]: host port 80 is already published by ports[0]" },
         /* security */
         { B "security: {seccomp: defualt}\n",
           "t.yaml:4:21: security.seccomp: expected default, unconfined or a path to a JSON profile, got \"defualt\"; "
