@@ -151,6 +151,10 @@ static char *yq(const char *s)
                                    strlen(s) && !strchr("-.", s[0]);
         for (size_t i = 0; plain && reserved[i]; i++)
                 plain = strcasecmp(s, reserved[i]) != 0;
+        /* A string that reads as a number stays a string. */
+        char *end;
+        if (plain && (strtod(s, &end), *end == '\0'))
+                plain = false;
         if (plain)
                 return xstrdup(s);
         json_t *j = json_string(s);

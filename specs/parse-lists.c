@@ -9,10 +9,11 @@ static struct spec_pos pos_of(struct pctx *p, const struct ynode *n)
 
 /* ---- image layers ------------------------------------------------------ */
 
-static bool has_bad_url_char(const char *s)
+/* URLs may not hold spaces; paths may, but no control characters. */
+static bool has_bad_char(const char *s, bool is_url)
 {
         for (; *s; s++)
-                if ((unsigned char) *s <= 0x20 || *s == 0x7f)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f || (is_url && *s == ' '))
                         return true;
         return false;
 }
@@ -24,7 +25,7 @@ static int h_url(struct pctx *p, const struct ynode *v, const char *path, void *
         if (scalar_text(p, v, path, what, &t) < 0)
                 return -1;
         const char *rest;
-        if (!*t || has_bad_url_char(t))
+        if (!*t || has_bad_char(t, strstr(t, "://") != NULL))
                 return perr_expected(p, v, path, what, t);
         if ((rest = startswith(t, "http://")) || (rest = startswith(t, "https://"))) {
                 if (!*rest || *rest == '/' || *rest == ':')

@@ -170,6 +170,11 @@ teardown() {
 }
 
 @test "spec show: the human form reads back as YAML" {
+  sed -i 's/^env: {APP_ENV: development,/env: {APP_ENV: development, N: "12", Y: "yes", L: "a\\nb", C: "a: #b",/' berth.yaml
+  run --separate-stderr "$BERTH" spec show
+  [ "$status" -eq 0 ]
+  env=$(python3 -c 'import sys, yaml; d = yaml.safe_load(sys.stdin)["env"]; print(repr([d["N"], d["Y"], d["L"], d["C"]]))' <<<"$output")
+  [ "$env" = "['12', 'yes', 'a\\nb', 'a: #b']" ]
   run --separate-stderr "$BERTH" spec show
   [ "$status" -eq 0 ]
   name=$(python3 -c 'import sys, yaml; d = yaml.safe_load(sys.stdin); print(d["name"], d["services"]["postgres"]["restart"], d["ports"][0])' <<<"$output")

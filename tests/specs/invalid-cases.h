@@ -59,6 +59,10 @@ static const struct invalid_case invalid_cases[] = {
           "t.yaml:3:15: image[0].url: expected an http, https or file URL or a path, got \"ftp://h/a.tar\"" },
         { "berth: 1\nname: app\nimage: [{url: https:///a.tar, sha256: " SHA "}]\n",
           "t.yaml:3:15: image[0].url: expected an http(s) URL with a host, got \"https:///a.tar\"" },
+        { "berth: 1\nname: app\nimage: [{url: \"https://h/a b.tar\", sha256: " SHA "}]\n",
+          "t.yaml:3:15: image[0].url: expected an http, https or file URL or a path, got \"https://h/a b.tar\"" },
+        { "berth: 1\nname: app\nimage: [{url: \"./a\\tb.tar\"}]\n",
+          "t.yaml:3:15: image[0].url: expected an http, https or file URL or a path, got \"./a\\x09b.tar\"" },
         { "berth: 1\nname: app\nimage: [{url: file://a.tar}]\n",
           "t.yaml:3:15: image[0].url: expected a file URL with an absolute path like file:///srv/x.tar, got "
           "\"file://a.tar\"" },

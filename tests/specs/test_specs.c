@@ -352,6 +352,15 @@ static void anchors_and_aliases(void **state)
         assert_string_equal(s->services[1].command[1], "y");
 }
 
+static void paths_with_spaces(void **state)
+{
+        _cleanup_spec_ struct spec *s = parse_ok("berth: 1\nname: app\nimage: [{url: \"./my layers/a.tar\"}]\n"
+                                                 "mounts: [{source: ../my src, target: /my src}]\n");
+        assert_string_equal(s->image[0].url, "/base/my layers/a.tar");
+        assert_string_equal(s->mounts[0].source, "/my src");
+        assert_string_equal(s->mounts[0].target, "/my src");
+}
+
 /* ---- values ------------------------------------------------------------ */
 
 static void sizes(void **state)
@@ -524,6 +533,7 @@ int main(void)
                 cmocka_unit_test(services_in_start_order),
                 cmocka_unit_test(healthcheck_defaults),
                 cmocka_unit_test(anchors_and_aliases),
+                cmocka_unit_test(paths_with_spaces),
                 cmocka_unit_test(sizes),
                 cmocka_unit_test(durations),
                 cmocka_unit_test(versions_and_names),
