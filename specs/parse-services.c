@@ -75,9 +75,6 @@ static int h_depends_on(struct pctx *p, const struct ynode *v, const char *path,
                         return -1;
                 if (!spec_valid_name(names[i]))
                         return perr_expected(p, v->items[i], ipath, what, names[i]);
-                for (size_t j = 0; j < i; j++)
-                        if (streq(names[i], names[j]))
-                                return perr(p, v->items[i], ipath, "%s is listed twice", names[i]);
                 pos[i] = (struct spec_pos){ p->s->path, v->items[i]->line, v->items[i]->col };
         }
         strv_free(svc->depends_on);
@@ -162,29 +159,61 @@ int h_services(struct pctx *p, const struct ynode *v, const char *path, void *ob
 
 /* ---- depends_on: existence, cycles, order ------------------------------ */
 
-static ssize_t service_index(const struct spec *s, const char *name)
+/* Service names sorted once, so resolving every depends_on entry of a
+ * hostile spec costs O(log n) each instead of a scan. */
+struct name_index {
+        const char *name;
+        size_t index;
+};
+
+static int cmp_name_index(const void *x, const void *y)
 {
-        for (size_t i = 0; i < s->n_services; i++)
-                if (streq(s->services[i].name, name))
-                        return (ssize_t) i;
-        return -1;
+        return strcmp(((const struct name_index *) x)->name, ((const struct name_index *) y)->name);
 }
 
-static int check_dependencies_exist(struct pctx *p, const struct spec *s)
+static struct name_index *index_services(const struct spec *s)
 {
+        struct name_index *idx = xcalloc(s->n_services + 1, sizeof(*idx));
+        for (size_t i = 0; i < s->n_services; i++)
+                idx[i] = (struct name_index){ s->services[i].name, i };
+        qsort(idx, s->n_services, sizeof(*idx), cmp_name_index);
+        return idx;
+}
+
+static ssize_t service_index(const struct spec *s, const struct name_index *idx, const char *name)
+{
+        struct name_index key = { name, 0 };
+        const struct name_index *hit = bsearch(&key, idx, s->n_services, sizeof(*idx), cmp_name_index);
+        return hit ? (ssize_t) hit->index : -1;
+}
+
+static int dependency_error(struct pctx *p, const struct spec *s, const struct spec_service *svc, size_t j,
+                            bool twice)
+{
+        _cleanup_free_ char *path = xasprintf("services.%s.depends_on[%zu]", svc->name, j);
+        const struct spec_pos *pos = &svc->depends_on_pos[j];
+        if (twice)
+                return perr_at(p, BERTH_E_INVALID, pos->line, pos->col, path, "%s is listed twice",
+                               svc->depends_on[j]);
         _cleanup_free_ const char **names = xcalloc(s->n_services + 1, sizeof(char *));
         for (size_t i = 0; i < s->n_services; i++)
                 names[i] = s->services[i].name;
+        const char *hint = closest_match(svc->depends_on[j], names);
+        return perr_at(p, BERTH_E_INVALID, pos->line, pos->col, path, "no service named \"%s\"%s%s%s",
+                       svc->depends_on[j], hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
+}
+
+/* Every entry names a service, once. */
+static int check_dependencies(struct pctx *p, const struct spec *s, const struct name_index *idx)
+{
+        _cleanup_free_ size_t *seen = xcalloc(s->n_services + 1, sizeof(size_t));
         for (size_t i = 0; i < s->n_services; i++) {
                 const struct spec_service *svc = &s->services[i];
                 for (size_t j = 0; svc->depends_on && svc->depends_on[j]; j++) {
-                        if (service_index(s, svc->depends_on[j]) >= 0)
-                                continue;
-                        _cleanup_free_ char *path = xasprintf("services.%s.depends_on[%zu]", svc->name, j);
-                        const char *hint = closest_match(svc->depends_on[j], names);
-                        return perr_at(p, BERTH_E_INVALID, svc->depends_on_pos[j].line, svc->depends_on_pos[j].col,
-                                       path, "no service named \"%s\"%s%s%s", svc->depends_on[j],
-                                       hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
+                        ssize_t d = service_index(s, idx, svc->depends_on[j]);
+                        if (d < 0 || seen[d] == i + 1)
+                                return dependency_error(p, s, svc, j, d >= 0);
+                        seen[d] = i + 1;
                 }
         }
         return 0;
@@ -193,6 +222,7 @@ static int check_dependencies_exist(struct pctx *p, const struct spec *s)
 struct topo {
         struct pctx *p;
         const struct spec *s;
+        const struct name_index *idx;
         int *state;             /* 0 unvisited, 1 on the current path, 2 done */
         size_t *path;           /* the current path, for naming a cycle */
         size_t depth;
@@ -226,7 +256,7 @@ static int visit(struct topo *t, size_t i)
         t->path[t->depth++] = i;
         const struct spec_service *svc = &t->s->services[i];
         for (size_t j = 0; svc->depends_on && svc->depends_on[j]; j++) {
-                size_t d = (size_t) service_index(t->s, svc->depends_on[j]);
+                size_t d = (size_t) service_index(t->s, t->idx, svc->depends_on[j]);
                 if (t->state[d] == 1)
                         return cycle_error(t, i, j, d);
                 if (visit(t, d) < 0)
@@ -240,13 +270,14 @@ static int visit(struct topo *t, size_t i)
 
 int spec_order_services(struct pctx *p, struct spec *s)
 {
-        if (check_dependencies_exist(p, s) < 0)
+        _cleanup_free_ struct name_index *idx = index_services(s);
+        if (check_dependencies(p, s, idx) < 0)
                 return -1;
         size_t n = s->n_services;
         _cleanup_free_ int *state = xcalloc(n + 1, sizeof(int));
         _cleanup_free_ size_t *path = xcalloc(n + 1, sizeof(size_t));
         _cleanup_free_ size_t *order = xcalloc(n + 1, sizeof(size_t));
-        struct topo t = { .p = p, .s = s, .state = state, .path = path, .order = order };
+        struct topo t = { .p = p, .s = s, .idx = idx, .state = state, .path = path, .order = order };
         for (size_t i = 0; i < n; i++)
                 if (visit(&t, i) < 0)
                         return -1;
