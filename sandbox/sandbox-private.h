@@ -1,0 +1,97 @@
+/* sandbox/ internal declarations shared by its files. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/* ---- capabilities (caps.c) ---- */
+int cap_from_name(const char *name);
+const char *cap_name(int cap);
+uint64_t caps_default_mask(void);
+int caps_mask_for(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
+int caps_apply(uint64_t keep, int last_cap, bool root, berth_error **err);
+
+/* ---- seccomp (seccomp.c) ---- */
+int sandbox_seccomp_compile_caps(enum sandbox_seccomp mode, const char *profile_path, uint64_t caps,
+                                 const char *cache_dir, struct sandbox_bpf *ret, bool *ret_from_cache,
+                                 berth_error **err);
+
+/* ---- id maps (idmap.c) ---- */
+struct idmap_plan {
+        uid_t host_uid;         /* who runs berth */
+        gid_t host_gid;
+        uid_t uid_base;         /* host id of sandbox id 0 */
+        gid_t gid_base;
+        uint32_t count;         /* ids mapped from 0; 1 = only root */
+        bool use_helpers;       /* newuidmap/newgidmap write the maps */
+        bool as_root;           /* berth runs as host root: a high range, never 0 */
+};
+int idmap_plan_make(struct idmap_plan *ret, berth_error **err);
+int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err);
+/* A user namespace fd mapping host id `disk` to host id `shown`, for an
+ * idmapped mount. Root only. */
+int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, int *ret_fd,
+                    berth_error **err);
+
+/* ---- limits (cgroup.c) ---- */
+struct cgroup_handle {
+        enum sandbox_limit_mech mech;
+        char *dirs[4];          /* created folders, removed afterwards */
+        size_t n_dirs;
+        bool memory, pids, cpus; /* which limits a cgroup enforces */
+};
+/* Where cgroup v2 is mounted; BERTH_CGROUP2_ROOT overrides (tests). */
+const char *cgroup2_mount(void);
+/* Detect which mechanism enforces each limit. */
+void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpus, enum sandbox_limit_mech *pids,
+                   char **ret_cgroup2_dir);
+/* Create berth's cgroup for the limits (if any mechanism is a cgroup). */
+int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err);
+int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
+void cgroup_destroy(struct cgroup_handle *h);
+/* Write the v2 limit files into an existing folder (tested on a fake tree). */
+int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
+int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err);
+/* rlimits for what no cgroup enforces; runs inside before exec. */
+int rlimits_apply(const struct sandbox_limits *l, const struct cgroup_handle *cg, berth_error **err);
+
+/* ---- mounts (mounts.c) ---- */
+/* Open path beneath rootfd (O_PATH), creating what is missing: folders, and
+ * the last component as a file when !dir. Never follows a symlink out. */
+int open_beneath(int rootfd, const char *path, bool create, bool dir, int *ret_fd, berth_error **err);
+/* fsopen/fsconfig/fsmount a fresh filesystem; returns the mount fd. */
+int fs_new(const char *fstype, const char *const *opts, unsigned attrs, int *ret_fd, berth_error **err);
+int mount_at(int mntfd, int rootfd, const char *target, bool dir, berth_error **err);
+
+/* ---- the child side (child.c) ---- */
+/* The root as a detached mount: an overlay (userxattr inside a user
+ * namespace) or a recursive bind of the folder. */
+int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err);
+struct child_args {
+        const struct sandbox_config *c;
+        const struct idmap_plan *ids;
+        uid_t uid;              /* inside */
+        gid_t gid;
+        uint64_t caps;
+        const struct sandbox_bpf *bpf;  /* NULL = unconfined */
+        const struct cgroup_handle *cgroup;
+        int sync_fd;            /* read: parent wrote our maps */
+        int report_fd;          /* write, CLOEXEC: setup or exec failure */
+        int pty_sock;           /* write the pty master here, or -1 */
+        const int *bind_fds;    /* per config mount: a tree berth prepared, or -1 */
+        int root_fd;            /* the root as a detached mount berth prepared, or -1 */
+        char *resolv_conf;      /* host's, for network host; NULL otherwise */
+};
+_Noreturn void child_main(const struct child_args *a);
+
+/* What the child tells the parent before exec, or instead of it. */
+struct child_report {
+        int kind;               /* enum berth_error_kind */
+        int errnum;
+        char msg[1024];
+};
+
+/* ---- pty relay (pty.c) ---- */
+int pty_recv_master(int sock, int *ret_fd, berth_error **err);
+int pty_send_master(int sock, int fd);
