@@ -71,15 +71,23 @@ int caps_mask_for(char *const *add, char *const *drop, uint64_t *ret, berth_erro
         return 0;
 }
 
-/* Runs in the command process just before exec. last_cap comes from
+/* Runs in the command process while it is still root inside (dropping
+ * from the bounding set needs CAP_SETPCAP). last_cap comes from
  * /proc/sys/kernel/cap_last_cap, read before pivot_root. */
-int caps_apply(uint64_t keep, int last_cap, bool root, berth_error **err)
+int caps_bound(uint64_t keep, int last_cap, berth_error **err)
 {
         for (int c = 0; c <= last_cap; c++)
                 if (!(keep & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
                         return berth_err(err, errno, "drop capability %d from the bounding set", c);
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 return berth_err(err, errno, "clear ambient capabilities");
+        return 0;
+}
+
+/* After the switch to the command's user: a non-root user already lost
+ * every capability in setresuid. */
+int caps_apply(uint64_t keep, bool root, berth_error **err)
+{
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = {};
         if (root) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -394,7 +395,8 @@ static _Noreturn void command_main(const struct child_args *a, int last_cap, int
                 berth_err(&e, errno, "attach the terminal");
         else if (chdir(a->c->cwd ? a->c->cwd : "/") < 0)
                 berth_err(&e, errno, "working directory `%s`", a->c->cwd);
-        else if (become_user(a, &e) == 0 && caps_apply(a->caps, last_cap, a->uid == 0, &e) == 0) {
+        else if (caps_bound(a->caps, last_cap, &e) == 0 && become_user(a, &e) == 0 &&
+                 caps_apply(a->caps, a->uid == 0, &e) == 0) {
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         berth_err(&e, errno, "no_new_privs");
                 else if (syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
@@ -467,6 +469,12 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         _cleanup_close_ int rootfd = -1;
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 return berth_err(err, errno, "become root in the user namespace");
+        /* Changing ids cleared the parent-death signal: set it again, then make
+         * sure berth did not die in between (it holds the sync pipe open). */
+        struct pollfd p = { .fd = a->sync_fd, .events = POLLIN };
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) != 0)
+                _exit(125);
+        close(a->sync_fd);
         if (setgroups(0, NULL) < 0 && errno != EPERM)
                 return berth_err(err, errno, "setgroups");
         const char *h = c->hostname ? c->hostname : "berth";
@@ -489,7 +497,6 @@ _Noreturn void child_main(const struct child_args *a)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (read(a->sync_fd, &b, 1) != 1)
                 _exit(125); /* berth died before it mapped us */
-        close(a->sync_fd);
         int last_cap = 40, master = -1, slave = -1;
         if (setup(a, &last_cap, &e) < 0)
                 report_and_exit(a->report_fd, e, 125);

@@ -42,14 +42,21 @@ static int map_self(uid_t uid, gid_t gid)
         return 0;
 }
 
-/* In a new user+mount namespace: mount an overlay of folders under tmp. */
+/* Mount an overlay of folders under tmp as berth would: as root in a private
+ * mount namespace, otherwise inside a user namespace with userxattr. */
 static int overlay_child(const char *tmp)
 {
-        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+        bool root = geteuid() == 0;
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+        if (unshare(root ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS) < 0)
                 return 1;
-        if (map_self(getuid(), getgid()) < 0)
+        if (!root && map_self(uid, gid) < 0)
                 return 2;
-        _cleanup_free_ char *opts = xasprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w,userxattr", tmp, tmp, tmp);
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return 4;
+        _cleanup_free_ char *opts = xasprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w%s", tmp, tmp, tmp,
+                                              root ? "" : ",userxattr");
         _cleanup_free_ char *m = xasprintf("%s/m", tmp);
         return mount("overlay", m, "overlay", 0, opts) < 0 ? 3 : 0;
 }

@@ -156,3 +156,13 @@ int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown
                 *ret_fd = fd;
         return r;
 }
+
+int sandbox_root_ids(uid_t *ret_uid, gid_t *ret_gid, berth_error **err)
+{
+        struct idmap_plan p;
+        if (idmap_plan_make(&p, err) < 0)
+                return -1;
+        *ret_uid = p.use_helpers ? p.host_uid : p.uid_base;
+        *ret_gid = p.use_helpers ? p.host_gid : p.gid_base;
+        return 0;
+}

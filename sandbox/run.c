@@ -208,10 +208,9 @@ static int release_child(struct run *r, berth_error **err)
 {
         if (idmap_write(&r->ids, r->child, err) < 0 || cgroup_attach(&r->cgroup, r->child, err) < 0)
                 return -1;
+        /* The pipe stays open: the child sees it hang up if we die. */
         if (write(r->sync_w, "x", 1) != 1)
                 return berth_err(err, errno, "start the sandbox");
-        close(r->sync_w);
-        r->sync_w = -1;
         return 0;
 }
 

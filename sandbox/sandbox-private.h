@@ -10,7 +10,8 @@ int cap_from_name(const char *name);
 const char *cap_name(int cap);
 uint64_t caps_default_mask(void);
 int caps_mask_for(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
-int caps_apply(uint64_t keep, int last_cap, bool root, berth_error **err);
+int caps_bound(uint64_t keep, int last_cap, berth_error **err);
+int caps_apply(uint64_t keep, bool root, berth_error **err);
 
 /* ---- seccomp (seccomp.c) ---- */
 int sandbox_seccomp_compile_caps(enum sandbox_seccomp mode, const char *profile_path, uint64_t caps,

@@ -80,6 +80,11 @@ struct sandbox_config {
  * SIGUSR1/2 sent to the caller reach the command while this runs. */
 int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **err);
 
+/* The host ids the sandbox's root runs as: the caller's own when rootless,
+ * a high subordinate range as root. Folders the sandbox writes (an overlay's
+ * upper and work dirs, named volumes) must belong to them. */
+int sandbox_root_ids(uid_t *ret_uid, gid_t *ret_gid, berth_error **err);
+
 /* How each limit is enforced on this host, for this user. */
 enum sandbox_limit_mech {
         SANDBOX_LIMIT_NONE = 0,

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
@@ -54,20 +56,6 @@ static int add_clone_rules(scmp_filter_ctx ctx, berth_error **err)
         /* clone3 hides its flags in memory: it gets the default ENOSYS, which
          * makes libc fall back to clone. */
         return 0;
-}
-
-static int add_ioctl_rules(scmp_filter_ctx ctx, berth_error **err)
-{
-        /* The kernel reads the request as 32 bits, so compare only those:
-         * TIOCSTI | 1<<32 must not slip through. */
-        static const uint64_t blocked[] = { TIOCSTI, TIOCLINUX };
-        for (size_t i = 0; i < ARRAY_SIZE(blocked); i++) {
-                struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, blocked[i]);
-                if (rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &c, err) < 0)
-                        return -1;
-        }
-        struct scmp_arg_cmp any = SCMP_A1(SCMP_CMP_MASKED_EQ, 0, 0);
-        return rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &any, err);
 }
 
 static int add_socket_rules(scmp_filter_ctx ctx, berth_error **err)
@@ -133,10 +121,36 @@ int seccomp_add_default_rules(scmp_filter_ctx ctx, berth_error **err)
         for (size_t i = 0; seccomp_default_allow[i]; i++)
                 if (rule(ctx, SCMP_ACT_ALLOW, seccomp_default_allow[i], 0, NULL, err) < 0)
                         return -1;
-        if (add_clone_rules(ctx, err) < 0 || add_ioctl_rules(ctx, err) < 0 || add_socket_rules(ctx, err) < 0 ||
+        /* ioctl is allowed here; the prologue refuses TIOCSTI and TIOCLINUX. */
+        if (rule(ctx, SCMP_ACT_ALLOW, "ioctl", 0, NULL, err) < 0)
+                return -1;
+        if (add_clone_rules(ctx, err) < 0 || add_socket_rules(ctx, err) < 0 ||
             add_personality_rules(ctx, err) < 0)
                 return -1;
         return add_eperm_rules(ctx, err);
+}
+
+/* libseccomp cannot refuse one ioctl request while allowing the rest (its
+ * overlapping rules let the ALLOW win), so a hand-written prologue does it,
+ * comparing only the 32 bits the kernel reads: TIOCSTI | 1<<32 is refused
+ * too. Prepended to every filter, Docker profiles included. */
+#define PROLOGUE_LEN 8
+static void write_prologue(struct sock_filter *f)
+{
+        uint32_t arch = seccomp_arch_native();
+        uint32_t nr = (uint32_t) seccomp_syscall_resolve_name("ioctl");
+        uint32_t lo = offsetof(struct seccomp_data, args[1]) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0);
+        const struct sock_filter p[PROLOGUE_LEN] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 6),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 1, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        };
+        memcpy(f, p, sizeof(p));
 }
 
 static int export_bpf(scmp_filter_ctx ctx, struct sandbox_bpf *ret, berth_error **err)
@@ -157,8 +171,18 @@ static int export_bpf(scmp_filter_ctx ctx, struct sandbox_bpf *ret, berth_error 
                 free(buf);
                 return berth_err(err, 0, "seccomp program has a bad size (%zu bytes)", len);
         }
-        ret->insns = buf;
-        ret->n_insns = len / sizeof(struct sock_filter);
+        size_t n = len / sizeof(struct sock_filter);
+        if (n + PROLOGUE_LEN > BPF_MAXINSNS) {
+                free(buf);
+                return berth_error_make(err, BERTH_E_LIMIT, 0, "seccomp program: %zu instructions, the kernel takes %d",
+                                        n + PROLOGUE_LEN, BPF_MAXINSNS);
+        }
+        struct sock_filter *f = xcalloc(n + PROLOGUE_LEN, sizeof(*f));
+        write_prologue(f);
+        memcpy(f + PROLOGUE_LEN, buf, len);
+        free(buf);
+        ret->insns = f;
+        ret->n_insns = n + PROLOGUE_LEN;
         return 0;
 }
 
@@ -189,7 +213,7 @@ static char *filter_inputs(enum sandbox_seccomp mode, const char *profile, size_
         dynbuf b;
         dynbuf_init(&b, SIZE_MAX, "seccomp inputs");
         berth_error *e = NULL;
-        dynbuf_printf(&b, &e, "mode=%d caps=%016llx libseccomp=%u.%u.%u arch=%u\n", (int) mode,
+        dynbuf_printf(&b, &e, "prologue=1 mode=%d caps=%016llx libseccomp=%u.%u.%u arch=%u\n", (int) mode,
                       (unsigned long long) caps, v->major, v->minor, v->micro, seccomp_arch_native());
         if (mode == SANDBOX_SECCOMP_PROFILE)
                 dynbuf_add(&b, profile, profile_len, &e);
