@@ -31,7 +31,7 @@ const char *cgroup2_mount(void)
 
 static int write_at(int dirfd, const char *file, const char *value, berth_error **err)
 {
-        _cleanup_close_ int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = openat(dirfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 || write_all(fd, value, strlen(value)) < 0)
                 return berth_err(err, errno, "write `%s` to %s", value, file);
         return 0;

@@ -19,7 +19,13 @@ static int parse_action(json_t *o, const char *key, const char *errno_key, int d
         if (!a)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "%s: expected a string", key);
         json_t *en = json_object_get(o, errno_key);
-        int e = json_is_integer(en) ? (int) json_integer_value(en) : default_errno;
+        json_int_t e = json_is_integer(en) ? json_integer_value(en) : default_errno;
+        if (e < 0)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "%s: negative errno", errno_key);
+        /* The kernel caps errno at MAX_ERRNO anyway; libseccomp takes at
+         * most 4094 (Docker's own example profile asks for 12345). */
+        if (e > 4094)
+                e = 4094;
         if (streq(a, "SCMP_ACT_ALLOW"))
                 *ret = SCMP_ACT_ALLOW;
         else if (streq(a, "SCMP_ACT_ERRNO"))
