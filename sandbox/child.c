@@ -32,7 +32,38 @@ static _Noreturn void report_and_exit(int fd, berth_error *e, int status)
 
 /* ---- the root --------------------------------------------------------- */
 
-static int overlay_mount(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err)
+static int idmapped_tree(const char *path, int idmap_ns, int *ret_fd, berth_error **err)
+{
+        _cleanup_close_ int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (t < 0)
+                return berth_err(err, errno, "clone `%s`", path);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) idmap_ns };
+        if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                return berth_err(err, errno, "idmapped mount of `%s`", path);
+        *ret_fd = TAKE_FD(t);
+        return 0;
+}
+
+/* overlay takes only layers attached in our mount namespace: stack each
+ * idmapped layer on the mountpoint and hand overlay the path while it is on
+ * top. The caller is in a private mount namespace that goes away after. */
+static int add_layer(int fs, const char *path, int idmap_ns, const char *stack_on, berth_error **err)
+{
+        if (idmap_ns < 0) {
+                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+                        return berth_err(err, errno, "overlay layer `%s`", path);
+                return 0;
+        }
+        _cleanup_close_ int t = -1;
+        if (idmapped_tree(path, idmap_ns, &t, err) < 0)
+                return -1;
+        if (move_mount(t, "", AT_FDCWD, stack_on, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", stack_on, 0) < 0)
+                return berth_err(err, errno, "overlay layer `%s` (idmapped)", path);
+        return 0;
+}
+
+static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap_ns, int *ret_fd, berth_error **err)
 {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0)
@@ -40,8 +71,8 @@ static int overlay_mount(const struct sandbox_root *r, bool userxattr, int *ret_
         /* lowerdir+ takes one layer at a time, topmost first, with no escaping
          * or page-size limit on the option string. */
         for (size_t i = r->n_lowerdirs; i-- > 0;)
-                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", r->lowerdirs[i], 0) < 0)
-                        return berth_err(err, errno, "overlay layer `%s`", r->lowerdirs[i]);
+                if (add_layer(fs, r->lowerdirs[i], idmap_ns, r->mountpoint, err) < 0)
+                        return -1;
         if (r->upperdir && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", r->upperdir, 0) < 0 ||
                             fsconfig(fs, FSCONFIG_SET_STRING, "workdir", r->workdir, 0) < 0))
                 return berth_err(err, errno, "overlay upper dir `%s`", r->upperdir);
@@ -56,10 +87,17 @@ static int overlay_mount(const struct sandbox_root *r, bool userxattr, int *ret_
         return 0;
 }
 
+int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err)
+{
+        if (!r->dir)
+                return overlay_mount(r, false, idmap_ns, ret_fd, err);
+        return idmapped_tree(r->dir, idmap_ns, ret_fd, err);
+}
+
 int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err)
 {
         if (!r->dir)
-                return overlay_mount(r, userxattr, ret_fd, err);
+                return overlay_mount(r, userxattr, -1, ret_fd, err);
         int t = open_tree(AT_FDCWD, r->dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         if (t < 0)
                 return berth_err(err, errno, "bind root `%s`", r->dir);

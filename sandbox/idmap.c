@@ -131,6 +131,12 @@ int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err)
 int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, int *ret_fd,
                     berth_error **err)
 {
+        return idmap_userns_fd_range(disk_uid, shown_uid, disk_gid, shown_gid, 1, ret_fd, err);
+}
+
+int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, uint32_t count,
+                          int *ret_fd, berth_error **err)
+{
         pid_t pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0)
                 return berth_err(err, errno, "clone a user namespace for an idmapped mount");
@@ -140,9 +146,10 @@ int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown
         }
         char buf[64];
         int r = -1, fd = -1;
-        snprintf(buf, sizeof(buf), "%u %u 1\n", (unsigned) disk_uid, (unsigned) shown_uid);
+        snprintf(buf, sizeof(buf), "%u %u %u\n", (unsigned) disk_uid, (unsigned) shown_uid, (unsigned) count);
         if (write_proc(pid, "uid_map", buf, err) == 0) {
-                snprintf(buf, sizeof(buf), "%u %u 1\n", (unsigned) disk_gid, (unsigned) shown_gid);
+                snprintf(buf, sizeof(buf), "%u %u %u\n", (unsigned) disk_gid, (unsigned) shown_gid,
+                         (unsigned) count);
                 if (write_proc(pid, "gid_map", buf, err) == 0) {
                         snprintf(buf, sizeof(buf), "/proc/%d/ns/user", (int) pid);
                         fd = open(buf, O_RDONLY | O_CLOEXEC);

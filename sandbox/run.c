@@ -116,6 +116,48 @@ static int prepare_binds(struct run *r, berth_error **err)
         return 0;
 }
 
+/* Build the idmapped overlay in a short-lived child with a private mount
+ * namespace; the detached overlay comes back over a socket. */
+static int overlay_in_helper(const struct sandbox_root *root, int ns, int *ret_fd, berth_error **err)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return berth_err(err, errno, "socketpair");
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = -1;
+                berth_error *e = NULL;
+                close(sv[0]);
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    root_make_idmapped(root, ns, &fd, &e) < 0 || pty_send_master(sv[1], fd) < 0)
+                        _exit(1);
+                _exit(0);
+        }
+        close(sv[1]);
+        int r = pid < 0 ? berth_err(err, errno, "fork") : pty_recv_master(sv[0], ret_fd, err);
+        close(sv[0]);
+        while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        return r;
+}
+
+/* Image files belong to host ids 0..65535 (root unpacked them); idmapped
+ * layers show them as the sandbox's range, so its root owns its image. */
+static int prepare_root(struct run *r, berth_error **err)
+{
+        _cleanup_close_ int ns = -1;
+        if (idmap_userns_fd_range(0, r->ids.uid_base, 0, r->ids.gid_base, r->ids.count, &ns, err) < 0)
+                return -1;
+        int ok = r->c->root.dir ? root_make_idmapped(&r->c->root, ns, &r->args.root_fd, err)
+                                : overlay_in_helper(&r->c->root, ns, &r->args.root_fd, err);
+        if (ok == 0)
+                return 0;
+        log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
+        berth_error_free(*err);
+        *err = NULL;
+        return root_make(&r->c->root, false, &r->args.root_fd, err);
+}
+
 static int block_signals(struct run *r, berth_error **err)
 {
         static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -148,7 +190,7 @@ static int prepare(struct run *r, berth_error **err)
                 return -1;
         /* As root, the sandbox's ids cannot reach into our private folders:
          * build the root here and hand it over as a detached mount. */
-        if (r->ids.as_root && root_make(&c->root, false, &r->args.root_fd, err) < 0)
+        if (r->ids.as_root && prepare_root(r, err) < 0)
                 return berth_error_wrap(err, "root");
         if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0)
                 return -1;

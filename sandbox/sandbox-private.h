@@ -34,6 +34,8 @@ int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err);
  * idmapped mount. Root only. */
 int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, int *ret_fd,
                     berth_error **err);
+int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, uint32_t count,
+                          int *ret_fd, berth_error **err);
 
 /* ---- limits (cgroup.c) ---- */
 struct cgroup_handle {
@@ -69,6 +71,11 @@ int mount_at(int mntfd, int rootfd, const char *target, bool dir, berth_error **
 /* The root as a detached mount: an overlay (userxattr inside a user
  * namespace) or a recursive bind of the folder. */
 int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err);
+/* As root: the same, with the image's ids shown as the sandbox's range
+ * through idmapped mounts (idmap_ns is a user namespace fd). For an overlay
+ * the caller must be in a private mount namespace (layers are stacked on the
+ * mountpoint there). */
+int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err);
 struct child_args {
         const struct sandbox_config *c;
         const struct idmap_plan *ids;

@@ -43,9 +43,6 @@ make_root() {
   touch "$r/etc/hosts" "$r/etc/hostname" "$r/etc/resolv.conf"
   echo "root:x:0:0:root:/root:/bin/sh" >"$r/etc/passwd"
   chmod -R a+rX "$r"
-  # image folders belong to host root; as root the sandbox's root is another
-  # id, so the overlay test writes where anyone may
-  mkdir -p "$r/data" && echo old >"$r/data/old" && chmod 1777 "$r/data" && chmod 666 "$r/data/old"
 }
 
 sandbox_setup_file() {

@@ -254,6 +254,17 @@ except Exception: pass
   [[ "$output" == *"mount: EPERM"* ]]
 }
 
+@test "the image's files belong to the sandbox's root (idmapped as root)" {
+  root="$W/root"
+  if [ -n "$RUNNER" ]; then
+    # rootless, layers are unpacked by the user and belong to them
+    root="$W/userroot.$BATS_TEST_NUMBER"; cp -a "$W/root" "$root"; chown -R "$RUNNER:" "$root"
+  fi
+  run as_runner "$W/bin/sandbox-driver" --root "$root" -- sh -c 'stat -c %u:%g /etc/passwd /bin'
+  [ "$output" = "0:0
+0:0" ]
+}
+
 @test "an overlay root keeps writes in the upper dir and hides deletions" {
   need overlay
   st="$W/ovl.$BATS_TEST_NUMBER"; mkdir -p "$st"/{upper,work,mnt}
@@ -265,9 +276,11 @@ except Exception: pass
     lower="$W/userroot"; cp -a "$W/root" "$lower"; chown -R "$RUNNER:" "$st" "$lower"
   fi
   run as_runner "$W/bin/sandbox-driver" --lower "$lower" --upper "$st/upper" --work "$st/work" --mnt "$st/mnt" \
-    -- sh -c 'echo new >/data/new && rm /data/old && ls /data/old'
+    -- sh -c 'echo new >/etc/new && rm /bin/ps && ls /bin/ps'
   echo "$output"
   [ "$status" -ne 0 ]
-  [ "$(cat "$st/upper/data/new")" = new ]
-  [ -e "$lower/data/old" ]
+  [ "$(cat "$st/upper/etc/new")" = new ]
+  [ -c "$st/upper/bin/ps" ] # a whiteout
+  [ -L "$lower/bin/ps" ]
+  [ ! -e "$lower/etc/new" ]
 }
