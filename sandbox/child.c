@@ -114,9 +114,12 @@ static int root_mount(const struct child_args *a, int *ret_fd, berth_error **err
         _cleanup_close_ int t = -1;
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return berth_err(err, errno, "make / private");
-        if (a->root_fd >= 0)
-                t = fcntl(a->root_fd, F_DUPFD_CLOEXEC, 3);
-        else if (root_make(r, true, &t, err) < 0)
+        if (a->root_sock >= 0) {
+                int rc = pty_recv_master(a->root_sock, &t, err);
+                close(a->root_sock);
+                if (rc < 0)
+                        return berth_error_wrap(err, "receive the root");
+        } else if (root_make(r, true, &t, err) < 0)
                 return -1;
         if (t < 0 || move_mount(t, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return berth_err(err, errno, "mount the root");
@@ -421,10 +424,13 @@ static int load_seccomp(const struct sandbox_bpf *b, berth_error **err)
 static _Noreturn void command_main(const struct child_args *a, int last_cap, int pty_slave)
 {
         berth_error *e = NULL;
+        /* berth installs no handlers; reset what a caller may have ignored. */
+        static const int sigs[] = { SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU,
+                                    SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH };
         sigset_t none;
         sigemptyset(&none);
-        for (int s = 1; s < NSIG; s++)
-                signal(s, SIG_DFL);
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                signal(sigs[i], SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (setsid() < 0)
                 berth_err(&e, errno, "setsid");

@@ -28,7 +28,7 @@ struct run {
         struct cgroup_handle cgroup;
         int *bind_fds;
         pid_t child;
-        int sync_w, report_r, pty_sock, sig_fd, master;
+        int sync_w, report_r, pty_sock, root_sock, sig_fd, master;
         sigset_t old_mask;
         struct termios saved_tio;
         bool raw;
@@ -142,20 +142,30 @@ static int overlay_in_helper(const struct sandbox_root *root, int ns, int *ret_f
 }
 
 /* Image files belong to host ids 0..65535 (root unpacked them); idmapped
- * layers show them as the sandbox's range, so its root owns its image. */
-static int prepare_root(struct run *r, berth_error **err)
+ * layers show them as the sandbox's range, so its root owns its image. The
+ * sandbox's own user namespace, once mapped, is exactly that idmapping
+ * (0.. -> base..), so it serves as one: no extra namespace to create. The
+ * mount goes to the child over root_sock before it is released. */
+static int send_root(struct run *r, berth_error **err)
 {
-        _cleanup_close_ int ns = -1;
-        if (idmap_userns_fd_range(0, r->ids.uid_base, 0, r->ids.gid_base, r->ids.count, &ns, err) < 0)
-                return -1;
-        int ok = r->c->root.dir ? root_make_idmapped(&r->c->root, ns, &r->args.root_fd, err)
-                                : overlay_in_helper(&r->c->root, ns, &r->args.root_fd, err);
-        if (ok == 0)
-                return 0;
-        log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
-        berth_error_free(*err);
-        *err = NULL;
-        return root_make(&r->c->root, false, &r->args.root_fd, err);
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) r->child);
+        _cleanup_close_ int ns = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = -1;
+        if (ns < 0)
+                return berth_err(err, errno, "open %s", path);
+        int ok = r->c->root.dir ? root_make_idmapped(&r->c->root, ns, &fd, err)
+                                : overlay_in_helper(&r->c->root, ns, &fd, err);
+        if (ok < 0) {
+                log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
+                berth_error_free(*err);
+                *err = NULL;
+                if (root_make(&r->c->root, false, &fd, err) < 0)
+                        return berth_error_wrap(err, "root");
+        }
+        if (pty_send_master(r->root_sock, fd) < 0)
+                return berth_err(err, errno, "hand the root to the sandbox");
+        return 0;
 }
 
 static int block_signals(struct run *r, berth_error **err)
@@ -188,10 +198,6 @@ static int prepare(struct run *r, berth_error **err)
         }
         if (idmap_plan_make(&r->ids, err) < 0 || prepare_binds(r, err) < 0)
                 return -1;
-        /* As root, the sandbox's ids cannot reach into our private folders:
-         * build the root here and hand it over as a detached mount. */
-        if (r->ids.as_root && prepare_root(r, err) < 0)
-                return berth_error_wrap(err, "root");
         if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0)
                 return -1;
         if (c->network == SANDBOX_NET_HOST) {
@@ -217,6 +223,12 @@ static int start_child(struct run *r, berth_error **err)
                 return berth_err(err, errno, "pipe");
         if (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)
                 return berth_err(err, errno, "socketpair");
+        /* As root, the sandbox's ids cannot reach into our private folders:
+         * we build the root and hand it over as a detached mount. */
+        int root[2] = { -1, -1 };
+        if (r->ids.as_root && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, root) < 0)
+                return berth_err(err, errno, "socketpair");
+        r->args.root_sock = root[1];
         r->args.c = r->c;
         r->args.ids = &r->ids;
         r->args.cgroup = &r->cgroup;
@@ -230,6 +242,8 @@ static int start_child(struct run *r, berth_error **err)
                 close(report[0]);
                 if (pty[0] >= 0)
                         close(pty[0]);
+                if (root[0] >= 0)
+                        close(root[0]);
                 child_main(&r->args);
         }
         int e = errno;
@@ -237,6 +251,9 @@ static int start_child(struct run *r, berth_error **err)
         close(report[1]);
         if (pty[1] >= 0)
                 close(pty[1]);
+        if (root[1] >= 0)
+                close(root[1]);
+        r->root_sock = root[0];
         r->sync_w = sync[1];
         r->report_r = report[0];
         r->pty_sock = pty[0];
@@ -249,6 +266,8 @@ static int start_child(struct run *r, berth_error **err)
 static int release_child(struct run *r, berth_error **err)
 {
         if (idmap_write(&r->ids, r->child, err) < 0 || cgroup_attach(&r->cgroup, r->child, err) < 0)
+                return -1;
+        if (r->root_sock >= 0 && send_root(r, err) < 0)
                 return -1;
         /* The pipe stays open: the child sees it hang up if we die. */
         if (write(r->sync_w, "x", 1) != 1)
@@ -362,11 +381,9 @@ static void run_done(struct run *r)
                         close(r->bind_fds[i]);
         free(r->bind_fds);
         cgroup_destroy(&r->cgroup);
-        if (r->args.root_fd >= 0)
-                close(r->args.root_fd);
         sandbox_bpf_done(&r->bpf);
         free(r->args.resolv_conf);
-        int fds[] = { r->sync_w, r->report_r, r->pty_sock, r->sig_fd, r->master };
+        int fds[] = { r->sync_w, r->report_r, r->pty_sock, r->root_sock, r->sig_fd, r->master };
         for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
@@ -386,7 +403,8 @@ static void run_done(struct run *r)
 
 int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **err)
 {
-        struct run r = { .c = c, .args.root_fd = -1, .child = -1, .sync_w = -1, .report_r = -1, .pty_sock = -1, .sig_fd = -1,
+        struct run r = { .c = c, .args.root_sock = -1, .child = -1, .sync_w = -1, .report_r = -1,
+                         .pty_sock = -1, .root_sock = -1, .sig_fd = -1,
                          .master = -1 };
         int status, ret = -1;
         if (prepare(&r, err) < 0 || block_signals(&r, err) < 0 || start_child(&r, err) < 0 ||

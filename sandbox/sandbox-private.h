@@ -88,7 +88,7 @@ struct child_args {
         int report_fd;          /* write, CLOEXEC: setup or exec failure */
         int pty_sock;           /* write the pty master here, or -1 */
         const int *bind_fds;    /* per config mount: a tree berth prepared, or -1 */
-        int root_fd;            /* the root as a detached mount berth prepared, or -1 */
+        int root_sock;          /* as root: berth sends the root as a detached mount here, or -1 */
         char *resolv_conf;      /* host's, for network host; NULL otherwise */
 };
 _Noreturn void child_main(const struct child_args *a);
