@@ -90,7 +90,7 @@ static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap
 int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err)
 {
         if (!r->dir)
-                return overlay_mount(r, false, idmap_ns, ret_fd, err);
+                return overlay_mount(r, true, idmap_ns, ret_fd, err);
         return idmapped_tree(r->dir, idmap_ns, ret_fd, err);
 }
 
@@ -516,9 +516,8 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         /* Changing ids cleared the parent-death signal: set it again, then make
          * sure berth did not die in between (it holds the sync pipe open). */
         struct pollfd p = { .fd = a->sync_fd, .events = POLLIN };
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) != 0)
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)))
                 _exit(125);
-        close(a->sync_fd);
         if (setgroups(0, NULL) < 0 && errno != EPERM)
                 return berth_err(err, errno, "setgroups");
         const char *h = c->hostname ? c->hostname : "berth";
@@ -544,6 +543,10 @@ _Noreturn void child_main(const struct child_args *a)
         int last_cap = 40, master = -1, slave = -1;
         if (setup(a, &last_cap, &e) < 0)
                 report_and_exit(a->report_fd, e, 125);
+        /* The command starts only inside berth's cgroup. */
+        if (read(a->sync_fd, &b, 1) != 1)
+                _exit(125);
+        close(a->sync_fd);
         if (a->pty_sock >= 0) {
                 if (open_pty(&master, &slave, &e) < 0 || pty_send_master(a->pty_sock, master) < 0)
                         report_and_exit(a->report_fd, e, 125);

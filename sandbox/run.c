@@ -116,27 +116,27 @@ static int prepare_binds(struct run *r, berth_error **err)
         return 0;
 }
 
-/* Build the idmapped overlay in a short-lived child with a private mount
- * namespace; the detached overlay comes back over a socket. */
-static int overlay_in_helper(const struct sandbox_root *root, int ns, int *ret_fd, berth_error **err)
+/* overlay takes idmapped layers only when they are attached in the caller's
+ * mount namespace, so as root berth moves itself into a private one (once)
+ * and stacks them there; the overlay keeps private clones of its layers, so
+ * they are detached again right after. */
+static int enter_private_mntns(berth_error **err)
 {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return berth_err(err, errno, "socketpair");
-        pid_t pid = fork();
-        if (pid == 0) {
-                int fd = -1;
-                berth_error *e = NULL;
-                close(sv[0]);
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                    root_make_idmapped(root, ns, &fd, &e) < 0 || pty_send_master(sv[1], fd) < 0)
-                        _exit(1);
-                _exit(0);
-        }
-        close(sv[1]);
-        int r = pid < 0 ? berth_err(err, errno, "fork") : pty_recv_master(sv[0], ret_fd, err);
-        close(sv[0]);
-        while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        static bool done;
+        if (done)
+                return 0;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return berth_err(err, errno, "private mount namespace");
+        done = true;
+        return 0;
+}
+
+static int overlay_idmapped(const struct sandbox_root *root, int ns, int *ret_fd, berth_error **err)
+{
+        if (enter_private_mntns(err) < 0)
+                return -1;
+        int r = root_make_idmapped(root, ns, ret_fd, err);
+        while (umount2(root->mountpoint, MNT_DETACH) == 0)
                 ;
         return r;
 }
@@ -155,12 +155,12 @@ static int send_root(struct run *r, berth_error **err)
         if (ns < 0)
                 return berth_err(err, errno, "open %s", path);
         int ok = r->c->root.dir ? root_make_idmapped(&r->c->root, ns, &fd, err)
-                                : overlay_in_helper(&r->c->root, ns, &fd, err);
+                                : overlay_idmapped(&r->c->root, ns, &fd, err);
         if (ok < 0) {
                 log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
                 berth_error_free(*err);
                 *err = NULL;
-                if (root_make(&r->c->root, false, &fd, err) < 0)
+                if (root_make(&r->c->root, true, &fd, err) < 0)
                         return berth_error_wrap(err, "root");
         }
         if (pty_send_master(r->root_sock, fd) < 0)
@@ -263,14 +263,22 @@ static int start_child(struct run *r, berth_error **err)
         return 0;
 }
 
+/* Two bytes on the sync pipe: "mapped" lets the child build its mounts,
+ * "joined" lets it start the command. Joining a cgroup waits for an RCU
+ * grace period (the cgroup threadgroup lock), about a millisecond: it runs
+ * while the child mounts. The pipe stays open: the child sees it hang up if
+ * we die. */
 static int release_child(struct run *r, berth_error **err)
 {
-        if (idmap_write(&r->ids, r->child, err) < 0 || cgroup_attach(&r->cgroup, r->child, err) < 0)
+        if (idmap_write(&r->ids, r->child, err) < 0)
                 return -1;
+        if (write(r->sync_w, "m", 1) != 1)
+                return berth_err(err, errno, "start the sandbox");
         if (r->root_sock >= 0 && send_root(r, err) < 0)
                 return -1;
-        /* The pipe stays open: the child sees it hang up if we die. */
-        if (write(r->sync_w, "x", 1) != 1)
+        if (cgroup_attach(&r->cgroup, r->child, err) < 0)
+                return -1;
+        if (write(r->sync_w, "j", 1) != 1)
                 return berth_err(err, errno, "start the sandbox");
         return 0;
 }

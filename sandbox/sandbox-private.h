@@ -68,8 +68,9 @@ int fs_new(const char *fstype, const char *const *opts, unsigned attrs, int *ret
 int mount_at(int mntfd, int rootfd, const char *target, bool dir, berth_error **err);
 
 /* ---- the child side (child.c) ---- */
-/* The root as a detached mount: an overlay (userxattr inside a user
- * namespace) or a recursive bind of the folder. */
+/* The root as a detached mount: an overlay or a recursive bind of the
+ * folder. images/ marks opaque folders with user.overlay.opaque, so berth
+ * always passes userxattr=true. */
 int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err);
 /* As root: the same, with the image's ids shown as the sandbox's range
  * through idmapped mounts (idmap_ns is a user namespace fd). For an overlay

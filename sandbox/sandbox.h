@@ -79,6 +79,8 @@ struct sandbox_config {
  * for a failure while building the sandbox. SIGINT, SIGTERM, SIGHUP, SIGQUIT,
  * SIGUSR1/2 sent to the caller reach the command while this runs. */
 int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **err);
+/* Side effect as root with an overlay root: the calling process moves (once)
+ * into a private mount namespace, where the idmapped layers are stacked. */
 
 /* The host ids the sandbox's root runs as: the caller's own when rootless,
  * a high subordinate range as root. Folders the sandbox writes (an overlay's

@@ -284,3 +284,21 @@ except Exception: pass
   [ -L "$lower/bin/ps" ]
   [ ! -e "$lower/etc/new" ]
 }
+
+@test "layers stack: whiteouts (char 0:0) and opaque folders (user.overlay.opaque) from images/" {
+  need overlay
+  st="$W/layers.$BATS_TEST_NUMBER"; mkdir -p "$st"/{l2/op,l2/bin,upper,work,mnt}
+  cp -a "$W/root" "$st/l1"; mkdir -p "$st/l1/op"; echo a >"$st/l1/op/a"; echo b >"$st/l2/op/b"
+  mknod "$st/l2/bin/ps" c 0 0
+  python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")' "$st/l2/op"
+  chmod -R a+rX "$st"
+  if [ -z "$RUNNER" ]; then chown 1879048192:1879048192 "$st"/{upper,work}; else chown -R "$RUNNER:" "$st"; fi
+  run as_runner "$W/bin/sandbox-driver" --lower "$st/l1" --lower "$st/l2" --upper "$st/upper" --work "$st/work" \
+    --mnt "$st/mnt" -- sh -c 'ls /op; ls /bin/ps 2>&1; ls /bin/sh'
+  echo "$output"
+  [[ "$output" == *b* ]]
+  [[ "$output" != *"
+a"* && "${lines[0]}" = b ]]
+  [[ "$output" == *"/bin/ps: No such file"* ]]
+  [[ "$output" == *"/bin/sh"* ]]
+}
