@@ -3,11 +3,13 @@
 # (every namespace, the default seccomp filter, memory and pids limits, an
 # overlay root with a writable layer) against bubblewrap (namespaces only, no
 # seccomp, no limits) and crun with a seccomp profile and the same limits on
-# an equivalent OCI bundle. Prints RESULT lines for bench/run.
+# an equivalent OCI bundle. Prints RESULT lines for bench/run (medians over
+# interleaved rounds; means go to stderr).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BERTH=${BERTH:-$here/../build/cli/berth}
-RUNS=${BENCH_RUNS:-200}
+RUNS=${BENCH_RUNS:-40}
+ROUNDS=${BENCH_ROUNDS:-5}
 for t in hyperfine bwrap crun python3 busybox; do
   command -v "$t" >/dev/null || { echo "start.sh: $t is missing" >&2; exit 1; }
 done
@@ -77,10 +79,13 @@ if mountpoint -q /sys/fs/cgroup/unified && [ -n "\$(cat /sys/fs/cgroup/unified/c
   umount -l /sys/fs/cgroup/unified
 fi
 crun run --bundle "$w/bundle" berth-bench-start >/dev/null
-hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$w/h.json" \\
-  -n berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
-  -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
-  -n crun "crun run --bundle $w/bundle berth-bench-start" >&2
+# Rounds of interleaved blocks, so a noisy neighbour hurts all three alike.
+for round in \$(seq $ROUNDS); do
+  hyperfine -N --warmup 5 --runs $RUNS --export-json "$w/h.\$round.json" \\
+    -n berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
+    -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
+    -n crun "crun run --bundle $w/bundle berth-bench-start" >&2
+done
 SH
 if [ "$(id -u)" = 0 ]; then
   unshare -m --propagation private bash "$w/run.sh"
@@ -88,9 +93,16 @@ else
   bash "$w/run.sh"
 fi
 
-python3 - "$w/h.json" <<'PY'
-import json, sys
-r = {x["command"]: x["mean"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
-print("RESULT\trun -- /bin/true (full isolation) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (r["berth"], r["bwrap"]))
-print("RESULT\trun -- /bin/true (full isolation) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (r["berth"], r["crun"]))
+python3 - "$w"/h.*.json <<'PY'
+import json, statistics, sys
+times = {}
+for f in sys.argv[1:]:
+    for x in json.load(open(f))["results"]:
+        times.setdefault(x["command"], []).extend(x["times"])
+med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+mean = {k: statistics.mean(v) * 1000 for k, v in times.items()}
+for k in med:
+    print("%s: median %.2f ms, mean %.2f ms over %d runs" % (k, med[k], mean[k], len(times[k])), file=sys.stderr)
+print("RESULT\trun -- /bin/true, full isolation (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth"], med["bwrap"]))
+print("RESULT\trun -- /bin/true, full isolation (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth"], med["crun"]))
 PY

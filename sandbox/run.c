@@ -34,34 +34,6 @@ struct run {
         bool raw;
 };
 
-static int parse_id(const char *s, const char *end, unsigned *ret)
-{
-        char *e;
-        errno = 0;
-        unsigned long v = strtoul(s, &e, 10);
-        if (s == end || e != end || errno || v > 0xfffffffeul)
-                return -1;
-        *ret = (unsigned) v;
-        return 0;
-}
-
-static int parse_user(const char *user, uid_t *ret_uid, gid_t *ret_gid, berth_error **err)
-{
-        unsigned u = 0, g;
-        if (!user) {
-                *ret_uid = 0;
-                *ret_gid = 0;
-                return 0;
-        }
-        const char *colon = strchr(user, ':');
-        const char *uend = colon ? colon : user + strlen(user);
-        if (parse_id(user, uend, &u) < 0 || (colon && parse_id(colon + 1, colon + 1 + strlen(colon + 1), &g) < 0))
-                return berth_error_make(err, BERTH_E_INVALID, 0, "user `%s`: expected uid[:gid] as numbers", user);
-        *ret_uid = u;
-        *ret_gid = colon ? g : u;
-        return 0;
-}
-
 static int check_config(const struct sandbox_config *c, berth_error **err)
 {
         if (!c->argv || !c->argv[0])
@@ -187,7 +159,7 @@ static int block_signals(struct run *r, berth_error **err)
 static int prepare(struct run *r, berth_error **err)
 {
         const struct sandbox_config *c = r->c;
-        if (check_config(c, err) < 0 || parse_user(c->user, &r->args.uid, &r->args.gid, err) < 0 ||
+        if (check_config(c, err) < 0 || user_resolve(&c->root, c->user, &r->args.uid, &r->args.gid, err) < 0 ||
             caps_mask_for(c->cap_add, c->cap_drop, &r->args.caps, err) < 0)
                 return -1;
         if (c->seccomp != SANDBOX_SECCOMP_UNCONFINED) {

@@ -59,6 +59,12 @@ int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox
 /* rlimits for what no cgroup enforces; runs inside before exec. */
 int rlimits_apply(const struct sandbox_limits *l, const struct cgroup_handle *cg, berth_error **err);
 
+/* ---- users (user.c) ---- */
+/* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd
+ * and /etc/group (the upper layer first, then the layers top down). */
+int user_resolve(const struct sandbox_root *root, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+                 berth_error **err);
+
 /* ---- mounts (mounts.c) ---- */
 /* Open path beneath rootfd (O_PATH), creating what is missing: folders, and
  * the last component as a file when !dir. Never follows a symlink out. */

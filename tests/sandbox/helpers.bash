@@ -41,7 +41,8 @@ make_root() {
   done
   cp "$PROBE" "$r/bin/probe"
   touch "$r/etc/hosts" "$r/etc/hostname" "$r/etc/resolv.conf"
-  echo "root:x:0:0:root:/root:/bin/sh" >"$r/etc/passwd"
+  printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n' >"$r/etc/passwd"
+  printf 'root:x:0:\nstaff:x:1002:\n' >"$r/etc/group"
   chmod -R a+rX "$r"
 }
 

@@ -85,6 +85,15 @@ setup() {
   [ "$status" -eq 0 ]
   [[ "$output" == *"Uid:	1000"* ]]
   [[ "$output" == *"CapEff:	0000000000000000"* ]]
+  # names come from the image's own /etc/passwd and /etc/group
+  run sb --user app -- probe status
+  [[ "$output" == *"Uid:	1000	1000"* ]]
+  [[ "$output" == *"Gid:	1001	1001"* ]]
+  run sb --user app:staff -- probe status
+  [[ "$output" == *"Gid:	1002	1002"* ]]
+  run sb --user nosuch -- true
+  [ "$status" -eq 125 ]
+  [[ "$output" == *"user \`nosuch\`: not in the image's /etc/passwd"* ]]
 }
 
 start_listener() {
