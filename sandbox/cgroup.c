@@ -222,6 +222,18 @@ static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cg
         return 0;
 }
 
+void cgroup_plan(const struct sandbox_limits *l, struct cgroup_handle *ret)
+{
+        enum sandbox_limit_mech mem, cpu, pids;
+        struct cgroup_handle h = {};
+        limits_detect(&mem, &cpu, &pids, NULL);
+        h.memory = l->memory && (mem == SANDBOX_LIMIT_CGROUP1 || mem == SANDBOX_LIMIT_CGROUP2);
+        h.pids = l->pids && (pids == SANDBOX_LIMIT_CGROUP1 || pids == SANDBOX_LIMIT_CGROUP2);
+        h.cpus = l->millicpus && (cpu == SANDBOX_LIMIT_CGROUP1 || cpu == SANDBOX_LIMIT_CGROUP2);
+        h.mech = h.memory ? mem : h.pids ? pids : h.cpus ? cpu : SANDBOX_LIMIT_NONE;
+        *ret = h;
+}
+
 int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err)
 {
         struct cgroup_handle h = {};

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,7 +26,11 @@ struct run {
         struct child_args args;
         struct idmap_plan ids;
         struct sandbox_bpf bpf;
-        struct cgroup_handle cgroup;
+        struct cgroup_handle cgroup_plan;       /* what the child is told */
+        struct cgroup_handle cgroup;            /* what the cgroup thread made */
+        pthread_t cgroup_thread;
+        bool cgroup_started;
+        berth_error *cgroup_err;
         int *bind_fds;
         pid_t child;
         int sync_w, report_r, pty_sock, root_sock, sig_fd, master;
@@ -105,8 +110,6 @@ static int enter_private_mntns(berth_error **err)
 
 static int overlay_idmapped(const struct sandbox_root *root, int ns, int *ret_fd, berth_error **err)
 {
-        if (enter_private_mntns(err) < 0)
-                return -1;
         int r = root_make_idmapped(root, ns, ret_fd, err);
         while (umount2(root->mountpoint, MNT_DETACH) == 0)
                 ;
@@ -170,7 +173,10 @@ static int prepare(struct run *r, berth_error **err)
         }
         if (idmap_plan_make(&r->ids, err) < 0 || prepare_binds(r, err) < 0)
                 return -1;
-        if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0)
+        cgroup_plan(&c->limits, &r->cgroup_plan);
+        /* Before the cgroup thread exists: unshare(CLONE_NEWNS) refuses a
+         * process whose threads share its fs_struct. */
+        if (r->ids.as_root && !c->root.dir && enter_private_mntns(err) < 0)
                 return -1;
         if (c->network == SANDBOX_NET_HOST) {
                 _cleanup_error_ berth_error *e = NULL;
@@ -203,7 +209,7 @@ static int start_child(struct run *r, berth_error **err)
         r->args.root_sock = root[1];
         r->args.c = r->c;
         r->args.ids = &r->ids;
-        r->args.cgroup = &r->cgroup;
+        r->args.cgroup = &r->cgroup_plan;
         r->args.sync_fd = sync[0];
         r->args.report_fd = report[1];
         r->args.pty_sock = pty[1];
@@ -235,20 +241,50 @@ static int start_child(struct run *r, berth_error **err)
         return 0;
 }
 
+/* Creating berth's cgroup and moving the child into it: on a thread, since
+ * joining a cgroup waits for an RCU grace period (the cgroup threadgroup
+ * lock), about a millisecond, while the root is built and the child mounts. */
+static void *cgroup_thread(void *arg)
+{
+        struct run *r = arg;
+        if (cgroup_create(&r->c->limits, r->c->name, &r->cgroup, &r->cgroup_err) == 0)
+                cgroup_attach(&r->cgroup, r->child, &r->cgroup_err);
+        return NULL;
+}
+
+static int cgroup_join(struct run *r, berth_error **err)
+{
+        if (!r->cgroup_started)
+                return 0;
+        pthread_join(r->cgroup_thread, NULL);
+        r->cgroup_started = false;
+        if (r->cgroup_err) {
+                berth_error_make(err, r->cgroup_err->kind, r->cgroup_err->errnum, "%s", r->cgroup_err->msg);
+                berth_error_free(r->cgroup_err);
+                r->cgroup_err = NULL;
+                return -1;
+        }
+        return 0;
+}
+
 /* Two bytes on the sync pipe: "mapped" lets the child build its mounts,
- * "joined" lets it start the command. Joining a cgroup waits for an RCU
- * grace period (the cgroup threadgroup lock), about a millisecond: it runs
- * while the child mounts. The pipe stays open: the child sees it hang up if
- * we die. */
+ * "joined" lets it start the command once it is in the cgroup. The pipe
+ * stays open: the child sees it hang up if we die. */
 static int release_child(struct run *r, berth_error **err)
 {
         if (idmap_write(&r->ids, r->child, err) < 0)
                 return -1;
+        if (r->cgroup_plan.mech != SANDBOX_LIMIT_NONE) {
+                int e = pthread_create(&r->cgroup_thread, NULL, cgroup_thread, r);
+                if (e)
+                        return berth_err(err, e, "start the cgroup thread");
+                r->cgroup_started = true;
+        }
         if (write(r->sync_w, "m", 1) != 1)
                 return berth_err(err, errno, "start the sandbox");
         if (r->root_sock >= 0 && send_root(r, err) < 0)
                 return -1;
-        if (cgroup_attach(&r->cgroup, r->child, err) < 0)
+        if (cgroup_join(r, err) < 0)
                 return -1;
         if (write(r->sync_w, "j", 1) != 1)
                 return berth_err(err, errno, "start the sandbox");
@@ -349,6 +385,8 @@ static int wait_child(struct run *r, int *ret_status)
 
 static void run_done(struct run *r)
 {
+        _cleanup_error_ berth_error *e = NULL;
+        cgroup_join(r, &e);
         if (r->child > 0) {
                 kill(r->child, SIGKILL);
                 while (waitpid(r->child, NULL, 0) < 0 && errno == EINTR)

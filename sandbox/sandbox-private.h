@@ -49,6 +49,9 @@ const char *cgroup2_mount(void);
 /* Detect which mechanism enforces each limit. */
 void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpus, enum sandbox_limit_mech *pids,
                    char **ret_cgroup2_dir);
+/* Which limits a cgroup will enforce, without creating anything: the child
+ * needs this before it starts (for the rlimit fallback). */
+void cgroup_plan(const struct sandbox_limits *l, struct cgroup_handle *ret);
 /* Create berth's cgroup for the limits (if any mechanism is a cgroup). */
 int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err);
 int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
@@ -90,7 +93,7 @@ struct child_args {
         gid_t gid;
         uint64_t caps;
         const struct sandbox_bpf *bpf;  /* NULL = unconfined */
-        const struct cgroup_handle *cgroup;
+        const struct cgroup_handle *cgroup;     /* as planned: which limits a cgroup takes */
         int sync_fd;            /* read: parent wrote our maps */
         int report_fd;          /* write, CLOEXEC: setup or exec failure */
         int pty_sock;           /* write the pty master here, or -1 */
