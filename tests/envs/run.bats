@@ -2,6 +2,7 @@
 # `berth run` and `berth shell` on a spec: state dir, writable layer, named
 # volumes, --ephemeral, exit statuses. As root and as a user the tests create.
 
+bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
 
 setup_file() {
@@ -49,8 +50,7 @@ in_proj() { (cd "$W/proj" && berth "$@"); }
 }
 
 @test "run: 127 not found, 126 not executable, 2 bad spec, 125 berth failed" {
-  run in_proj run -- /nope
-  [ "$status" -eq 127 ]
+  run -127 in_proj run -- /nope
   run in_proj run -- /etc/passwd
   [ "$status" -eq 126 ]
   run berth run -f "$W/nope.yaml" -- true
