@@ -55,8 +55,9 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
         o.tty = false;
         _cleanup_spec_ struct spec *s = NULL;
         _cleanup_error_ berth_error *err = NULL;
-        if (spec_load(ctx->spec_path, &s, &err) < 0)
-                return cli_run_status(ctx, err);
+        int st;
+        if (cli_load_spec(ctx, &s, &st) < 0)
+                return st == EXIT_FAIL ? EXIT_BERTH : st; /* 1 would read as the command's own status */
         cli_warn_limits(ctx, s);
         int status;
         if (envs_run(s, &o, &status, &err) < 0)

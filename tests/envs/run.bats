@@ -54,7 +54,11 @@ in_proj() { (cd "$W/proj" && berth "$@"); }
   run in_proj run -- /etc/passwd
   [ "$status" -eq 126 ]
   run berth run -f "$W/nope.yaml" -- true
-  [ "$status" -eq 2 ] || [ "$status" -eq 125 ]
+  [ "$status" -eq 125 ]
+  printf 'berth: 1\nname: demo\nimage: [{url: %s}]\nnetwrk: none\n' "$W/img" >"$W/invalid.yaml"; chmod 644 "$W/invalid.yaml"
+  run berth run -f "$W/invalid.yaml" -- true
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"invalid.yaml:4:1"* ]]
   sed "s|url: .*|url: $W/no-such-folder|" "$W/proj/berth.yaml" >"$W/bad.yaml"; chmod 644 "$W/bad.yaml"
   run berth run -f "$W/bad.yaml" -- true
   [ "$status" -eq 125 ]
