@@ -222,18 +222,6 @@ static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cg
         return 0;
 }
 
-void cgroup_plan(const struct sandbox_limits *l, struct cgroup_handle *ret)
-{
-        enum sandbox_limit_mech mem, cpu, pids;
-        struct cgroup_handle h = {};
-        limits_detect(&mem, &cpu, &pids, NULL);
-        h.memory = l->memory && (mem == SANDBOX_LIMIT_CGROUP1 || mem == SANDBOX_LIMIT_CGROUP2);
-        h.pids = l->pids && (pids == SANDBOX_LIMIT_CGROUP1 || pids == SANDBOX_LIMIT_CGROUP2);
-        h.cpus = l->millicpus && (cpu == SANDBOX_LIMIT_CGROUP1 || cpu == SANDBOX_LIMIT_CGROUP2);
-        h.mech = h.memory ? mem : h.pids ? pids : h.cpus ? cpu : SANDBOX_LIMIT_NONE;
-        *ret = h;
-}
-
 int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err)
 {
         struct cgroup_handle h = {};
@@ -264,8 +252,33 @@ int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err)
         return 0;
 }
 
+int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err)
+{
+        if (h->mech != SANDBOX_LIMIT_CGROUP1)
+                return 0;
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                _cleanup_free_ char *p = xasprintf("%s/tasks", h->dirs[i]);
+                int fd = open(p, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return berth_err(err, errno, "open %s", p);
+                h->join_fds[h->n_join_fds++] = fd;
+        }
+        return 1;
+}
+
+int cgroup_self_join(const struct cgroup_handle *h, berth_error **err)
+{
+        for (size_t i = 0; i < h->n_join_fds; i++)
+                if (write(h->join_fds[i], "0", 1) != 1)
+                        return berth_err(err, errno, "join berth's cgroup %s", h->dirs[i]);
+        return 0;
+}
+
 void cgroup_destroy(struct cgroup_handle *h)
 {
+        for (size_t i = 0; i < h->n_join_fds; i++)
+                close(h->join_fds[i]);
+        h->n_join_fds = 0;
         for (size_t i = 0; i < h->n_dirs; i++) {
                 /* The last zombies may take a moment to leave. */
                 for (int tries = 0; rmdir(h->dirs[i]) < 0 && errno == EBUSY && tries < 200; tries++)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
@@ -543,10 +544,18 @@ _Noreturn void child_main(const struct child_args *a)
         int last_cap = 40, master = -1, slave = -1;
         if (setup(a, &last_cap, &e) < 0)
                 report_and_exit(a->report_fd, e, 125);
-        /* The command starts only inside berth's cgroup. */
+        /* The command starts only inside berth's cgroup, and in a cgroup
+         * namespace rooted there. */
         if (read(a->sync_fd, &b, 1) != 1)
                 _exit(125);
         close(a->sync_fd);
+        if (cgroup_self_join(a->cgroup, &e) < 0 || unshare(CLONE_NEWCGROUP) < 0) {
+                if (!e)
+                        berth_err(&e, errno, "cgroup namespace");
+                report_and_exit(a->report_fd, e, 125);
+        }
+        for (size_t i = 0; i < a->cgroup->n_join_fds; i++)
+                close(a->cgroup->join_fds[i]);
         if (a->pty_sock >= 0) {
                 if (open_pty(&master, &slave, &e) < 0 || pty_send_master(a->pty_sock, master) < 0)
                         report_and_exit(a->report_fd, e, 125);

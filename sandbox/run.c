@@ -26,8 +26,8 @@ struct run {
         struct child_args args;
         struct idmap_plan ids;
         struct sandbox_bpf bpf;
-        struct cgroup_handle cgroup_plan;       /* what the child is told */
-        struct cgroup_handle cgroup;            /* what the cgroup thread made */
+        struct cgroup_handle cgroup;
+        bool self_join;                         /* v1: the init joins itself */
         pthread_t cgroup_thread;
         bool cgroup_started;
         berth_error *cgroup_err;
@@ -173,11 +173,15 @@ static int prepare(struct run *r, berth_error **err)
         }
         if (idmap_plan_make(&r->ids, err) < 0 || prepare_binds(r, err) < 0)
                 return -1;
-        cgroup_plan(&c->limits, &r->cgroup_plan);
-        /* Before the cgroup thread exists: unshare(CLONE_NEWNS) refuses a
+        /* Before any cgroup thread exists: unshare(CLONE_NEWNS) refuses a
          * process whose threads share its fs_struct. */
         if (r->ids.as_root && !c->root.dir && enter_private_mntns(err) < 0)
                 return -1;
+        int sj;
+        if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0 ||
+            (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
+                return -1;
+        r->self_join = sj == 1;
         if (c->network == SANDBOX_NET_HOST) {
                 _cleanup_error_ berth_error *e = NULL;
                 read_file_bounded(AT_FDCWD, "/etc/resolv.conf", MAX_RESOLV_CONF, "resolv.conf", &r->args.resolv_conf,
@@ -188,7 +192,8 @@ static int prepare(struct run *r, berth_error **err)
 
 static unsigned long clone_flags(const struct sandbox_config *c)
 {
-        unsigned long f = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+        /* The cgroup namespace comes later, once the init is in berth's cgroup. */
+        unsigned long f = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
         if (c->network != SANDBOX_NET_HOST)
                 f |= CLONE_NEWNET;
         return f;
@@ -209,7 +214,7 @@ static int start_child(struct run *r, berth_error **err)
         r->args.root_sock = root[1];
         r->args.c = r->c;
         r->args.ids = &r->ids;
-        r->args.cgroup = &r->cgroup_plan;
+        r->args.cgroup = &r->cgroup;
         r->args.sync_fd = sync[0];
         r->args.report_fd = report[1];
         r->args.pty_sock = pty[1];
@@ -241,14 +246,13 @@ static int start_child(struct run *r, berth_error **err)
         return 0;
 }
 
-/* Creating berth's cgroup and moving the child into it: on a thread, since
- * joining a cgroup waits for an RCU grace period (the cgroup threadgroup
- * lock), about a millisecond, while the root is built and the child mounts. */
+/* cgroup v2: moving the child in waits for an RCU grace period (the cgroup
+ * threadgroup lock), about a millisecond; a thread does it while the root is
+ * built and the child mounts. (v1: the init joins itself, see cgroup.c.) */
 static void *cgroup_thread(void *arg)
 {
         struct run *r = arg;
-        if (cgroup_create(&r->c->limits, r->c->name, &r->cgroup, &r->cgroup_err) == 0)
-                cgroup_attach(&r->cgroup, r->child, &r->cgroup_err);
+        cgroup_attach(&r->cgroup, r->child, &r->cgroup_err);
         return NULL;
 }
 
@@ -274,7 +278,7 @@ static int release_child(struct run *r, berth_error **err)
 {
         if (idmap_write(&r->ids, r->child, err) < 0)
                 return -1;
-        if (r->cgroup_plan.mech != SANDBOX_LIMIT_NONE) {
+        if (r->cgroup.n_dirs && !r->self_join) {
                 int e = pthread_create(&r->cgroup_thread, NULL, cgroup_thread, r);
                 if (e)
                         return berth_err(err, e, "start the cgroup thread");

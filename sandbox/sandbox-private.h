@@ -42,6 +42,8 @@ struct cgroup_handle {
         enum sandbox_limit_mech mech;
         char *dirs[4];          /* created folders, removed afterwards */
         size_t n_dirs;
+        int join_fds[4];        /* v1: each folder's `tasks`, opened for the init to join itself */
+        size_t n_join_fds;
         bool memory, pids, cpus; /* which limits a cgroup enforces */
 };
 /* Where cgroup v2 is mounted; BERTH_CGROUP2_ROOT overrides (tests). */
@@ -49,12 +51,17 @@ const char *cgroup2_mount(void);
 /* Detect which mechanism enforces each limit. */
 void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpus, enum sandbox_limit_mech *pids,
                    char **ret_cgroup2_dir);
-/* Which limits a cgroup will enforce, without creating anything: the child
- * needs this before it starts (for the rlimit fallback). */
-void cgroup_plan(const struct sandbox_limits *l, struct cgroup_handle *ret);
 /* Create berth's cgroup for the limits (if any mechanism is a cgroup). */
 int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err);
 int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
+/* v1: open each folder's `tasks` so the sandbox's init can move itself in by
+ * writing "0": a thread moving itself skips the global threadgroup lock and
+ * its RCU grace period (about a millisecond), which moving another process
+ * costs. The file is opened by us, so the write is checked against our
+ * credentials. Returns 1 if the child should join this way. */
+int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err);
+/* In the child: write "0" to each join fd. */
+int cgroup_self_join(const struct cgroup_handle *h, berth_error **err);
 void cgroup_destroy(struct cgroup_handle *h);
 /* Write the v2 limit files into an existing folder (tested on a fake tree). */
 int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
@@ -93,7 +100,7 @@ struct child_args {
         gid_t gid;
         uint64_t caps;
         const struct sandbox_bpf *bpf;  /* NULL = unconfined */
-        const struct cgroup_handle *cgroup;     /* as planned: which limits a cgroup takes */
+        const struct cgroup_handle *cgroup;     /* which limits a cgroup takes; join fds */
         int sync_fd;            /* read: parent wrote our maps */
         int report_fd;          /* write, CLOEXEC: setup or exec failure */
         int pty_sock;           /* write the pty master here, or -1 */
