@@ -59,11 +59,8 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         strv_free(d->env);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
-                /* overlay leaves work/work with mode 0, which rm_rf_at cannot
-                 * open without CAP_DAC_OVERRIDE. */
-                _cleanup_free_ char *ww = xasprintf("%s/work", d->work);
-                chmod(ww, 0700);
-                rm_rf_at(AT_FDCWD, d->run_dir, &e);
+                if (envs_remove_tree(d->run_dir, &e) < 0)
+                        log_debug("%s", e->msg);
                 free(d->run_dir);
         }
         free(d->work);
@@ -156,6 +153,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         d.c.root.upperdir = d.upper;
         d.c.root.workdir = d.work;
         d.c.root.mountpoint = d.mnt;
+        d.c.root.volatile_upper = o->ephemeral;
         d.c.argv = o->argv;
         d.c.cwd = s->workdir;
         d.c.hostname = s->name;

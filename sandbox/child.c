@@ -79,6 +79,8 @@ static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap
                 return berth_err(err, errno, "overlay upper dir `%s`", r->upperdir);
         if (userxattr && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
                 return berth_err(err, errno, "overlay userxattr");
+        if (r->upperdir && r->volatile_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+                return berth_err(err, errno, "overlay volatile");
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return berth_err(err, errno, "create overlay");
         int m = fsmount(fs, FSMOUNT_CLOEXEC, 0);

@@ -17,6 +17,10 @@ struct sandbox_root {
         const char *upperdir;           /* overlay: writable layer; NULL = read-only overlay */
         const char *workdir;            /* overlay: beside upperdir, same filesystem */
         const char *mountpoint;         /* overlay: an empty folder to mount it on */
+        /* overlay: the upper layer is thrown away afterwards, so skip its
+         * syncs (fsync inside and the syncfs of the whole upper filesystem
+         * when the overlay goes away). Never for a layer that is kept. */
+        bool volatile_upper;
         bool read_only;                 /* make / read-only once everything is mounted */
 };
 

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
                 { "cwd", required_argument, NULL, 'c' },   { "tty", no_argument, NULL, 'T' },
                 { "cache", required_argument, NULL, 'k' }, { "ro", no_argument, NULL, 'R' },
                 { "cap-add", required_argument, NULL, 'a' }, { "cap-drop", required_argument, NULL, 'd' },
-                { "hostname", required_argument, NULL, 'H' }, {},
+                { "hostname", required_argument, NULL, 'H' }, { "volatile", no_argument, NULL, 'V' }, {},
         };
         struct sandbox_config c = {};
         struct items lower = {}, env = {}, add = {}, drop = {};
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
                 case 'a': push(&add, optarg); break;
                 case 'd': push(&drop, optarg); break;
                 case 'H': c.hostname = optarg; break;
+                case 'V': c.root.volatile_upper = true; break;
                 default: return 125;
                 }
         }
