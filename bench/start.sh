@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start-up cost of a sandbox: `berth run -- /bin/true` with full isolation
 # (every namespace, the default seccomp filter, memory and pids limits, an
-# overlay root with a writable layer) against bubblewrap (namespaces only, no
+# overlay root with a writable layer; kept, and with --ephemeral) against bubblewrap (namespaces only, no
 # seccomp, no limits) and crun with a seccomp profile and the same limits on
 # an equivalent OCI bundle. Prints RESULT lines for bench/run (medians over
 # interleaved rounds; means go to stderr).
@@ -83,6 +83,7 @@ crun run --bundle "$w/bundle" berth-bench-start >/dev/null
 for round in \$(seq $ROUNDS); do
   hyperfine -N --warmup 5 --runs $RUNS --export-json "$w/h.\$round.json" \\
     -n berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
+    -n berth-ephemeral "$BERTH -q -f $w/proj/berth.yaml run --ephemeral -- /bin/true" \\
     -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
     -n crun "crun run --bundle $w/bundle berth-bench-start" >&2
 done
@@ -105,4 +106,6 @@ for k in med:
     print("%s: median %.2f ms, mean %.2f ms over %d runs" % (k, med[k], mean[k], len(times[k])), file=sys.stderr)
 print("RESULT\trun -- /bin/true, full isolation (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth"], med["bwrap"]))
 print("RESULT\trun -- /bin/true, full isolation (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth"], med["crun"]))
+print("RESULT\trun --ephemeral -- /bin/true (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth-ephemeral"], med["bwrap"]))
+print("RESULT\trun --ephemeral -- /bin/true (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth-ephemeral"], med["crun"]))
 PY
