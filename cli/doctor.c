@@ -1,12 +1,57 @@
+#include <getopt.h>
+#include <stdio.h>
+
 #include "cli.h"
+#include "sandbox/sandbox.h"
 
 const char cmd_doctor_help[] =
-        "Usage: berth doctor\n"
+        "Usage: berth doctor [--json]\n"
         "\n"
         "Check the host: namespaces, overlayfs, seccomp, cgroups, and which\n"
-        "mechanism enforces each limit.\n";
+        "mechanism enforces each limit. Exits 1 when sandboxes cannot run here.\n";
+
+static json_t *host_json(const struct sandbox_host *h)
+{
+        return json_pack("{s:b,s:b,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces", h->userns,
+                         "overlay", h->overlay, "idmapped_mounts", h->idmap, "seccomp", h->seccomp, "subordinate_ids",
+                         h->subid, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
+                         sandbox_limit_mech_name(h->cpus), "pids", sandbox_limit_mech_name(h->pids), "nofile",
+                         sandbox_limit_mech_name(h->nofile), "cgroup2_dir", h->cgroup2_dir, "detail", h->detail);
+}
+
+static void print_human(const struct sandbox_host *h)
+{
+        const char *yes = "ok", *no = "missing";
+        printf("user namespaces   %s\n", h->userns ? yes : no);
+        printf("overlayfs         %s\n", h->overlay ? yes : "missing (layers are copied instead)");
+        printf("idmapped mounts   %s\n", h->idmap ? yes : no);
+        printf("seccomp           %s\n", h->seccomp ? yes : no);
+        printf("subordinate ids   %s\n", h->subid ? yes : "none (only root is mapped inside)");
+        printf("limit memory      %s\n", sandbox_limit_mech_name(h->memory));
+        printf("limit cpus        %s\n", sandbox_limit_mech_name(h->cpus));
+        printf("limit pids        %s\n", sandbox_limit_mech_name(h->pids));
+        printf("limit nofile      %s\n", sandbox_limit_mech_name(h->nofile));
+        if (h->detail)
+                printf("note: %s\n", h->detail);
+}
 
 int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
 {
-        return cli_stub(ctx, argc, argv);
+        static const struct option opts[] = { CLI_COMMON_LONG, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
+                cli_common_option(ctx, c, optarg);
+        if (optind < argc)
+                return cli_usage_error(ctx, "unexpected argument `%s`", argv[optind]);
+        struct sandbox_host h;
+        _cleanup_error_ berth_error *err = NULL;
+        if (sandbox_host_probe(&h, &err) < 0)
+                return cli_report(ctx, err);
+        if (ctx->json)
+                cli_print_json(host_json(&h));
+        else
+                print_human(&h);
+        int ok = h.userns && h.seccomp;
+        sandbox_host_done(&h);
+        return ok ? EXIT_OK : EXIT_FAIL;
 }

@@ -1,12 +1,66 @@
+#include <getopt.h>
+#include <stdio.h>
+
 #include "cli.h"
+#include "envs/envs.h"
+#include "sandbox/sandbox.h"
+#include "specs/specs.h"
 
 const char cmd_run_help[] =
         "Usage: berth run [-f SPEC] [--ephemeral] [--] CMD [ARG...]\n"
         "\n"
         "Run CMD in the dev sandbox and exit with its status. --ephemeral throws\n"
-        "the writable layer away afterwards.\n";
+        "the writable layer away afterwards.\n"
+        "\n"
+        "Exit status: the command's own; 125 if berth failed before it ran,\n"
+        "126 if it is not executable, 127 if it was not found, 2 for a bad spec.\n";
+
+/* Shared with shell.c (cli.h is not ours to extend; see the report). */
+int cli_run_status(struct cli_ctx *ctx, berth_error *err);
+void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s);
+
+/* `run` and `shell` exit 125 for anything that stopped the command from running. */
+int cli_run_status(struct cli_ctx *ctx, berth_error *err)
+{
+        int st = cli_report(ctx, err);
+        if (st == EXIT_NOEXEC || st == EXIT_NOCMD || st == EXIT_USAGE)
+                return st;
+        return EXIT_BERTH;
+}
+
+void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s)
+{
+        struct sandbox_limits l = { .memory = s->resources.memory, .millicpus = s->resources.millicpus,
+                                    .pids = s->resources.pids, .nofile = s->resources.nofile };
+        _cleanup_free_ char *missing = sandbox_unenforced_limits(&l);
+        if (missing && ctx->verbosity >= 0)
+                fprintf(stderr, "berth: warning: this host cannot enforce the %s limit; `berth doctor` says why\n",
+                        missing);
+}
 
 int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-        return cli_stub(ctx, argc, argv);
+        static const struct option opts[] = { CLI_COMMON_LONG, { "ephemeral", no_argument, NULL, 'E' }, {} };
+        struct envs_run_opts o = {};
+        int c;
+        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+                if (c == 'E')
+                        o.ephemeral = true;
+                else
+                        cli_common_option(ctx, c, optarg);
+        }
+        if (optind >= argc)
+                return cli_usage_error(ctx, "no command given: berth run [--] CMD [ARG...]");
+        o.argv = argv + optind;
+        o.tty = false;
+        _cleanup_spec_ struct spec *s = NULL;
+        _cleanup_error_ berth_error *err = NULL;
+        int st;
+        if (cli_load_spec(ctx, &s, &st) < 0)
+                return st == EXIT_FAIL ? EXIT_BERTH : st; /* 1 would read as the command's own status */
+        cli_warn_limits(ctx, s);
+        int status;
+        if (envs_run(s, &o, &status, &err) < 0)
+                return cli_run_status(ctx, err);
+        return status;
 }

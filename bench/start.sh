@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Start-up cost of a sandbox: `berth run -- /bin/true` with full isolation
+# (every namespace, the default seccomp filter, memory and pids limits, an
+# overlay root with a writable layer; kept, and with --ephemeral) against bubblewrap (namespaces only, no
+# seccomp, no limits) and crun with a seccomp profile and the same limits on
+# an equivalent OCI bundle. Prints RESULT lines for bench/run (medians over
+# interleaved rounds; means go to stderr).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BERTH=${BERTH:-$here/../build/cli/berth}
+RUNS=${BENCH_RUNS:-40}
+ROUNDS=${BENCH_ROUNDS:-5}
+for t in hyperfine bwrap crun python3 busybox; do
+  command -v "$t" >/dev/null || { echo "start.sh: $t is missing" >&2; exit 1; }
+done
+
+w=$(mktemp -d /tmp/berth-bench-start.XXXXXX)
+chmod 755 "$w"
+trap 'rm -rf "$w"' EXIT
+
+# The same busybox root for all three.
+root="$w/rootfs"
+mkdir -p "$root"/{bin,etc,proc,dev,sys,tmp,work}
+cp "$(command -v busybox)" "$root/bin/busybox"
+for a in sh true; do ln -s busybox "$root/bin/$a"; done
+touch "$root/etc/hosts" "$root/etc/hostname" "$root/etc/resolv.conf"
+chmod -R a+rX "$root"
+
+# berth: a spec naming the root as its (already pulled) layer.
+mkdir -p "$w/proj"
+cat >"$w/proj/berth.yaml" <<YAML
+berth: 1
+name: bench
+image:
+  - url: $root
+resources: {memory: 256MiB, pids: 256, nofile: 1024}
+network: none
+security:
+  seccomp: default
+YAML
+export BERTH_STATE_DIR="$w/state" BERTH_CACHE_DIR="$w/cache"
+(cd "$w/proj" && "$BERTH" -q run -- /bin/true) # warm the seccomp cache, create the state folder
+
+# crun: an OCI bundle with Docker's default syscall allowlist and the same limits.
+mkdir -p "$w/bundle"
+ln -s "$root" "$w/bundle/rootfs"
+python3 - "$here/../tests/sandbox/profiles/docker-default.json" "$w/bundle/config.json" <<'PY'
+import json, sys
+docker = json.load(open(sys.argv[1]))
+# the unconditional allowlist plus what Docker adds on amd64
+names = docker["syscalls"][0]["names"] + ["arch_prctl", "modify_ldt", "clone", "clone3"]
+spec = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+              "env": ["PATH=/bin"], "cwd": "/", "noNewPrivileges": True,
+              "capabilities": {k: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                               for k in ("bounding", "effective", "permitted")}},
+  "root": {"path": "rootfs", "readonly": True},
+  "hostname": "bench",
+  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}],
+  "linux": {
+    "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+    "resources": {"memory": {"limit": 268435456}, "pids": {"limit": 256}},
+    "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]},
+  },
+}
+json.dump(spec, open(sys.argv[2], "w"), indent=1)
+PY
+# crun refuses a hybrid host whose cgroup2 hierarchy holds any controller
+# (this one has hugetlb there). Hide that hierarchy in a private mount
+# namespace that only this benchmark lives in; all three run inside it.
+cat >"$w/run.sh" <<SH
+set -e
+if mountpoint -q /sys/fs/cgroup/unified && [ -n "\$(cat /sys/fs/cgroup/unified/cgroup.controllers)" ]; then
+  umount -l /sys/fs/cgroup/unified
+fi
+crun run --bundle "$w/bundle" berth-bench-start >/dev/null
+# Rounds of interleaved blocks, so a noisy neighbour hurts all three alike.
+for round in \$(seq $ROUNDS); do
+  hyperfine -N --warmup 5 --runs $RUNS --export-json "$w/h.\$round.json" \\
+    -n berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
+    -n berth-ephemeral "$BERTH -q -f $w/proj/berth.yaml run --ephemeral -- /bin/true" \\
+    -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
+    -n crun "crun run --bundle $w/bundle berth-bench-start" >&2
+done
+SH
+if [ "$(id -u)" = 0 ]; then
+  unshare -m --propagation private bash "$w/run.sh"
+else
+  bash "$w/run.sh"
+fi
+
+python3 - "$w"/h.*.json <<'PY'
+import json, statistics, sys
+times = {}
+for f in sys.argv[1:]:
+    for x in json.load(open(f))["results"]:
+        times.setdefault(x["command"], []).extend(x["times"])
+med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+mean = {k: statistics.mean(v) * 1000 for k, v in times.items()}
+for k in med:
+    print("%s: median %.2f ms, mean %.2f ms over %d runs" % (k, med[k], mean[k], len(times[k])), file=sys.stderr)
+print("RESULT\trun -- /bin/true, full isolation (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth"], med["bwrap"]))
+print("RESULT\trun -- /bin/true, full isolation (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth"], med["crun"]))
+print("RESULT\trun --ephemeral -- /bin/true (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth-ephemeral"], med["bwrap"]))
+print("RESULT\trun --ephemeral -- /bin/true (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth-ephemeral"], med["crun"]))
+PY

@@ -1,0 +1,29 @@
+/* envs: an environment's life. Today: the dev sandbox for `run` and `shell`
+ * (state dir, writable layer, named volumes, --ephemeral). Services come later.
+ * Uses common, specs, images and sandbox.
+ *
+ * State layout under berth_state_dir():
+ *   envs/<name>-<8 hex of the spec's folder>/
+ *     rootfs/upper, rootfs/work   the dev sandbox's writable layer
+ *     rootfs/mnt                  an empty folder the overlay is mounted on
+ *     volumes/<volume>/           named volumes, kept until `down --volumes`
+ *     run-<pid>/                  --ephemeral: a throwaway upper/work, removed after
+ * As root these folders belong to the sandbox's id range (sandbox_root_ids()). */
+#pragma once
+
+#include "common/common.h"
+#include "specs/specs.h"
+
+struct envs_run_opts {
+        char *const *argv;      /* the command */
+        bool ephemeral;         /* throw the writable layer away afterwards */
+        bool tty;               /* interactive: a pty relayed to our terminal */
+};
+
+/* Run argv in the environment's dev sandbox and wait. *ret_status is the
+ * command's status (128+signal if a signal ended it). Errors: as sandbox_run()
+ * (BERTH_E_NOCMD, BERTH_E_NOEXEC, or a failure before the command ran). */
+int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err);
+
+/* The environment's state folder (created 0700). */
+int envs_state_dir(const struct spec *s, char **ret, berth_error **err);

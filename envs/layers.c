@@ -1,0 +1,32 @@
+/* The image's layer folders, bottom first. */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "envs-private.h"
+
+/* A layer given as a local folder is used as it is (it is trusted like the
+ * spec that names it); archives are fetched and unpacked by images/. */
+static char *local_folder(const char *url)
+{
+        const char *p = startswith(url, "file://") ? url + 7 : url;
+        struct stat st;
+        if (p[0] == '/' && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                return xstrdup(p);
+        return NULL;
+}
+
+int envs_layers(const struct spec *s, char ***ret, berth_error **err)
+{
+        if (s->n_image == 0)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "%s: the environment has no image", s->path);
+        char **dirs = xcalloc(s->n_image + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_image; i++) {
+                dirs[i] = local_folder(s->image[i].url);
+                if (!dirs[i]) {
+                        strv_free(dirs);
+                        return envs_pull_layers(s, ret, err);
+                }
+        }
+        *ret = dirs;
+        return 0;
+}

@@ -1,0 +1,331 @@
+/* Limits: cgroup v2 where the user has a delegated subtree, cgroup v1 where
+ * the host has those controllers and we may write them, rlimits otherwise.
+ * berth's cgroups live in a "berth" folder and are removed afterwards. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+
+#include "sandbox-private.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#define CGROUP1_ROOT "/sys/fs/cgroup"
+
+const char *cgroup2_mount(void)
+{
+        const char *e = getenv("BERTH_CGROUP2_ROOT");
+        struct statfs s;
+        if (e && *e)
+                return e;
+        if (statfs("/sys/fs/cgroup", &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC)
+                return "/sys/fs/cgroup";
+        if (statfs("/sys/fs/cgroup/unified", &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC)
+                return "/sys/fs/cgroup/unified";
+        return NULL;
+}
+
+static int write_at(int dirfd, const char *file, const char *value, berth_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || write_all(fd, value, strlen(value)) < 0)
+                return berth_err(err, errno, "write `%s` to %s", value, file);
+        return 0;
+}
+
+/* Our own v2 cgroup from /proc/self/cgroup ("0::/path"), or NULL. */
+static char *own_cgroup2_path(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[4096];
+        while (f && fgets(line, sizeof(line), f)) {
+                const char *p = startswith(line, "0::");
+                if (p) {
+                        line[strcspn(line, "\n")] = 0;
+                        return xstrdup(p);
+                }
+        }
+        return NULL;
+}
+
+static bool word_in(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+        for (const char *p = list; (p = strstr(p, word)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
+                        return true;
+        return false;
+}
+
+/* The folder under which we may create cgroups with these controllers:
+ * ours, if its subtree_control already delegates them and we can write it. */
+static char *cgroup2_delegated_dir(void)
+{
+        const char *m = cgroup2_mount();
+        _cleanup_free_ char *own = m ? own_cgroup2_path() : NULL;
+        if (!own)
+                return NULL;
+        _cleanup_free_ char *dir = getenv("BERTH_CGROUP2_ROOT") ? xstrdup(m) : xasprintf("%s%s", m, own);
+        _cleanup_free_ char *ctl = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || faccessat(dfd, "cgroup.subtree_control", W_OK, 0) < 0 || faccessat(dfd, ".", W_OK, 0) < 0)
+                return NULL;
+        if (read_file_bounded(dfd, "cgroup.subtree_control", 4096, "cgroup.subtree_control", &ctl, NULL, &e) < 0)
+                return NULL;
+        if (!word_in(ctl, "memory") || !word_in(ctl, "pids"))
+                return NULL;
+        return TAKE_PTR(dir);
+}
+
+static bool cgroup1_writable(const char *controller)
+{
+        _cleanup_free_ char *p = xasprintf(CGROUP1_ROOT "/%s", controller);
+        struct statfs s;
+        if (statfs(p, &s) < 0 || s.f_type == CGROUP2_SUPER_MAGIC || access(p, W_OK) < 0)
+                return false;
+        return true;
+}
+
+void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpus, enum sandbox_limit_mech *pids,
+                   char **ret_cgroup2_dir)
+{
+        char *v2 = cgroup2_delegated_dir();
+        if (v2) {
+                *memory = *pids = SANDBOX_LIMIT_CGROUP2;
+                _cleanup_free_ char *ctl = NULL;
+                _cleanup_error_ berth_error *e = NULL;
+                _cleanup_close_ int dfd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                bool cpu = read_file_bounded(dfd, "cgroup.subtree_control", 4096, "ctl", &ctl, NULL, &e) == 0 &&
+                           word_in(ctl, "cpu");
+                *cpus = cpu ? SANDBOX_LIMIT_CGROUP2 : SANDBOX_LIMIT_NONE;
+        } else {
+                *memory = cgroup1_writable("memory") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_RLIMIT;
+                *pids = cgroup1_writable("pids") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_RLIMIT;
+                *cpus = cgroup1_writable("cpu") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_NONE;
+        }
+        if (ret_cgroup2_dir)
+                *ret_cgroup2_dir = v2;
+        else
+                free(v2);
+}
+
+int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err)
+{
+        char buf[64];
+        if (l->memory) {
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) l->memory);
+                if (write_at(dirfd, "memory.max", buf, err) < 0)
+                        return -1;
+                /* Over the limit means killed, not swapped. */
+                _cleanup_error_ berth_error *e = NULL;
+                write_at(dirfd, "memory.swap.max", "0", &e);
+        }
+        if (l->pids) {
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) l->pids);
+                if (write_at(dirfd, "pids.max", buf, err) < 0)
+                        return -1;
+        }
+        if (l->millicpus) {
+                snprintf(buf, sizeof(buf), "%u 100000", l->millicpus * 100);
+                if (write_at(dirfd, "cpu.max", buf, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err)
+{
+        char buf[64];
+        if (streq(controller, "memory") && l->memory) {
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) l->memory);
+                if (write_at(dirfd, "memory.limit_in_bytes", buf, err) < 0)
+                        return -1;
+                _cleanup_error_ berth_error *e = NULL;
+                write_at(dirfd, "memory.memsw.limit_in_bytes", buf, &e); /* absent without swap accounting */
+        } else if (streq(controller, "pids") && l->pids) {
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) l->pids);
+                return write_at(dirfd, "pids.max", buf, err);
+        } else if (streq(controller, "cpu") && l->millicpus) {
+                if (write_at(dirfd, "cpu.cfs_period_us", "100000", err) < 0)
+                        return -1;
+                snprintf(buf, sizeof(buf), "%u", l->millicpus * 100);
+                return write_at(dirfd, "cpu.cfs_quota_us", buf, err);
+        }
+        return 0;
+}
+
+static char *unique_name(const char *name)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return xasprintf("%s-%d-%lx", name ? name : "sandbox", (int) getpid(), (unsigned long) ts.tv_nsec);
+}
+
+static int make_dir(struct cgroup_handle *h, const char *parent, const char *leaf, int *ret_fd, berth_error **err)
+{
+        _cleanup_free_ char *berth = xasprintf("%s/berth", parent);
+        if (mkdir(berth, 0755) < 0 && errno != EEXIST)
+                return berth_err(err, errno, "mkdir %s", berth);
+        char *dir = xasprintf("%s/%s", berth, leaf);
+        if (mkdir(dir, 0755) < 0) {
+                int e = errno;
+                free(dir);
+                return berth_err(err, e, "mkdir cgroup %s/%s", berth, leaf);
+        }
+        h->dirs[h->n_dirs++] = dir;
+        *ret_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret_fd < 0)
+                return berth_err(err, errno, "open %s", dir);
+        return 0;
+}
+
+static int create_v2(const char *base, const struct sandbox_limits *l, const char *leaf, struct cgroup_handle *h,
+                     berth_error **err)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *berth = xasprintf("%s/berth", base);
+        if (make_dir(h, base, leaf, &fd, err) < 0)
+                return -1;
+        /* The berth folder holds no process, so it may delegate to its children. */
+        _cleanup_close_ int bfd = open(berth, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_error_ berth_error *e = NULL;
+        if (bfd >= 0)
+                write_at(bfd, "cgroup.subtree_control", l->millicpus ? "+memory +pids +cpu" : "+memory +pids", &e);
+        h->mech = SANDBOX_LIMIT_CGROUP2;
+        if (cgroup2_write_limits(fd, l, err) < 0)
+                return -1;
+        h->memory = l->memory != 0;
+        h->pids = l->pids != 0;
+        h->cpus = l->millicpus != 0;
+        return 0;
+}
+
+static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cgroup_handle *h, berth_error **err)
+{
+        const char *ctrls[] = { "memory", "pids", "cpu" };
+        bool want[] = { l->memory != 0, l->pids != 0, l->millicpus != 0 };
+        for (size_t i = 0; i < ARRAY_SIZE(ctrls); i++) {
+                if (!want[i] || !cgroup1_writable(ctrls[i]))
+                        continue;
+                _cleanup_free_ char *root = xasprintf(CGROUP1_ROOT "/%s", ctrls[i]);
+                _cleanup_close_ int fd = -1;
+                if (make_dir(h, root, leaf, &fd, err) < 0 || cgroup1_write_limits(ctrls[i], fd, l, err) < 0)
+                        return -1;
+                h->mech = SANDBOX_LIMIT_CGROUP1;
+                *(i == 0 ? &h->memory : i == 1 ? &h->pids : &h->cpus) = true;
+        }
+        return 0;
+}
+
+int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err)
+{
+        struct cgroup_handle h = {};
+        if (!l->memory && !l->pids && !l->millicpus) {
+                *ret = h;
+                return 0;
+        }
+        _cleanup_free_ char *leaf = unique_name(name);
+        _cleanup_free_ char *v2 = cgroup2_delegated_dir();
+        int r = v2 ? create_v2(v2, l, leaf, &h, err) : create_v1(l, leaf, &h, err);
+        if (r < 0) {
+                cgroup_destroy(&h);
+                return berth_error_wrap(err, "cgroup");
+        }
+        *ret = h;
+        return 0;
+}
+
+int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err)
+{
+        char buf[16];
+        snprintf(buf, sizeof(buf), "%d", (int) pid);
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                _cleanup_close_ int fd = open(h->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || write_at(fd, "cgroup.procs", buf, err) < 0)
+                        return berth_error_wrap(err, "join cgroup %s", h->dirs[i]);
+        }
+        return 0;
+}
+
+int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err)
+{
+        if (h->mech != SANDBOX_LIMIT_CGROUP1)
+                return 0;
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                _cleanup_free_ char *p = xasprintf("%s/tasks", h->dirs[i]);
+                int fd = open(p, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return berth_err(err, errno, "open %s", p);
+                h->join_fds[h->n_join_fds++] = fd;
+        }
+        return 1;
+}
+
+int cgroup_self_join(const struct cgroup_handle *h, berth_error **err)
+{
+        for (size_t i = 0; i < h->n_join_fds; i++)
+                if (write(h->join_fds[i], "0", 1) != 1)
+                        return berth_err(err, errno, "join berth's cgroup %s", h->dirs[i]);
+        return 0;
+}
+
+void cgroup_destroy(struct cgroup_handle *h)
+{
+        for (size_t i = 0; i < h->n_join_fds; i++)
+                close(h->join_fds[i]);
+        h->n_join_fds = 0;
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                /* The last zombies may take a moment to leave. */
+                for (int tries = 0; rmdir(h->dirs[i]) < 0 && errno == EBUSY && tries < 200; tries++)
+                        usleep(1000);
+                free(h->dirs[i]);
+        }
+        h->n_dirs = 0;
+}
+
+static int set_rlimit(int res, uint64_t v, const char *what, berth_error **err)
+{
+        struct rlimit r = { .rlim_cur = v, .rlim_max = v };
+        struct rlimit cur;
+        if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && cur.rlim_max < v)
+                r.rlim_cur = r.rlim_max = cur.rlim_max; /* cannot raise the hard limit: keep it */
+        if (setrlimit(res, &r) < 0)
+                return berth_err(err, errno, "set %s limit to %llu", what, (unsigned long long) v);
+        return 0;
+}
+
+int rlimits_apply(const struct sandbox_limits *l, const struct cgroup_handle *cg, berth_error **err)
+{
+        if (l->nofile && set_rlimit(RLIMIT_NOFILE, l->nofile, "nofile", err) < 0)
+                return -1;
+        if (l->memory && !cg->memory && set_rlimit(RLIMIT_AS, l->memory, "memory", err) < 0)
+                return -1;
+        if (l->pids && !cg->pids && set_rlimit(RLIMIT_NPROC, l->pids, "pids", err) < 0)
+                return -1;
+        return 0;
+}
+
+const char *sandbox_limit_mech_name(enum sandbox_limit_mech m)
+{
+        switch (m) {
+        case SANDBOX_LIMIT_CGROUP2: return "cgroup v2";
+        case SANDBOX_LIMIT_CGROUP1: return "cgroup v1";
+        case SANDBOX_LIMIT_RLIMIT: return "rlimit";
+        default: return "none";
+        }
+}
+
+char *sandbox_unenforced_limits(const struct sandbox_limits *l)
+{
+        enum sandbox_limit_mech mem, cpu, pids;
+        limits_detect(&mem, &cpu, &pids, NULL);
+        _cleanup_free_ char *out = NULL;
+        if (l->millicpus && cpu == SANDBOX_LIMIT_NONE)
+                out = xstrdup("cpus");
+        return TAKE_PTR(out);
+}

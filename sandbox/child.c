@@ -1,0 +1,578 @@
+/* The sandbox side: runs as pid 1 of the new namespaces. It builds the root,
+ * pivots into it, starts the command and then stays as a small init that
+ * reaps zombies and forwards signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include "sandbox-private.h"
+
+extern char **environ;
+
+static _Noreturn void report_and_exit(int fd, berth_error *e, int status)
+{
+        struct child_report r = { .kind = e ? e->kind : BERTH_E_FAILED, .errnum = e ? e->errnum : 0 };
+        snprintf(r.msg, sizeof(r.msg), "%s", e && e->msg ? e->msg : "sandbox setup failed");
+        (void) !write(fd, &r, sizeof(r));
+        _exit(status);
+}
+
+/* ---- the root --------------------------------------------------------- */
+
+static int idmapped_tree(const char *path, int idmap_ns, int *ret_fd, berth_error **err)
+{
+        _cleanup_close_ int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (t < 0)
+                return berth_err(err, errno, "clone `%s`", path);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) idmap_ns };
+        if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                return berth_err(err, errno, "idmapped mount of `%s`", path);
+        *ret_fd = TAKE_FD(t);
+        return 0;
+}
+
+/* overlay takes only layers attached in our mount namespace: stack each
+ * idmapped layer on the mountpoint and hand overlay the path while it is on
+ * top. The caller is in a private mount namespace that goes away after. */
+static int add_layer(int fs, const char *path, int idmap_ns, const char *stack_on, berth_error **err)
+{
+        if (idmap_ns < 0) {
+                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+                        return berth_err(err, errno, "overlay layer `%s`", path);
+                return 0;
+        }
+        _cleanup_close_ int t = -1;
+        if (idmapped_tree(path, idmap_ns, &t, err) < 0)
+                return -1;
+        if (move_mount(t, "", AT_FDCWD, stack_on, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", stack_on, 0) < 0)
+                return berth_err(err, errno, "overlay layer `%s` (idmapped)", path);
+        return 0;
+}
+
+static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap_ns, int *ret_fd, berth_error **err)
+{
+        _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return berth_err(err, errno, "fsopen overlay");
+        /* lowerdir+ takes one layer at a time, topmost first, with no escaping
+         * or page-size limit on the option string. */
+        for (size_t i = r->n_lowerdirs; i-- > 0;)
+                if (add_layer(fs, r->lowerdirs[i], idmap_ns, r->mountpoint, err) < 0)
+                        return -1;
+        if (r->upperdir && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", r->upperdir, 0) < 0 ||
+                            fsconfig(fs, FSCONFIG_SET_STRING, "workdir", r->workdir, 0) < 0))
+                return berth_err(err, errno, "overlay upper dir `%s`", r->upperdir);
+        if (userxattr && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+                return berth_err(err, errno, "overlay userxattr");
+        if (r->upperdir && r->volatile_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+                return berth_err(err, errno, "overlay volatile");
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return berth_err(err, errno, "create overlay");
+        int m = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+        if (m < 0)
+                return berth_err(err, errno, "fsmount overlay");
+        *ret_fd = m;
+        return 0;
+}
+
+int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err)
+{
+        if (!r->dir)
+                return overlay_mount(r, true, idmap_ns, ret_fd, err);
+        return idmapped_tree(r->dir, idmap_ns, ret_fd, err);
+}
+
+int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err)
+{
+        if (!r->dir)
+                return overlay_mount(r, userxattr, -1, ret_fd, err);
+        int t = open_tree(AT_FDCWD, r->dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (t < 0)
+                return berth_err(err, errno, "bind root `%s`", r->dir);
+        *ret_fd = t;
+        return 0;
+}
+
+/* Attach the root where pivot_root can take it: on top of / in our private
+ * mount namespace, a place the sandbox's ids can always reach (as root they
+ * cannot traverse berth's private folders). */
+static int root_mount(const struct child_args *a, int *ret_fd, berth_error **err)
+{
+        const struct sandbox_root *r = &a->c->root;
+        _cleanup_close_ int t = -1;
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return berth_err(err, errno, "make / private");
+        if (a->root_sock >= 0) {
+                int rc = pty_recv_master(a->root_sock, &t, err);
+                close(a->root_sock);
+                if (rc < 0)
+                        return berth_error_wrap(err, "receive the root");
+        } else if (root_make(r, true, &t, err) < 0)
+                return -1;
+        if (t < 0 || move_mount(t, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return berth_err(err, errno, "mount the root");
+        *ret_fd = TAKE_FD(t);
+        return 0;
+}
+
+/* ---- /proc ------------------------------------------------------------- */
+
+static const char *const proc_masked[] = {
+        "acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats",
+        "sched_debug", "scsi", NULL,
+};
+static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys", "sysrq-trigger", NULL };
+
+static int bind_clone(int dirfd, const char *path, unsigned attr, bool recursive, int *ret_fd, berth_error **err)
+{
+        int fd = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+        if (fd < 0)
+                return berth_err(err, errno, "clone mount `%s`", path);
+        struct mount_attr a = { .attr_set = attr };
+        if (attr && mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0) {
+                int e = errno;
+                close(fd);
+                return berth_err(err, e, "set attributes on `%s`", path);
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int mask_one(int procfd, const char *name, berth_error **err)
+{
+        _cleanup_close_ int t = openat(procfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (t < 0 || fstat(t, &st) < 0)
+                return 0; /* not on this kernel */
+        _cleanup_close_ int m = -1;
+        if (S_ISDIR(st.st_mode)) {
+                static const char *const opts[] = { "size", "0", NULL };
+                if (fs_new("tmpfs", opts, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &m, err) < 0)
+                        return -1;
+        } else if (bind_clone(AT_FDCWD, "/dev/null", MOUNT_ATTR_RDONLY, false, &m, err) < 0)
+                return -1;
+        if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return berth_err(err, errno, "mask /proc/%s", name);
+        return 0;
+}
+
+static int readonly_one(int procfd, const char *name, berth_error **err)
+{
+        _cleanup_close_ int t = openat(procfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (t < 0)
+                return 0;
+        _cleanup_close_ int m = -1;
+        if (bind_clone(procfd, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                       true, &m, err) < 0)
+                return -1;
+        if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return berth_err(err, errno, "make /proc/%s read-only", name);
+        return 0;
+}
+
+static int setup_proc(int rootfd, berth_error **err)
+{
+        _cleanup_close_ int m = -1;
+        if (fs_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &m, err) < 0 ||
+            mount_at(m, rootfd, "proc", true, err) < 0)
+                return berth_error_wrap(err, "/proc");
+        for (size_t i = 0; proc_masked[i]; i++)
+                if (mask_one(m, proc_masked[i], err) < 0)
+                        return -1;
+        for (size_t i = 0; proc_readonly[i]; i++)
+                if (readonly_one(m, proc_readonly[i], err) < 0)
+                        return -1;
+        return 0;
+}
+
+/* ---- /dev -------------------------------------------------------------- */
+
+static int bind_device(int devfd, const char *name, berth_error **err)
+{
+        _cleanup_free_ char *host = xasprintf("/dev/%s", name);
+        _cleanup_close_ int m = -1;
+        if (bind_clone(AT_FDCWD, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, &m, err) < 0)
+                return -1;
+        return mount_at(m, devfd, name, false, err);
+}
+
+static int setup_dev(int rootfd, berth_error **err)
+{
+        static const char *const dev_opts[] = { "mode", "0755", "size", "65536", NULL };
+        static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
+        static const char *const shm_opts[] = { "mode", "1777", "size", "67108864", NULL };
+        static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+        static const char *const links[][2] = {
+                { "ptmx", "pts/ptmx" }, { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },
+        };
+        _cleanup_close_ int dev = -1, pts = -1, shm = -1;
+        if (fs_new("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &dev, err) < 0)
+                return berth_error_wrap(err, "/dev");
+        for (size_t i = 0; devices[i]; i++)
+                if (bind_device(dev, devices[i], err) < 0)
+                        return berth_error_wrap(err, "/dev");
+        for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+                if (symlinkat(links[i][1], dev, links[i][0]) < 0)
+                        return berth_err(err, errno, "/dev/%s", links[i][0]);
+        if (fs_new("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts, err) < 0 ||
+            mount_at(pts, dev, "pts", true, err) < 0)
+                return berth_error_wrap(err, "/dev/pts");
+        if (fs_new("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &shm, err) < 0 ||
+            mount_at(shm, dev, "shm", true, err) < 0)
+                return berth_error_wrap(err, "/dev/shm");
+        return mount_at(dev, rootfd, "dev", true, err);
+}
+
+/* ---- /etc files, /tmp, the spec's mounts ----------------------------- */
+
+static int put_file(int dirfd, const char *name, const char *text, berth_error **err)
+{
+        _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+                return berth_err(err, errno, "write %s", name);
+        return 0;
+}
+
+/* Bind a generated file over /etc/NAME. A read-only root without the file
+ * simply goes without. */
+static int bind_etc(int rootfd, int srcfd, const char *name, berth_error **err)
+{
+        _cleanup_free_ char *target = xasprintf("etc/%s", name);
+        _cleanup_close_ int t = -1, m = -1;
+        _cleanup_error_ berth_error *e = NULL;
+        if (open_beneath(rootfd, target, true, false, &t, &e) < 0) {
+                log_debug("no /%s in the sandbox: %s", target, e->msg);
+                return 0;
+        }
+        struct stat st;
+        if (fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
+                return 0;
+        if (bind_clone(srcfd, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, &m, err) < 0)
+                return -1;
+        if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return berth_err(err, errno, "mount /%s", target);
+        return 0;
+}
+
+static int setup_etc(int rootfd, const struct child_args *a, berth_error **err)
+{
+        static const char *const opts[] = { "mode", "0755", "size", "1048576", NULL };
+        const char *host = a->c->hostname ? a->c->hostname : "berth";
+        _cleanup_close_ int fs = -1;
+        _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", host);
+        _cleanup_free_ char *hostname = xasprintf("%s\n", host);
+        const char *resolv = a->resolv_conf ? a->resolv_conf : "# berth: no name servers in this network mode\n";
+        if (fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fs, err) < 0)
+                return -1;
+        if (put_file(fs, "hosts", hosts, err) < 0 || put_file(fs, "hostname", hostname, err) < 0 ||
+            put_file(fs, "resolv.conf", resolv, err) < 0)
+                return -1;
+        if (bind_etc(rootfd, fs, "hosts", err) < 0 || bind_etc(rootfd, fs, "hostname", err) < 0 ||
+            bind_etc(rootfd, fs, "resolv.conf", err) < 0)
+                return -1;
+        return 0;
+}
+
+static bool has_mount_at(const struct sandbox_config *c, const char *target)
+{
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (streq(c->mounts[i].target, target))
+                        return true;
+        return false;
+}
+
+static int user_mount(int rootfd, const struct sandbox_mount *m, int prepared_fd, berth_error **err)
+{
+        _cleanup_close_ int fd = -1;
+        if (m->type == SANDBOX_MOUNT_TMPFS) {
+                char size[32];
+                snprintf(size, sizeof(size), "%llu", (unsigned long long) m->size);
+                const char *opts[] = { "mode", "1777", m->size ? "size" : NULL, size, NULL };
+                unsigned attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->read_only ? MOUNT_ATTR_RDONLY : 0);
+                if (fs_new("tmpfs", opts, attr, &fd, err) < 0)
+                        return -1;
+                return mount_at(fd, rootfd, m->target, true, err);
+        }
+        struct stat st;
+        if ((prepared_fd >= 0 ? fstat(prepared_fd, &st) : stat(m->source, &st)) < 0)
+                return berth_err(err, errno, "bind source `%s`", m->source);
+        unsigned attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->read_only ? MOUNT_ATTR_RDONLY : 0);
+        if (prepared_fd >= 0) {
+                struct mount_attr a = { .attr_set = attr };
+                fd = fcntl(prepared_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                        return berth_err(err, errno, "bind `%s`", m->source);
+        } else if (bind_clone(AT_FDCWD, m->source, attr, true, &fd, err) < 0)
+                return -1;
+        return mount_at(fd, rootfd, m->target, S_ISDIR(st.st_mode), err);
+}
+
+static int setup_mounts(int rootfd, const struct child_args *a, berth_error **err)
+{
+        const struct sandbox_config *c = a->c;
+        if (setup_proc(rootfd, err) < 0 || setup_dev(rootfd, err) < 0)
+                return -1;
+        if (!has_mount_at(c, "/tmp")) {
+                static const char *const opts[] = { "mode", "1777", NULL };
+                _cleanup_close_ int t = -1;
+                if (fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &t, err) < 0 ||
+                    mount_at(t, rootfd, "tmp", true, err) < 0)
+                        return berth_error_wrap(err, "/tmp");
+        }
+        if (setup_etc(rootfd, a, err) < 0)
+                return berth_error_wrap(err, "/etc");
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (user_mount(rootfd, &c->mounts[i], a->bind_fds ? a->bind_fds[i] : -1, err) < 0)
+                        return berth_error_wrap(err, "mount %s", c->mounts[i].target);
+        if (c->root.read_only) {
+                struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+                if (mount_setattr(rootfd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+                        return berth_err(err, errno, "make / read-only");
+        }
+        return 0;
+}
+
+static int enter_root(int rootfd, berth_error **err)
+{
+        if (fchdir(rootfd) < 0)
+                return berth_err(err, errno, "chdir to the root");
+        /* pivot_root(".", ".") stacks the old root on the new one; detach it. */
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return berth_err(err, errno, "pivot_root");
+        if (umount2(".", MNT_DETACH) < 0)
+                return berth_err(err, errno, "detach the old root");
+        if (chdir("/") < 0)
+                return berth_err(err, errno, "chdir /");
+        return 0;
+}
+
+static int loopback_up(berth_error **err)
+{
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = {};
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return berth_err(err, errno, "loopback");
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                return berth_err(err, errno, "bring loopback up");
+        return 0;
+}
+
+static int read_last_cap(void)
+{
+        char buf[16] = {};
+        int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        return n > 0 ? atoi(buf) : 40;
+}
+
+/* ---- the command ------------------------------------------------------ */
+
+static char **command_env(char *const *env, bool *has_path)
+{
+        size_t n = strv_length(env);
+        char **out = xcalloc(n + 3, sizeof(char *));
+        size_t k = 0;
+        *has_path = false;
+        for (size_t i = 0; i < n; i++) {
+                *has_path |= startswith(env[i], "PATH=") != NULL;
+                out[k++] = env[i];
+        }
+        const char *term = getenv("TERM");
+        if (term)
+                out[k++] = xasprintf("TERM=%s", term);
+        if (!*has_path)
+                out[k++] = (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        return out;
+}
+
+static int become_user(const struct child_args *a, berth_error **err)
+{
+        if (setgroups(0, NULL) < 0 && errno != EPERM)
+                return berth_err(err, errno, "setgroups");
+        if (setresgid(a->gid, a->gid, a->gid) < 0)
+                return berth_err(err, errno, "group %u is not mapped in the sandbox", (unsigned) a->gid);
+        if (setresuid(a->uid, a->uid, a->uid) < 0)
+                return berth_err(err, errno, "user %u is not mapped in the sandbox", (unsigned) a->uid);
+        return 0;
+}
+
+static int load_seccomp(const struct sandbox_bpf *b, berth_error **err)
+{
+        struct sock_fprog prog = { .len = (unsigned short) b->n_insns, .filter = b->insns };
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+                return berth_err(err, errno, "load seccomp filter");
+        return 0;
+}
+
+static _Noreturn void command_main(const struct child_args *a, int last_cap, int pty_slave)
+{
+        berth_error *e = NULL;
+        /* berth installs no handlers; reset what a caller may have ignored. */
+        static const int sigs[] = { SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU,
+                                    SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH };
+        sigset_t none;
+        sigemptyset(&none);
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                signal(sigs[i], SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (setsid() < 0)
+                berth_err(&e, errno, "setsid");
+        else if (pty_slave >= 0 && (ioctl(pty_slave, TIOCSCTTY, 0) < 0 || dup2(pty_slave, 0) < 0 ||
+                                    dup2(pty_slave, 1) < 0 || dup2(pty_slave, 2) < 0))
+                berth_err(&e, errno, "attach the terminal");
+        else if (chdir(a->c->cwd ? a->c->cwd : "/") < 0)
+                berth_err(&e, errno, "working directory `%s`", a->c->cwd);
+        else if (caps_bound(a->caps, last_cap, &e) == 0 && become_user(a, &e) == 0 &&
+                 caps_apply(a->caps, a->uid == 0, &e) == 0) {
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        berth_err(&e, errno, "no_new_privs");
+                else if (syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+                        berth_err(&e, errno, "close_range");
+        }
+        if (e || (a->bpf && load_seccomp(a->bpf, &e) < 0))
+                report_and_exit(a->report_fd, e, 125);
+        bool has_path;
+        environ = command_env(a->c->env, &has_path);
+        execvp(a->c->argv[0], a->c->argv);
+        int en = errno;
+        berth_error_make(&e, en == ENOENT || en == ENOTDIR ? BERTH_E_NOCMD : BERTH_E_NOEXEC, en, "exec `%s`",
+                         a->c->argv[0]);
+        report_and_exit(a->report_fd, e, en == ENOENT || en == ENOTDIR ? 127 : 126);
+}
+
+/* ---- init ------------------------------------------------------------- */
+
+static int forward_set(sigset_t *s)
+{
+        static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+                                    SIGCONT, SIGALRM };
+        sigemptyset(s);
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                sigaddset(s, sigs[i]);
+        return 0;
+}
+
+static _Noreturn void init_loop(pid_t cmd)
+{
+        sigset_t set;
+        forward_set(&set);
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&set, &si);
+                if (sig < 0)
+                        continue;
+                if (sig != SIGCHLD) {
+                        if (kill(-cmd, sig) < 0)
+                                kill(cmd, sig);
+                        continue;
+                }
+                int st;
+                pid_t p;
+                while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+                        if (p == cmd)
+                                _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        }
+}
+
+static int open_pty(int *ret_master, int *ret_slave, berth_error **err)
+{
+        _cleanup_close_ int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+                return berth_err(err, errno, "open a pty");
+        char name[64];
+        if (ptsname_r(m, name, sizeof(name)) != 0)
+                return berth_err(err, errno, "ptsname");
+        int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (s < 0)
+                return berth_err(err, errno, "open %s", name);
+        *ret_master = TAKE_FD(m);
+        *ret_slave = s;
+        return 0;
+}
+
+static int setup(const struct child_args *a, int *ret_last_cap, berth_error **err)
+{
+        const struct sandbox_config *c = a->c;
+        _cleanup_close_ int rootfd = -1;
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                return berth_err(err, errno, "become root in the user namespace");
+        /* Changing ids cleared the parent-death signal: set it again, then make
+         * sure berth did not die in between (it holds the sync pipe open). */
+        struct pollfd p = { .fd = a->sync_fd, .events = POLLIN };
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)))
+                _exit(125);
+        if (setgroups(0, NULL) < 0 && errno != EPERM)
+                return berth_err(err, errno, "setgroups");
+        const char *h = c->hostname ? c->hostname : "berth";
+        if (sethostname(h, strlen(h)) < 0)
+                return berth_err(err, errno, "sethostname");
+        if (c->network != SANDBOX_NET_HOST && loopback_up(err) < 0)
+                return -1;
+        *ret_last_cap = read_last_cap();
+        if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, err) < 0)
+                return berth_error_wrap(err, "root");
+        if (enter_root(rootfd, err) < 0)
+                return -1;
+        return rlimits_apply(&c->limits, a->cgroup, err);
+}
+
+_Noreturn void child_main(const struct child_args *a)
+{
+        berth_error *e = NULL;
+        char b;
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (read(a->sync_fd, &b, 1) != 1)
+                _exit(125); /* berth died before it mapped us */
+        int last_cap = 40, master = -1, slave = -1;
+        if (setup(a, &last_cap, &e) < 0)
+                report_and_exit(a->report_fd, e, 125);
+        /* The command starts only inside berth's cgroup, and in a cgroup
+         * namespace rooted there. */
+        if (read(a->sync_fd, &b, 1) != 1)
+                _exit(125);
+        close(a->sync_fd);
+        if (cgroup_self_join(a->cgroup, &e) < 0 || unshare(CLONE_NEWCGROUP) < 0) {
+                if (!e)
+                        berth_err(&e, errno, "cgroup namespace");
+                report_and_exit(a->report_fd, e, 125);
+        }
+        for (size_t i = 0; i < a->cgroup->n_join_fds; i++)
+                close(a->cgroup->join_fds[i]);
+        if (a->pty_sock >= 0) {
+                if (open_pty(&master, &slave, &e) < 0 || pty_send_master(a->pty_sock, master) < 0)
+                        report_and_exit(a->report_fd, e, 125);
+                close(master);
+                close(a->pty_sock);
+        }
+        pid_t cmd = fork();
+        if (cmd < 0) {
+                berth_err(&e, errno, "fork the command");
+                report_and_exit(a->report_fd, e, 125);
+        }
+        if (cmd == 0)
+                command_main(a, last_cap, slave);
+        if (slave >= 0)
+                close(slave);
+        close(a->report_fd);
+        init_loop(cmd);
+}

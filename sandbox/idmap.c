@@ -1,0 +1,175 @@
+/* User and group id maps. Rootless: the sandbox's root is the invoking user,
+ * plus the user's subordinate range when newuidmap/newgidmap can write it.
+ * As root: a high range, so the sandbox's root is never host root. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "sandbox-private.h"
+
+/* Outside useradd's SUB_UID_MIN..SUB_UID_MAX, so it never meets a user's range. */
+#define ROOT_RANGE_BASE 0x70000000u
+#define ROOT_RANGE_COUNT 65536u
+
+/* "name:start:count" or "uid:start:count" for this user. Returns 1 when found. */
+static int subid_lookup(const char *file, const char *user, uid_t id, uint32_t *ret_start, uint32_t *ret_count)
+{
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+        char line[512];
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f)) {
+                char name[256];
+                unsigned long start, count;
+                if (sscanf(line, "%255[^:]:%lu:%lu", name, &start, &count) != 3 || count == 0)
+                        continue;
+                char idstr[16];
+                snprintf(idstr, sizeof(idstr), "%u", (unsigned) id);
+                if ((user && streq(name, user)) || streq(name, idstr)) {
+                        *ret_start = (uint32_t) start;
+                        *ret_count = (uint32_t) (count > 65535 ? 65535 : count);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+static bool have_helpers(void)
+{
+        return access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0;
+}
+
+int idmap_plan_make(struct idmap_plan *ret, berth_error **err)
+{
+        struct idmap_plan p = { .host_uid = geteuid(), .host_gid = getegid(), .count = 1 };
+        if (p.host_uid == 0) {
+                uint32_t s, n;
+                p.as_root = true;
+                p.uid_base = subid_lookup("/etc/subuid", "root", 0, &s, &n) && s ? s : ROOT_RANGE_BASE;
+                p.gid_base = subid_lookup("/etc/subgid", "root", 0, &s, &n) && s ? s : ROOT_RANGE_BASE;
+                p.count = ROOT_RANGE_COUNT;
+                *ret = p;
+                return 0;
+        }
+        p.uid_base = p.host_uid;
+        p.gid_base = p.host_gid;
+        struct passwd *pw = getpwuid(p.host_uid);
+        uint32_t us, un, gs, gn;
+        if (have_helpers() && subid_lookup("/etc/subuid", pw ? pw->pw_name : NULL, p.host_uid, &us, &un) &&
+            subid_lookup("/etc/subgid", pw ? pw->pw_name : NULL, p.host_uid, &gs, &gn)) {
+                p.use_helpers = true;
+                p.count = 1 + (un < gn ? un : gn);
+                p.uid_base = us; /* ids 1.. come from here; 0 stays the user */
+                p.gid_base = gs;
+        }
+        *ret = p;
+        return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text, berth_error **err)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+                return berth_err(err, errno, "write %s `%s`", path, text);
+        return 0;
+}
+
+static int run_helper(const char *helper, pid_t pid, unsigned self, unsigned base, unsigned count,
+                      berth_error **err)
+{
+        char spid[16], s0[16], s1[16], sb[16], sc[16];
+        snprintf(spid, sizeof(spid), "%d", (int) pid);
+        snprintf(s0, sizeof(s0), "%u", self);
+        snprintf(s1, sizeof(s1), "%u", 1u);
+        snprintf(sb, sizeof(sb), "%u", base);
+        snprintf(sc, sizeof(sc), "%u", count - 1);
+        pid_t h = fork();
+        if (h < 0)
+                return berth_err(err, errno, "fork %s", helper);
+        if (h == 0) {
+                int null = open("/dev/null", O_RDWR);
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 1);
+                }
+                execl(helper, helper, spid, "0", s0, "1", s1, sb, sc, (char *) NULL);
+                _exit(127);
+        }
+        int st;
+        while (waitpid(h, &st, 0) < 0)
+                if (errno != EINTR)
+                        return berth_err(err, errno, "wait %s", helper);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                return berth_err(err, 0, "%s failed (status %d): check /etc/subuid and /etc/subgid", helper, st);
+        return 0;
+}
+
+int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err)
+{
+        char buf[128];
+        if (p->use_helpers) {
+                if (run_helper("/usr/bin/newuidmap", pid, p->host_uid, p->uid_base, p->count, err) < 0)
+                        return -1;
+                return run_helper("/usr/bin/newgidmap", pid, p->host_gid, p->gid_base, p->count, err);
+        }
+        snprintf(buf, sizeof(buf), "0 %u %u\n", (unsigned) p->uid_base, (unsigned) p->count);
+        if (write_proc(pid, "uid_map", buf, err) < 0)
+                return -1;
+        if (!p->as_root && write_proc(pid, "setgroups", "deny", err) < 0)
+                return -1;
+        snprintf(buf, sizeof(buf), "0 %u %u\n", (unsigned) p->gid_base, (unsigned) p->count);
+        return write_proc(pid, "gid_map", buf, err);
+}
+
+int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, int *ret_fd,
+                    berth_error **err)
+{
+        return idmap_userns_fd_range(disk_uid, shown_uid, disk_gid, shown_gid, 1, ret_fd, err);
+}
+
+int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, uint32_t count,
+                          int *ret_fd, berth_error **err)
+{
+        pid_t pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid < 0)
+                return berth_err(err, errno, "clone a user namespace for an idmapped mount");
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        char buf[64];
+        int r = -1, fd = -1;
+        snprintf(buf, sizeof(buf), "%u %u %u\n", (unsigned) disk_uid, (unsigned) shown_uid, (unsigned) count);
+        if (write_proc(pid, "uid_map", buf, err) == 0) {
+                snprintf(buf, sizeof(buf), "%u %u %u\n", (unsigned) disk_gid, (unsigned) shown_gid,
+                         (unsigned) count);
+                if (write_proc(pid, "gid_map", buf, err) == 0) {
+                        snprintf(buf, sizeof(buf), "/proc/%d/ns/user", (int) pid);
+                        fd = open(buf, O_RDONLY | O_CLOEXEC);
+                        r = fd < 0 ? berth_err(err, errno, "open %s", buf) : 0;
+                }
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (r == 0)
+                *ret_fd = fd;
+        return r;
+}
+
+int sandbox_root_ids(uid_t *ret_uid, gid_t *ret_gid, berth_error **err)
+{
+        struct idmap_plan p;
+        if (idmap_plan_make(&p, err) < 0)
+                return -1;
+        *ret_uid = p.use_helpers ? p.host_uid : p.uid_base;
+        *ret_gid = p.use_helpers ? p.host_gid : p.gid_base;
+        return 0;
+}

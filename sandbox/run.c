@@ -1,0 +1,448 @@
+/* berth's side of a sandbox: prepare what needs the host (seccomp program,
+ * id maps, cgroup, idmapped binds), clone into new namespaces, then relay
+ * signals (and the pty) until the sandbox's init exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "sandbox-private.h"
+
+#define MAX_RESOLV_CONF 65536
+
+struct run {
+        const struct sandbox_config *c;
+        struct child_args args;
+        struct idmap_plan ids;
+        struct sandbox_bpf bpf;
+        struct cgroup_handle cgroup;
+        bool self_join;                         /* v1: the init joins itself */
+        pthread_t cgroup_thread;
+        bool cgroup_started;
+        berth_error *cgroup_err;
+        int *bind_fds;
+        pid_t child;
+        int sync_w, report_r, pty_sock, root_sock, sig_fd, master;
+        sigset_t old_mask;
+        struct termios saved_tio;
+        bool raw;
+};
+
+static int check_config(const struct sandbox_config *c, berth_error **err)
+{
+        if (!c->argv || !c->argv[0])
+                return berth_error_make(err, BERTH_E_USAGE, 0, "no command to run");
+        if (!c->root.dir && (c->root.n_lowerdirs == 0 || !c->root.mountpoint))
+                return berth_error_make(err, BERTH_E_INVALID, 0, "sandbox root: need a folder or layers and a mountpoint");
+        if (!c->root.dir && c->root.upperdir && !c->root.workdir)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "sandbox root: an upper dir needs a work dir");
+        for (size_t i = 0; i < c->n_mounts; i++)
+                if (!c->mounts[i].target || c->mounts[i].target[0] != '/' ||
+                    (c->mounts[i].type == SANDBOX_MOUNT_BIND && !c->mounts[i].source))
+                        return berth_error_make(err, BERTH_E_INVALID, 0, "mount %zu: needs an absolute target%s", i,
+                                                c->mounts[i].type == SANDBOX_MOUNT_BIND ? " and a source" : "");
+        return 0;
+}
+
+/* As root, a bind the sandbox writes into gets an idmapped mount: files the
+ * sandbox's user creates there belong to the folder's owner on the host. */
+static int prepare_binds(struct run *r, berth_error **err)
+{
+        const struct sandbox_config *c = r->c;
+        r->bind_fds = xcalloc(c->n_mounts ? c->n_mounts : 1, sizeof(int));
+        for (size_t i = 0; i < c->n_mounts; i++)
+                r->bind_fds[i] = -1;
+        if (!r->ids.as_root)
+                return 0;
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const struct sandbox_mount *m = &c->mounts[i];
+                struct stat st;
+                if (m->type != SANDBOX_MOUNT_BIND)
+                        continue;
+                if (!m->owned_by_source) {
+                        r->bind_fds[i] = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+                        if (r->bind_fds[i] < 0)
+                                return berth_err(err, errno, "bind `%s`", m->source);
+                        continue;
+                }
+                if (stat(m->source, &st) < 0)
+                        return berth_err(err, errno, "bind source `%s`", m->source);
+                _cleanup_close_ int ns = -1;
+                if (idmap_userns_fd(st.st_uid, r->ids.uid_base + r->args.uid, st.st_gid,
+                                    r->ids.gid_base + r->args.gid, &ns, err) < 0)
+                        return -1;
+                int t = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+                if (t < 0)
+                        return berth_err(err, errno, "clone `%s`", m->source);
+                r->bind_fds[i] = t;
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) ns };
+                if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                        return berth_err(err, errno, "idmapped mount of `%s`", m->source);
+        }
+        return 0;
+}
+
+/* overlay takes idmapped layers only when they are attached in the caller's
+ * mount namespace, so as root berth moves itself into a private one (once)
+ * and stacks them there; the overlay keeps private clones of its layers, so
+ * they are detached again right after. */
+static int enter_private_mntns(berth_error **err)
+{
+        static bool done;
+        if (done)
+                return 0;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return berth_err(err, errno, "private mount namespace");
+        done = true;
+        return 0;
+}
+
+static int overlay_idmapped(const struct sandbox_root *root, int ns, int *ret_fd, berth_error **err)
+{
+        int r = root_make_idmapped(root, ns, ret_fd, err);
+        while (umount2(root->mountpoint, MNT_DETACH) == 0)
+                ;
+        return r;
+}
+
+/* Image files belong to host ids 0..65535 (root unpacked them); idmapped
+ * layers show them as the sandbox's range, so its root owns its image. The
+ * sandbox's own user namespace, once mapped, is exactly that idmapping
+ * (0.. -> base..), so it serves as one: no extra namespace to create. The
+ * mount goes to the child over root_sock before it is released. */
+static int send_root(struct run *r, berth_error **err)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int) r->child);
+        _cleanup_close_ int ns = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = -1;
+        if (ns < 0)
+                return berth_err(err, errno, "open %s", path);
+        int ok = r->c->root.dir ? root_make_idmapped(&r->c->root, ns, &fd, err)
+                                : overlay_idmapped(&r->c->root, ns, &fd, err);
+        if (ok < 0) {
+                log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
+                berth_error_free(*err);
+                *err = NULL;
+                if (root_make(&r->c->root, true, &fd, err) < 0)
+                        return berth_error_wrap(err, "root");
+        }
+        if (pty_send_master(r->root_sock, fd) < 0)
+                return berth_err(err, errno, "hand the root to the sandbox");
+        return 0;
+}
+
+static int block_signals(struct run *r, berth_error **err)
+{
+        static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+                                    SIGCONT, SIGALRM };
+        sigset_t set;
+        sigemptyset(&set);
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                sigaddset(&set, sigs[i]);
+        if (sigprocmask(SIG_BLOCK, &set, &r->old_mask) < 0)
+                return berth_err(err, errno, "sigprocmask");
+        r->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (r->sig_fd < 0)
+                return berth_err(err, errno, "signalfd");
+        return 0;
+}
+
+static int prepare(struct run *r, berth_error **err)
+{
+        const struct sandbox_config *c = r->c;
+        if (check_config(c, err) < 0 || user_resolve(&c->root, c->user, &r->args.uid, &r->args.gid, err) < 0 ||
+            caps_mask_for(c->cap_add, c->cap_drop, &r->args.caps, err) < 0)
+                return -1;
+        if (c->seccomp != SANDBOX_SECCOMP_UNCONFINED) {
+                if (sandbox_seccomp_compile_caps(c->seccomp, c->seccomp_profile, r->args.caps, c->cache_dir, &r->bpf,
+                                                 NULL, err) < 0)
+                        return berth_error_wrap(err, "seccomp");
+                r->args.bpf = &r->bpf;
+        }
+        if (idmap_plan_make(&r->ids, err) < 0 || prepare_binds(r, err) < 0)
+                return -1;
+        /* Before any cgroup thread exists: unshare(CLONE_NEWNS) refuses a
+         * process whose threads share its fs_struct. */
+        if (r->ids.as_root && !c->root.dir && enter_private_mntns(err) < 0)
+                return -1;
+        int sj;
+        if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0 ||
+            (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
+                return -1;
+        r->self_join = sj == 1;
+        if (c->network == SANDBOX_NET_HOST) {
+                _cleanup_error_ berth_error *e = NULL;
+                read_file_bounded(AT_FDCWD, "/etc/resolv.conf", MAX_RESOLV_CONF, "resolv.conf", &r->args.resolv_conf,
+                                  NULL, &e);
+        }
+        return 0;
+}
+
+static unsigned long clone_flags(const struct sandbox_config *c)
+{
+        /* The cgroup namespace comes later, once the init is in berth's cgroup. */
+        unsigned long f = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+        if (c->network != SANDBOX_NET_HOST)
+                f |= CLONE_NEWNET;
+        return f;
+}
+
+static int start_child(struct run *r, berth_error **err)
+{
+        int sync[2], report[2], pty[2] = { -1, -1 };
+        if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
+                return berth_err(err, errno, "pipe");
+        if (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)
+                return berth_err(err, errno, "socketpair");
+        /* As root, the sandbox's ids cannot reach into our private folders:
+         * we build the root and hand it over as a detached mount. */
+        int root[2] = { -1, -1 };
+        if (r->ids.as_root && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, root) < 0)
+                return berth_err(err, errno, "socketpair");
+        r->args.root_sock = root[1];
+        r->args.c = r->c;
+        r->args.ids = &r->ids;
+        r->args.cgroup = &r->cgroup;
+        r->args.sync_fd = sync[0];
+        r->args.report_fd = report[1];
+        r->args.pty_sock = pty[1];
+        r->args.bind_fds = r->bind_fds;
+        pid_t pid = (pid_t) syscall(SYS_clone, clone_flags(r->c) | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid == 0) {
+                close(sync[1]);
+                close(report[0]);
+                if (pty[0] >= 0)
+                        close(pty[0]);
+                if (root[0] >= 0)
+                        close(root[0]);
+                child_main(&r->args);
+        }
+        int e = errno;
+        close(sync[0]);
+        close(report[1]);
+        if (pty[1] >= 0)
+                close(pty[1]);
+        if (root[1] >= 0)
+                close(root[1]);
+        r->root_sock = root[0];
+        r->sync_w = sync[1];
+        r->report_r = report[0];
+        r->pty_sock = pty[0];
+        if (pid < 0)
+                return berth_err(err, e, "clone the sandbox (are user namespaces allowed?)");
+        r->child = pid;
+        return 0;
+}
+
+/* cgroup v2: moving the child in waits for an RCU grace period (the cgroup
+ * threadgroup lock), about a millisecond; a thread does it while the root is
+ * built and the child mounts. (v1: the init joins itself, see cgroup.c.) */
+static void *cgroup_thread(void *arg)
+{
+        struct run *r = arg;
+        cgroup_attach(&r->cgroup, r->child, &r->cgroup_err);
+        return NULL;
+}
+
+static int cgroup_join(struct run *r, berth_error **err)
+{
+        if (!r->cgroup_started)
+                return 0;
+        pthread_join(r->cgroup_thread, NULL);
+        r->cgroup_started = false;
+        if (r->cgroup_err) {
+                berth_error_make(err, r->cgroup_err->kind, r->cgroup_err->errnum, "%s", r->cgroup_err->msg);
+                berth_error_free(r->cgroup_err);
+                r->cgroup_err = NULL;
+                return -1;
+        }
+        return 0;
+}
+
+/* Two bytes on the sync pipe: "mapped" lets the child build its mounts,
+ * "joined" lets it start the command once it is in the cgroup. The pipe
+ * stays open: the child sees it hang up if we die. */
+static int release_child(struct run *r, berth_error **err)
+{
+        if (idmap_write(&r->ids, r->child, err) < 0)
+                return -1;
+        if (r->cgroup.n_dirs && !r->self_join) {
+                int e = pthread_create(&r->cgroup_thread, NULL, cgroup_thread, r);
+                if (e)
+                        return berth_err(err, e, "start the cgroup thread");
+                r->cgroup_started = true;
+        }
+        if (write(r->sync_w, "m", 1) != 1)
+                return berth_err(err, errno, "start the sandbox");
+        if (r->root_sock >= 0 && send_root(r, err) < 0)
+                return -1;
+        if (cgroup_join(r, err) < 0)
+                return -1;
+        if (write(r->sync_w, "j", 1) != 1)
+                return berth_err(err, errno, "start the sandbox");
+        return 0;
+}
+
+/* EOF: the command was exec'd. A report: it never ran. */
+static int read_report(struct run *r, berth_error **err)
+{
+        struct child_report rep;
+        ssize_t n;
+        while ((n = read(r->report_r, &rep, sizeof(rep))) < 0 && errno == EINTR)
+                ;
+        if (n == 0)
+                return 0;
+        if (n != (ssize_t) sizeof(rep))
+                return berth_err(err, n < 0 ? errno : 0, "the sandbox failed before it could say why");
+        rep.msg[sizeof(rep.msg) - 1] = 0;
+        return berth_error_make(err, rep.kind, rep.errnum, "%s", rep.msg);
+}
+
+static void copy_winsize(struct run *r)
+{
+        struct winsize ws;
+        if (r->master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                ioctl(r->master, TIOCSWINSZ, &ws);
+}
+
+static void make_raw(struct run *r)
+{
+        struct termios t;
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &r->saved_tio) < 0)
+                return;
+        t = r->saved_tio;
+        cfmakeraw(&t);
+        if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) == 0)
+                r->raw = true;
+        copy_winsize(r);
+}
+
+/* Returns 1 when the child is gone and *status is set. */
+static int handle_signals(struct run *r, int *status)
+{
+        struct signalfd_siginfo si;
+        int done = 0;
+        while (read(r->sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                if (si.ssi_signo == SIGWINCH)
+                        copy_winsize(r);
+                else if (si.ssi_signo != SIGCHLD)
+                        kill(r->child, (int) si.ssi_signo);
+                int st;
+                if (r->child > 0 && waitpid(r->child, &st, WNOHANG) == r->child) {
+                        *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                        r->child = -1;
+                        done = 1;
+                }
+        }
+        return done;
+}
+
+/* Copy what is readable from in to out; false at EOF or error. */
+static bool pump(int in, int out)
+{
+        char buf[16384];
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n <= 0)
+                return n < 0 && errno == EINTR;
+        return write_all(out, buf, (size_t) n) == 0;
+}
+
+static int wait_child(struct run *r, int *ret_status)
+{
+        int status = 125;
+        bool in_open = r->master >= 0, out_open = r->master >= 0;
+        for (;;) {
+                struct pollfd p[3] = {
+                        { .fd = r->sig_fd, .events = POLLIN },
+                        { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
+                        { .fd = out_open ? r->master : -1, .events = POLLIN },
+                };
+                if (poll(p, 3, -1) < 0 && errno != EINTR)
+                        break;
+                if (p[2].revents)
+                        out_open = pump(r->master, STDOUT_FILENO);
+                if (p[1].revents && !(in_open = pump(STDIN_FILENO, r->master)) && !r->raw)
+                        (void) !write(r->master, "\x04", 1); /* piped stdin ended: send EOF */
+                if (p[0].revents && handle_signals(r, &status))
+                        break;
+        }
+        while (out_open && r->master >= 0) {
+                struct pollfd p = { .fd = r->master, .events = POLLIN };
+                if (poll(&p, 1, 0) <= 0 || !(out_open = pump(r->master, STDOUT_FILENO)))
+                        break;
+        }
+        *ret_status = status;
+        return 0;
+}
+
+static void run_done(struct run *r)
+{
+        _cleanup_error_ berth_error *e = NULL;
+        cgroup_join(r, &e);
+        if (r->child > 0) {
+                kill(r->child, SIGKILL);
+                while (waitpid(r->child, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        if (r->raw)
+                tcsetattr(STDIN_FILENO, TCSADRAIN, &r->saved_tio);
+        for (size_t i = 0; r->bind_fds && i < r->c->n_mounts; i++)
+                if (r->bind_fds[i] >= 0)
+                        close(r->bind_fds[i]);
+        free(r->bind_fds);
+        cgroup_destroy(&r->cgroup);
+        sandbox_bpf_done(&r->bpf);
+        free(r->args.resolv_conf);
+        int fds[] = { r->sync_w, r->report_r, r->pty_sock, r->root_sock, r->sig_fd, r->master };
+        for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        if (r->sig_fd >= 0) {
+                /* Drop signals that arrived for the child before unblocking. */
+                struct timespec zero = {};
+                sigset_t pend;
+                sigpending(&pend);
+                sigset_t chld;
+                sigemptyset(&chld);
+                sigaddset(&chld, SIGCHLD);
+                if (sigismember(&pend, SIGCHLD))
+                        sigtimedwait(&chld, NULL, &zero);
+                sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
+        }
+}
+
+int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **err)
+{
+        struct run r = { .c = c, .args.root_sock = -1, .child = -1, .sync_w = -1, .report_r = -1,
+                         .pty_sock = -1, .root_sock = -1, .sig_fd = -1,
+                         .master = -1 };
+        int status, ret = -1;
+        if (prepare(&r, err) < 0 || block_signals(&r, err) < 0 || start_child(&r, err) < 0 ||
+            release_child(&r, err) < 0)
+                goto out;
+        if (r.pty_sock >= 0) {
+                _cleanup_error_ berth_error *e = NULL;
+                if (pty_recv_master(r.pty_sock, &r.master, &e) == 0)
+                        make_raw(&r);
+        }
+        if (read_report(&r, err) < 0)
+                goto out;
+        wait_child(&r, &status);
+        *ret_status = status;
+        ret = 0;
+out:
+        run_done(&r);
+        return ret;
+}

@@ -1,0 +1,122 @@
+/* sandbox/ internal declarations shared by its files. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/* ---- capabilities (caps.c) ---- */
+int cap_from_name(const char *name);
+const char *cap_name(int cap);
+uint64_t caps_default_mask(void);
+int caps_mask_for(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
+int caps_bound(uint64_t keep, int last_cap, berth_error **err);
+int caps_apply(uint64_t keep, bool root, berth_error **err);
+
+/* ---- seccomp (seccomp.c) ---- */
+int sandbox_seccomp_compile_caps(enum sandbox_seccomp mode, const char *profile_path, uint64_t caps,
+                                 const char *cache_dir, struct sandbox_bpf *ret, bool *ret_from_cache,
+                                 berth_error **err);
+
+/* ---- id maps (idmap.c) ---- */
+struct idmap_plan {
+        uid_t host_uid;         /* who runs berth */
+        gid_t host_gid;
+        uid_t uid_base;         /* host id of sandbox id 0 */
+        gid_t gid_base;
+        uint32_t count;         /* ids mapped from 0; 1 = only root */
+        bool use_helpers;       /* newuidmap/newgidmap write the maps */
+        bool as_root;           /* berth runs as host root: a high range, never 0 */
+};
+int idmap_plan_make(struct idmap_plan *ret, berth_error **err);
+int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err);
+/* A user namespace fd mapping host id `disk` to host id `shown`, for an
+ * idmapped mount. Root only. */
+int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, int *ret_fd,
+                    berth_error **err);
+int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, uint32_t count,
+                          int *ret_fd, berth_error **err);
+
+/* ---- limits (cgroup.c) ---- */
+struct cgroup_handle {
+        enum sandbox_limit_mech mech;
+        char *dirs[4];          /* created folders, removed afterwards */
+        size_t n_dirs;
+        int join_fds[4];        /* v1: each folder's `tasks`, opened for the init to join itself */
+        size_t n_join_fds;
+        bool memory, pids, cpus; /* which limits a cgroup enforces */
+};
+/* Where cgroup v2 is mounted; BERTH_CGROUP2_ROOT overrides (tests). */
+const char *cgroup2_mount(void);
+/* Detect which mechanism enforces each limit. */
+void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpus, enum sandbox_limit_mech *pids,
+                   char **ret_cgroup2_dir);
+/* Create berth's cgroup for the limits (if any mechanism is a cgroup). */
+int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err);
+int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
+/* v1: open each folder's `tasks` so the sandbox's init can move itself in by
+ * writing "0": a thread moving itself skips the global threadgroup lock and
+ * its RCU grace period (about a millisecond), which moving another process
+ * costs. The file is opened by us, so the write is checked against our
+ * credentials. Returns 1 if the child should join this way. */
+int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err);
+/* In the child: write "0" to each join fd. */
+int cgroup_self_join(const struct cgroup_handle *h, berth_error **err);
+void cgroup_destroy(struct cgroup_handle *h);
+/* Write the v2 limit files into an existing folder (tested on a fake tree). */
+int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
+int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err);
+/* rlimits for what no cgroup enforces; runs inside before exec. */
+int rlimits_apply(const struct sandbox_limits *l, const struct cgroup_handle *cg, berth_error **err);
+
+/* ---- users (user.c) ---- */
+/* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd
+ * and /etc/group (the upper layer first, then the layers top down). */
+int user_resolve(const struct sandbox_root *root, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+                 berth_error **err);
+
+/* ---- mounts (mounts.c) ---- */
+/* Open path beneath rootfd (O_PATH), creating what is missing: folders, and
+ * the last component as a file when !dir. Never follows a symlink out. */
+int open_beneath(int rootfd, const char *path, bool create, bool dir, int *ret_fd, berth_error **err);
+/* fsopen/fsconfig/fsmount a fresh filesystem; returns the mount fd. */
+int fs_new(const char *fstype, const char *const *opts, unsigned attrs, int *ret_fd, berth_error **err);
+int mount_at(int mntfd, int rootfd, const char *target, bool dir, berth_error **err);
+
+/* ---- the child side (child.c) ---- */
+/* The root as a detached mount: an overlay or a recursive bind of the
+ * folder. images/ marks opaque folders with user.overlay.opaque, so berth
+ * always passes userxattr=true. */
+int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err);
+/* As root: the same, with the image's ids shown as the sandbox's range
+ * through idmapped mounts (idmap_ns is a user namespace fd). For an overlay
+ * the caller must be in a private mount namespace (layers are stacked on the
+ * mountpoint there). */
+int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err);
+struct child_args {
+        const struct sandbox_config *c;
+        const struct idmap_plan *ids;
+        uid_t uid;              /* inside */
+        gid_t gid;
+        uint64_t caps;
+        const struct sandbox_bpf *bpf;  /* NULL = unconfined */
+        const struct cgroup_handle *cgroup;     /* which limits a cgroup takes; join fds */
+        int sync_fd;            /* read: parent wrote our maps */
+        int report_fd;          /* write, CLOEXEC: setup or exec failure */
+        int pty_sock;           /* write the pty master here, or -1 */
+        const int *bind_fds;    /* per config mount: a tree berth prepared, or -1 */
+        int root_sock;          /* as root: berth sends the root as a detached mount here, or -1 */
+        char *resolv_conf;      /* host's, for network host; NULL otherwise */
+};
+_Noreturn void child_main(const struct child_args *a);
+
+/* What the child tells the parent before exec, or instead of it. */
+struct child_report {
+        int kind;               /* enum berth_error_kind */
+        int errnum;
+        char msg[1024];
+};
+
+/* ---- pty relay (pty.c) ---- */
+int pty_recv_master(int sock, int *ret_fd, berth_error **err);
+int pty_send_master(int sock, int fd);

@@ -1,0 +1,130 @@
+/* sandbox: run one command in a rootless sandbox made of Linux namespaces,
+ * an overlay (or plain directory) root entered with pivot_root, no_new_privs,
+ * reduced capabilities, a seccomp filter and cgroup/rlimit limits.
+ * Uses common and libseccomp (and jansson for Docker/OCI profile import). */
+#pragma once
+
+#include <sys/types.h>
+
+#include "common/common.h"
+
+/* The root: either a plain directory, or an overlay of read-only layers
+ * (bottom first) with a private upper and work dir. */
+struct sandbox_root {
+        const char *dir;                /* plain directory root, or NULL for overlay */
+        const char *const *lowerdirs;   /* overlay: layer folders, bottom first */
+        size_t n_lowerdirs;
+        const char *upperdir;           /* overlay: writable layer; NULL = read-only overlay */
+        const char *workdir;            /* overlay: beside upperdir, same filesystem */
+        const char *mountpoint;         /* overlay: an empty folder to mount it on */
+        /* overlay: the upper layer is thrown away afterwards, so skip its
+         * syncs (fsync inside and the syncfs of the whole upper filesystem
+         * when the overlay goes away). Never for a layer that is kept. */
+        bool volatile_upper;
+        bool read_only;                 /* make / read-only once everything is mounted */
+};
+
+enum sandbox_mount_type { SANDBOX_MOUNT_BIND, SANDBOX_MOUNT_TMPFS };
+
+struct sandbox_mount {
+        enum sandbox_mount_type type;
+        const char *source;     /* bind: absolute host path */
+        const char *target;     /* absolute path inside */
+        bool read_only;
+        uint64_t size;          /* tmpfs bytes; 0 = kernel default */
+        /* bind: when berth runs as root, files the sandbox writes here belong
+         * to the source folder's owner (idmapped mount). */
+        bool owned_by_source;
+};
+
+enum sandbox_network {
+        SANDBOX_NET_PRIVATE = 0, /* own network namespace, loopback up */
+        SANDBOX_NET_NONE,        /* same today: loopback only, never shared */
+        SANDBOX_NET_HOST,        /* the host's network */
+};
+
+enum sandbox_seccomp {
+        SANDBOX_SECCOMP_DEFAULT = 0,
+        SANDBOX_SECCOMP_UNCONFINED,
+        SANDBOX_SECCOMP_PROFILE, /* Docker/OCI JSON profile at seccomp_profile */
+};
+
+/* 0 means "not declared". */
+struct sandbox_limits {
+        uint64_t memory;        /* bytes */
+        uint32_t millicpus;     /* 1500 = 1.5 cpus */
+        uint64_t pids;
+        uint64_t nofile;
+};
+
+struct sandbox_config {
+        struct sandbox_root root;
+        char *const *argv;              /* the command; argv[0] searched in PATH */
+        char *const *env;               /* NAME=value, NULL-terminated; TERM is added from the host */
+        const char *cwd;                /* inside; NULL = / */
+        const char *hostname;           /* NULL = "berth" */
+        const char *user;               /* "uid[:gid]" inside; NULL = 0:0 */
+        enum sandbox_network network;
+        enum sandbox_seccomp seccomp;
+        const char *seccomp_profile;
+        char *const *cap_add;           /* names without CAP_, NULL-terminated, may be NULL */
+        char *const *cap_drop;          /* likewise; "ALL" drops every one */
+        struct sandbox_limits limits;
+        const struct sandbox_mount *mounts;
+        size_t n_mounts;
+        bool tty;                       /* run the command on a pty relayed to our stdin/stdout */
+        const char *cache_dir;          /* where compiled seccomp filters are kept; NULL = no cache */
+        const char *name;               /* names berth's cgroup; NULL = "sandbox" */
+};
+
+/* Run the command and wait for it. *ret_status is its exit status, or
+ * 128+signal when a signal ended it. An error means the command never ran:
+ * BERTH_E_NOCMD (not found), BERTH_E_NOEXEC (not executable), or another kind
+ * for a failure while building the sandbox. SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+ * SIGUSR1/2 sent to the caller reach the command while this runs. */
+int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **err);
+/* Side effect as root with an overlay root: the calling process moves (once)
+ * into a private mount namespace, where the idmapped layers are stacked. */
+
+/* The host ids the sandbox's root runs as: the caller's own when rootless,
+ * a high subordinate range as root. Folders the sandbox writes (an overlay's
+ * upper and work dirs, named volumes) must belong to them. */
+int sandbox_root_ids(uid_t *ret_uid, gid_t *ret_gid, berth_error **err);
+
+/* How each limit is enforced on this host, for this user. */
+enum sandbox_limit_mech {
+        SANDBOX_LIMIT_NONE = 0,
+        SANDBOX_LIMIT_CGROUP2,
+        SANDBOX_LIMIT_CGROUP1,
+        SANDBOX_LIMIT_RLIMIT,
+};
+const char *sandbox_limit_mech_name(enum sandbox_limit_mech m);
+
+struct sandbox_host {
+        bool userns;            /* unprivileged (or root) user namespaces work */
+        bool overlay;           /* overlayfs mountable inside a user namespace */
+        bool idmap;             /* idmapped bind mounts (only matter as root) */
+        bool seccomp;           /* seccomp filters */
+        bool subid;             /* a subordinate id range and newuidmap/newgidmap */
+        enum sandbox_limit_mech memory, cpus, pids, nofile;
+        char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
+        char *detail;           /* first failure seen by a probe, or NULL */
+};
+/* Probe the host (forks short-lived sandboxes). Never fails on a missing
+ * feature: the fields say what is missing. */
+int sandbox_host_probe(struct sandbox_host *ret, berth_error **err);
+void sandbox_host_done(struct sandbox_host *h);
+
+/* Which limits in l this host cannot enforce, as a comma-separated list of
+ * names ("cpus"), or NULL when all can be. For `run`'s one warning. */
+char *sandbox_unenforced_limits(const struct sandbox_limits *l);
+
+/* The default seccomp filter's rules, for tests and `doctor`: compile the
+ * filter (or load it from cache) and return its BPF program. */
+struct sandbox_bpf {
+        void *insns;            /* struct sock_filter[] */
+        size_t n_insns;
+};
+int sandbox_seccomp_compile(enum sandbox_seccomp mode, const char *profile, const char *cache_dir,
+                            struct sandbox_bpf *ret, bool *ret_from_cache, berth_error **err);
+void sandbox_bpf_done(struct sandbox_bpf *b);

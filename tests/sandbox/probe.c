@@ -1,0 +1,201 @@
+/* Runs inside the sandbox (built static) and prints what it sees and what
+ * it may do, one "key: value" line per check, for the bats tests. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *res(long r)
+{
+        static char buf[64];
+        if (r >= 0)
+                return "ok";
+        snprintf(buf, sizeof(buf), "%s", strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+        return buf;
+}
+
+static int pids(void)
+{
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        int n = 0;
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+                        printf("pid: %s\n", e->d_name), n++;
+        printf("pids: %d\n", n);
+        return 0;
+}
+
+static int fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        int me = dirfd(d);
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.' && atoi(e->d_name) != me)
+                        printf("fd: %s\n", e->d_name);
+        return 0;
+}
+
+static int status(void)
+{
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs", 10) || !strncmp(line, "Seccomp:", 8) ||
+                    !strncmp(line, "Uid", 3) || !strncmp(line, "Gid", 3))
+                        fputs(line, stdout);
+        return 0;
+}
+
+static int tiocsti(void)
+{
+        char c = 'x';
+        int fd = open("/dev/tty", O_RDWR);
+        if (fd < 0)
+                fd = 0;
+        printf("tiocsti: %s\n", res(ioctl(fd, TIOCSTI, &c)));
+        /* Upper bits the kernel ignores must not get past the filter. */
+        printf("tiocsti-high: %s\n", res(syscall(SYS_ioctl, fd, (unsigned long) TIOCSTI | (1ul << 32), &c)));
+        struct termios t;
+        printf("tcgets: %s\n", res(ioctl(fd, TCGETS, &t)));
+        return 0;
+}
+
+static int connect_to(const char *ip, int port)
+{
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        inet_pton(AF_INET, ip, &a.sin_addr);
+        printf("connect: %s\n", res(connect(s, (struct sockaddr *) &a, sizeof(a))));
+        return 0;
+}
+
+static int hog(long mb)
+{
+        for (long i = 1; i <= mb; i++) {
+                char *p = malloc(1 << 20);
+                if (!p) {
+                        printf("hog: ENOMEM at %ld MiB\n", i);
+                        return 3;
+                }
+                memset(p, 1, 1 << 20);
+        }
+        printf("hog: survived %ld MiB\n", mb);
+        return 0;
+}
+
+static int forkbomb(int n)
+{
+        int ok = 0;
+        for (int i = 0; i < n; i++) {
+                pid_t p = fork();
+                if (p == 0) {
+                        pause();
+                        _exit(0);
+                }
+                if (p < 0)
+                        break;
+                ok++;
+        }
+        printf("forked: %d\n", ok);
+        kill(0, SIGKILL); /* ends the children and us */
+        return 0;
+}
+
+static int write_file(const char *path)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        printf("write: %s\n", res(fd >= 0 && write(fd, "x\n", 2) == 2 ? 0 : -1));
+        return fd >= 0 ? 0 : 1;
+}
+
+static int signals_wait(void)
+{
+        sigset_t s;
+        int sig;
+        sigemptyset(&s);
+        sigaddset(&s, SIGTERM);
+        sigaddset(&s, SIGINT);
+        sigaddset(&s, SIGHUP);
+        sigprocmask(SIG_BLOCK, &s, NULL);
+        printf("ready\n");
+        fflush(stdout);
+        sigwait(&s, &sig);
+        printf("got: %s\n", sigabbrev_np(sig));
+        return 40 + sig;
+}
+
+int main(int argc, char **argv)
+{
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        const char *c = argc > 1 ? argv[1] : "";
+        if (!strcmp(c, "pids"))
+                return pids();
+        if (!strcmp(c, "fds"))
+                return fds();
+        if (!strcmp(c, "env")) {
+                for (char **e = environ; *e; e++)
+                        printf("env: %s\n", *e);
+                return 0;
+        }
+        if (!strcmp(c, "status"))
+                return status();
+        if (!strcmp(c, "mount")) {
+                printf("mount: %s\n", res(mount("none", "/tmp", "tmpfs", 0, NULL)));
+                return 0;
+        }
+        if (!strcmp(c, "unshare")) {
+                printf("unshare-user: %s\n", res(unshare(CLONE_NEWUSER)));
+                printf("unshare-net: %s\n", res(unshare(CLONE_NEWNET)));
+                return 0;
+        }
+        if (!strcmp(c, "keyctl")) {
+                printf("keyctl: %s\n", res(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -1, 0)));
+                printf("add_key: %s\n", res(syscall(SYS_add_key, "user", "x", "y", 1, -1)));
+                return 0;
+        }
+        if (!strcmp(c, "syscall") && argc > 2) {
+                printf("syscall: %s\n", res(syscall(atol(argv[2]), 0, 0, 0, 0, 0, 0)));
+                return 0;
+        }
+        if (!strcmp(c, "tiocsti"))
+                return tiocsti();
+        if (!strcmp(c, "connect") && argc > 3)
+                return connect_to(argv[2], atoi(argv[3]));
+        if (!strcmp(c, "hog") && argc > 2)
+                return hog(atol(argv[2]));
+        if (!strcmp(c, "forkbomb") && argc > 2)
+                return forkbomb(atoi(argv[2]));
+        if (!strcmp(c, "write") && argc > 2)
+                return write_file(argv[2]);
+        if (!strcmp(c, "signals"))
+                return signals_wait();
+        if (!strcmp(c, "exit") && argc > 2)
+                return atoi(argv[2]);
+        if (!strcmp(c, "hostname")) {
+                char h[256] = "";
+                gethostname(h, sizeof(h));
+                printf("hostname: %s\n", h);
+                return 0;
+        }
+        fprintf(stderr, "probe: unknown check `%s`\n", c);
+        return 2;
+}

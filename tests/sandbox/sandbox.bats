@@ -1,0 +1,320 @@
+#!/usr/bin/env bats
+# The sandbox's promises, seen from inside by tests/sandbox/probe.c.
+# Runs as root, and again (BERTH_TEST_AS_USER=1) as a user it creates.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() { sandbox_setup_file; }
+teardown_file() { sandbox_teardown_file; }
+
+setup() {
+  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
+  need user_namespaces
+}
+
+@test "it sees only its own pids" {
+  run sb -- probe pids
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"pids: 2"* ]]
+  [[ "$output" == *"pid: 1"* ]]
+}
+
+@test "mount, new user namespaces and keyctl are refused" {
+  run sb -- sh -c 'probe mount; probe unshare; probe keyctl'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"mount: EPERM"* ]]
+  [[ "$output" == *"unshare-user: EPERM"* ]]
+  [[ "$output" == *"keyctl: EPERM"* ]]
+  [[ "$output" == *"add_key: EPERM"* ]]
+}
+
+@test "TIOCSTI is refused by the filter, high bits or not; other ioctls pass" {
+  run sb -- sh -c 'probe tiocsti </dev/null'
+  [[ "$output" == *"tiocsti: EPERM"* ]]
+  [[ "$output" == *"tiocsti-high: EPERM"* ]]
+  [[ "$output" == *"tcgets: ENOTTY"* ]]
+  # without the filter the same ioctl reaches the kernel, which says ENOTTY
+  run sb --seccomp unconfined -- sh -c 'probe tiocsti </dev/null'
+  [[ "$output" == *"tiocsti: ENOTTY"* ]]
+}
+
+@test "blocked calls fail with EPERM, unknown ones with ENOSYS" {
+  run sb -- probe syscall 246 # kexec_load
+  [[ "$output" == *"syscall: EPERM"* ]]
+  run sb -- probe syscall 321 # bpf
+  [[ "$output" == *"syscall: EPERM"* ]]
+  run sb -- probe syscall 999
+  [[ "$output" == *"syscall: ENOSYS"* ]]
+}
+
+@test "no fd beyond 0-2 reaches the command" {
+  run sb -- probe fds 3</etc/hostname 7</etc/hostname
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c '^fd:')" -eq 3 ]
+  [[ "$output" != *"fd: 3"* ]]
+}
+
+@test "the environment is the given env plus TERM, nothing from the host" {
+  run env BERTH_SECRET=host-only "$W/bin/sandbox-driver" --root "$W/root" --env FOO=bar -- probe env
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"env: FOO=bar"* ]]
+  [[ "$output" != *"BERTH_SECRET"* ]]
+  [[ "$output" != *"HOME="* ]]
+}
+
+@test "capabilities are cut, no_new_privs is set, seccomp mode 2" {
+  run sb -- probe status
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"CapInh:	0000000000000000"* ]]
+  [[ "$output" == *"CapAmb:	0000000000000000"* ]]
+  [[ "$output" == *"CapEff:	00000000800005fb"* ]]
+  [[ "$output" == *"CapBnd:	00000000800005fb"* ]]
+  [[ "$output" == *"NoNewPrivs:	1"* ]]
+  [[ "$output" == *"Seccomp:	2"* ]]
+  run sb --cap-drop ALL --cap-add NET_BIND_SERVICE -- probe status
+  [[ "$output" == *"CapEff:	0000000000000400"* ]]
+  run sb --seccomp unconfined -- probe status
+  [[ "$output" == *"Seccomp:	0"* ]]
+  [[ "$output" == *"NoNewPrivs:	1"* ]]
+}
+
+@test "a non-root user inside has no capabilities" {
+  [ -z "$RUNNER" ] || need subordinate_ids
+  grep -q '"subordinate_ids":true' "$W/doctor.json" || skip "only root is mapped without subordinate ids"
+  run sb --user 1000:1000 -- probe status
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Uid:	1000"* ]]
+  [[ "$output" == *"CapEff:	0000000000000000"* ]]
+  # names come from the image's own /etc/passwd and /etc/group
+  run sb --user app -- probe status
+  [[ "$output" == *"Uid:	1000	1000"* ]]
+  [[ "$output" == *"Gid:	1001	1001"* ]]
+  run sb --user app:staff -- probe status
+  [[ "$output" == *"Gid:	1002	1002"* ]]
+  run sb --user nosuch -- true
+  [ "$status" -eq 125 ]
+  [[ "$output" == *"user \`nosuch\`: not in the image's /etc/passwd"* ]]
+}
+
+start_listener() {
+  port_file="$W/port.$BATS_TEST_NUMBER"
+  python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+s.settimeout(30)
+try:
+    while True: s.accept()[0].close()
+except Exception: pass
+' "$port_file" &
+  listener=$!
+  for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.05; done
+  port=$(cat "$port_file")
+}
+
+@test "host loopback is unreachable with network none and private, reachable with host" {
+  start_listener
+  run sb --net none -- probe connect 127.0.0.1 "$port"
+  [[ "$output" == *"connect: ECONNREFUSED"* ]]
+  run sb --net private -- probe connect 127.0.0.1 "$port"
+  [[ "$output" == *"connect: ECONNREFUSED"* ]]
+  run sb --net host -- probe connect 127.0.0.1 "$port"
+  kill "$listener"; wait "$listener" 2>/dev/null || true
+  [[ "$output" == *"connect: ok"* ]]
+}
+
+@test "a memory hog is stopped at the limit inside the sandbox" {
+  mech=$(limit_mech memory)
+  [ "$mech" != none ] || fail_or_skip "no mechanism for memory"
+  run sb --memory $((64 << 20)) -- probe hog 512
+  echo "mechanism $mech, status $status: $output"
+  if [ "$mech" = rlimit ]; then
+    [ "$status" -eq 3 ]; [[ "$output" == *"hog: ENOMEM"* ]]
+  else
+    [ "$status" -eq 137 ]
+  fi
+  [[ "$output" != *"survived"* ]]
+  run sb -- probe hog 128
+  [[ "$output" == *"survived 128 MiB"* ]]
+}
+
+@test "a fork bomb stops at the pids limit" {
+  mech=$(limit_mech pids)
+  [ "$mech" != none ] || fail_or_skip "no mechanism for pids"
+  run sb --pids 32 -- probe forkbomb 500
+  echo "$output"
+  n=$(echo "$output" | sed -n 's/^forked: //p')
+  [ -n "$n" ] && [ "$n" -lt 32 ]
+  # the host still forks
+  run true
+  [ "$status" -eq 0 ]
+}
+
+@test "berth's cgroups are removed afterwards" {
+  [ "$(limit_mech memory)" = "cgroup v1" ] || skip "memory is not limited by cgroup v1 here"
+  sb --memory $((64 << 20)) --pids 64 -- true
+  ! ls /sys/fs/cgroup/memory/berth/ 2>/dev/null | grep -q "sandbox-"
+  ! ls /sys/fs/cgroup/pids/berth/ 2>/dev/null | grep -q "sandbox-"
+}
+
+@test "nofile is enforced" {
+  run sb --nofile 64 -- sh -c 'ulimit -n'
+  [ "$output" = 64 ]
+}
+
+@test "files written into the project folder belong to the developer" {
+  mkdir -p "$W/proj"
+  if [ -n "$RUNNER" ]; then owner=$(id -u "$RUNNER"); else owner=1234; need idmapped_mounts; fi
+  chown "$owner:$owner" "$W/proj"
+  run sb --own-bind "$W/proj:/work" -- probe write /work/out
+  [ "$status" -eq 0 ]
+  [ "$(stat -c %u:%g "$W/proj/out")" = "$owner:$owner" ]
+}
+
+@test "exit statuses: the command's own, 127 not found, 126 not executable, 125 berth failed" {
+  run sb -- probe exit 7
+  [ "$status" -eq 7 ]
+  run -127 sb -- /no/such/command
+  run sb -- /etc/hosts
+  [ "$status" -eq 126 ]
+  run sb --cwd /no/such/dir -- true
+  [ "$status" -eq 125 ]
+  [[ "$output" == *"working directory"* ]]
+  run sb -- sh -c 'kill -KILL $$'
+  [ "$status" -eq 137 ]
+}
+
+@test "SIGTERM and SIGINT reach the command" {
+  for sig in TERM INT; do
+    out="$W/sig.$sig"
+    "$W/bin/sandbox-driver" --root "$W/root" -- probe signals >"$out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+    kill -s "$sig" "$pid"
+    st=0; wait "$pid" || st=$?
+    grep -q "got: $sig" "$out"
+    [ "$st" -eq $((40 + $(kill -l "$sig"))) ]
+  done
+}
+
+@test "nothing survives kill -9 of berth" {
+  marker=$((RANDOM + 100000))
+  "$W/bin/sandbox-driver" --root "$W/root" -- sh -c "sleep $marker & sleep $marker; :" &
+  pid=$!
+  for _ in $(seq 100); do grep -qs "slee[p].$marker" /proc/[0-9]*/cmdline && break; sleep 0.05; done
+  grep -qs "slee[p].$marker" /proc/[0-9]*/cmdline
+  kill -9 "$pid"
+  wait "$pid" || true
+  for _ in $(seq 100); do grep -qs "slee[p].$marker" /proc/[0-9]*/cmdline || break; sleep 0.05; done
+  ! grep -qs "slee[p].$marker" /proc/[0-9]*/cmdline
+}
+
+@test "/proc masks and read-only paths, minimal /dev, generated /etc files" {
+  run sb --hostname devbox -- sh -c 'wc -c </proc/timer_list; echo x >/proc/sys/kernel/hostname && echo wrote; ls /dev; hostname; cat /etc/hosts'
+  echo "$output"
+  [ "${lines[0]}" = 0 ]
+  [[ "$output" != *wrote* ]]
+  for d in null zero full random urandom tty ptmx pts shm; do [[ "$output" == *"$d"* ]]; done
+  [[ "$output" != *"sda"* && "$output" != *"vda"* ]]
+  [[ "$output" == *"devbox"* ]]
+  [[ "$output" == *"127.0.0.1	localhost devbox"* ]]
+}
+
+@test "tmpfs with a size, read-only binds" {
+  mkdir -p "$W/robind" && chmod 755 "$W/robind"
+  run sb --tmpfs /scratch:1048576 --bind "$W/robind:/ro:ro" -- sh -c 'dd if=/dev/zero of=/scratch/f bs=1k count=2048 2>&1; touch /ro/x && echo wrote-ro'
+  echo "$output"
+  [[ "$output" == *"No space left"* ]]
+  [[ "$output" != *"wrote-ro"* ]]
+}
+
+@test "piped stdin and stdout work without a tty" {
+  run bash -c "echo hello-pipe | '$W/bin/sandbox-driver' --root '$W/root' -- cat"
+  [ "$output" = hello-pipe ]
+}
+
+@test "a pty follows the caller's terminal" {
+  command -v script >/dev/null || skip "no script(1)"
+  run script -qec "stty cols 91 rows 33; $W/bin/sandbox-driver --root $W/root --tty -- sh -c 'tty; stty size; exit 4'" /dev/null
+  echo "$output"
+  [[ "$output" == *"/dev/pts/0"* ]]
+  [[ "$output" == *"33 91"* ]]
+  [ "$status" -eq 4 ]
+}
+
+@test "the seccomp program is compiled once and cached" {
+  rm -rf "$W/home/cache"
+  sb -- true
+  f=$(ls "$W/home/cache/seccomp/"*.bpf)
+  before=$(stat -c %Y.%i "$f")
+  sleep 1.1
+  sb -- true
+  [ "$(stat -c %Y.%i "$f")" = "$before" ]
+}
+
+@test "Docker's default profile (and podman's, when installed) can be loaded instead" {
+  profiles="$SECCOMP_DIR/docker-default.json"
+  [ -r /usr/share/containers/seccomp.json ] && profiles="$profiles /usr/share/containers/seccomp.json"
+  for p in $profiles; do
+    prof="$W/$(basename "$p")"
+    cp "$p" "$prof"; chmod 644 "$prof"
+    run sb --seccomp "$prof" -- sh -c 'probe status; probe keyctl; probe mount; probe tiocsti </dev/null'
+    echo "$p: $output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Seccomp:	2"* ]]
+    [[ "$output" == *"mount: EPERM"* ]]
+    [[ "$output" == *"tiocsti: EPERM"* ]]
+    # podman's profile allows keyctl (it allows more by default); Docker's does not
+    case "$p" in *docker-default.json) [[ "$output" == *"keyctl: EPERM"* ]] ;; esac
+  done
+}
+
+@test "the image's files belong to the sandbox's root (idmapped as root)" {
+  root="$W/root"
+  if [ -n "$RUNNER" ]; then
+    # rootless, layers are unpacked by the user and belong to them
+    root="$W/userroot.$BATS_TEST_NUMBER"; cp -a "$W/root" "$root"; chown -R "$RUNNER:" "$root"
+  fi
+  run as_runner "$W/bin/sandbox-driver" --root "$root" -- sh -c 'stat -c %u:%g /etc/passwd /bin'
+  [ "$output" = "0:0
+0:0" ]
+}
+
+@test "an overlay root keeps writes in the upper dir and hides deletions" {
+  need overlay
+  st="$W/ovl.$BATS_TEST_NUMBER"; mkdir -p "$st"/{upper,work,mnt}
+  lower="$W/root"
+  if [ -z "$RUNNER" ]; then
+    chown -R 1879048192:1879048192 "$st"
+  else
+    # rootless, layers are unpacked by the user and belong to them
+    lower="$W/userroot"; cp -a "$W/root" "$lower"; chown -R "$RUNNER:" "$st" "$lower"
+  fi
+  run as_runner "$W/bin/sandbox-driver" --lower "$lower" --upper "$st/upper" --work "$st/work" --mnt "$st/mnt" \
+    -- sh -c 'echo new >/etc/new && rm /bin/ps && ls /bin/ps'
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [ "$(cat "$st/upper/etc/new")" = new ]
+  [ -c "$st/upper/bin/ps" ] # a whiteout
+  [ -L "$lower/bin/ps" ]
+  [ ! -e "$lower/etc/new" ]
+}
+
+@test "layers stack: whiteouts (char 0:0) and opaque folders (user.overlay.opaque) from images/" {
+  need overlay
+  st="$W/layers.$BATS_TEST_NUMBER"; mkdir -p "$st"/{l2/op,l2/bin,upper,work,mnt}
+  cp -a "$W/root" "$st/l1"; mkdir -p "$st/l1/op"; echo a >"$st/l1/op/a"; echo b >"$st/l2/op/b"
+  mknod "$st/l2/bin/ps" c 0 0
+  python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.overlay.opaque", b"y")' "$st/l2/op"
+  chmod -R a+rX "$st"
+  if [ -z "$RUNNER" ]; then chown 1879048192:1879048192 "$st"/{upper,work}; else chown -R "$RUNNER:" "$st"; fi
+  run as_runner "$W/bin/sandbox-driver" --lower "$st/l1" --lower "$st/l2" --upper "$st/upper" --work "$st/work" \
+    --mnt "$st/mnt" -- sh -c 'ls /op; ls /bin/ps 2>&1; ls /bin/sh'
+  echo "$output"
+  [[ "$output" == *b* ]]
+  [[ "$output" != *"
+a"* && "${lines[0]}" = b ]]
+  [[ "$output" == *"/bin/ps: No such file"* ]]
+  [[ "$output" == *"/bin/sh"* ]]
+}
