@@ -13,6 +13,7 @@ struct cli_ctx {
         int verbosity;          /* -1 quiet, 0 normal, 1+ verbose */
         const char *spec_path;  /* -f, default "berth.yaml" */
         const char *verb;       /* for messages: "validate", "spec show" */
+        int usage_status;       /* exit status of a usage error when not 2 (run: 125) */
 };
 
 /* Options every verb accepts after its name: -f, --json, -q, -v, --help. */
@@ -44,6 +45,13 @@ int cli_stub(struct cli_ctx *ctx, int argc, char **argv);
 void cli_print_help(const char *verb);
 /* Print a JSON value on stdout, one document per line, and drop the ref. */
 void cli_print_json(json_t *v);
+
+/* For run, shell and exec, whose own statuses belong to the command: as with
+ * `docker run`, anything berth refuses or fails at before the command ran,
+ * bad usage and an invalid spec included, is 125; 126/127 pass through. */
+int cli_run_status(struct cli_ctx *ctx, berth_error *err);
+/* Warn once, on stderr, about declared limits this host cannot enforce. */
+void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s);
 
 typedef int (*cli_verb_fn)(struct cli_ctx *ctx, int argc, char **argv);
 

@@ -121,7 +121,8 @@ int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
         va_end(ap);
         if (ctx->verb)
                 berth_error_wrap(&err, "%s", ctx->verb);
-        return cli_report(ctx, err);
+        int status = cli_report(ctx, err);
+        return ctx->usage_status ? ctx->usage_status : status;
 }
 
 int cli_not_implemented(struct cli_ctx *ctx)

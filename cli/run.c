@@ -12,20 +12,14 @@ const char cmd_run_help[] =
         "Run CMD in the dev sandbox and exit with its status. --ephemeral throws\n"
         "the writable layer away afterwards.\n"
         "\n"
-        "Exit status: the command's own; 125 if berth failed before it ran,\n"
-        "126 if it is not executable, 127 if it was not found, 2 for a bad spec.\n";
+        "Exit status: the command's own; 126 if it is not executable, 127 if it\n"
+        "was not found, 125 if berth refused or failed before it ran (a bad\n"
+        "option or an invalid spec included, as with `docker run`).\n";
 
-/* Shared with shell.c (cli.h is not ours to extend; see the report). */
-int cli_run_status(struct cli_ctx *ctx, berth_error *err);
-void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s);
-
-/* `run` and `shell` exit 125 for anything that stopped the command from running. */
 int cli_run_status(struct cli_ctx *ctx, berth_error *err)
 {
         int st = cli_report(ctx, err);
-        if (st == EXIT_NOEXEC || st == EXIT_NOCMD || st == EXIT_USAGE)
-                return st;
-        return EXIT_BERTH;
+        return st == EXIT_NOEXEC || st == EXIT_NOCMD ? st : EXIT_BERTH;
 }
 
 void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s)
@@ -43,6 +37,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
         static const struct option opts[] = { CLI_COMMON_LONG, { "ephemeral", no_argument, NULL, 'E' }, {} };
         struct envs_run_opts o = {};
         int c;
+        ctx->usage_status = EXIT_BERTH;
         while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
                 if (c == 'E')
                         o.ephemeral = true;
@@ -57,7 +52,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_error_ berth_error *err = NULL;
         int st;
         if (cli_load_spec(ctx, &s, &st) < 0)
-                return st == EXIT_FAIL ? EXIT_BERTH : st; /* 1 would read as the command's own status */
+                return EXIT_BERTH;
         cli_warn_limits(ctx, s);
         int status;
         if (envs_run(s, &o, &status, &err) < 0)

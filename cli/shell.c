@@ -12,9 +12,6 @@ const char cmd_shell_help[] =
         "Open an interactive shell in the dev sandbox, or inside a service.\n"
         "On a terminal it gets a pty of its own that follows window resizes.\n";
 
-int cli_run_status(struct cli_ctx *ctx, berth_error *err);
-void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s);
-
 int cmd_shell(struct cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = { CLI_COMMON_LONG, { "ephemeral", no_argument, NULL, 'E' }, {} };
@@ -23,6 +20,7 @@ int cmd_shell(struct cli_ctx *ctx, int argc, char **argv)
                                        NULL };
         struct envs_run_opts o = { .argv = shell, .tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) };
         int c;
+        ctx->usage_status = EXIT_BERTH;
         while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
                 if (c == 'E')
                         o.ephemeral = true;
@@ -38,7 +36,7 @@ int cmd_shell(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_error_ berth_error *err = NULL;
         int st;
         if (cli_load_spec(ctx, &s, &st) < 0)
-                return st == EXIT_FAIL ? EXIT_BERTH : st; /* 1 would read as the command's own status */
+                return EXIT_BERTH;
         cli_warn_limits(ctx, s);
         int status;
         if (envs_run(s, &o, &status, &err) < 0)

@@ -133,7 +133,12 @@ int mkdir_p(const char *path, mode_t mode, berth_error **err)
         return 0;
 }
 
-static int rm_rf_children(int fd, berth_error **err)
+/* Deep enough for any real tree; a bound keeps a hostile one from exhausting fds. */
+#define RM_RF_MAX_DEPTH 512
+
+static int rm_rf_depth(int dirfd, const char *name, unsigned depth, berth_error **err);
+
+static int rm_rf_children(int fd, unsigned depth, berth_error **err)
 {
         _cleanup_closedir_ DIR *d = fdopendir(fd);
         if (!d) {
@@ -144,7 +149,7 @@ static int rm_rf_children(int fd, berth_error **err)
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (rm_rf_at(dirfd(d), de->d_name, err) < 0)
+                if (rm_rf_depth(dirfd(d), de->d_name, depth + 1, err) < 0)
                         return -1;
         }
         if (errno)
@@ -152,23 +157,33 @@ static int rm_rf_children(int fd, berth_error **err)
         return 0;
 }
 
-int rm_rf_at(int dirfd, const char *name, berth_error **err)
+static int rm_rf_depth(int dirfd, const char *name, unsigned depth, berth_error **err)
 {
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
                 return berth_err(err, errno, "remove `%s`", name);
+        if (depth > RM_RF_MAX_DEPTH)
+                return berth_error_make(err, BERTH_E_LIMIT, 0, "remove `%s`: nested deeper than %d folders", name,
+                                        RM_RF_MAX_DEPTH);
+        /* Read-only layer folders and the mode-0 folders overlay leaves in its
+         * work dir must be opened without CAP_DAC_OVERRIDE: give them back to
+         * their owner first. unlink said this is a folder, not a symlink. */
+        (void) fchmodat(dirfd, name, 0700, AT_SYMLINK_NOFOLLOW);
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
                 if (errno == ENOENT)
                         return 0;
                 return berth_err(err, errno, "open `%s`", name);
         }
-        /* A read-only layer folder must become writable before its entries go. */
-        fchmod(fd, 0700);
-        if (rm_rf_children(fd, err) < 0)
+        if (rm_rf_children(fd, depth, err) < 0)
                 return berth_error_wrap(err, "`%s`", name);
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return berth_err(err, errno, "rmdir `%s`", name);
         return 0;
+}
+
+int rm_rf_at(int dirfd, const char *name, berth_error **err)
+{
+        return rm_rf_depth(dirfd, name, 0, err);
 }

@@ -6,4 +6,3 @@
 int envs_layers(const struct spec *s, char ***ret, berth_error **err);
 int envs_pull_layers(const struct spec *s, char ***ret, berth_error **err);
 /* rm -rf that also enters folders left with mode 0 (overlay's work dir). */
-int envs_remove_tree(const char *path, berth_error **err);

@@ -59,7 +59,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         strv_free(d->env);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
-                if (envs_remove_tree(d->run_dir, &e) < 0)
+                if (rm_rf_at(AT_FDCWD, d->run_dir, &e) < 0)
                         log_debug("%s", e->msg);
                 free(d->run_dir);
         }

@@ -49,7 +49,7 @@ in_proj() { (cd "$W/proj" && berth "$@"); }
   [[ "$output" == *"/work"* ]]
 }
 
-@test "run: 127 not found, 126 not executable, 2 bad spec, 125 berth failed" {
+@test "run: 127 not found, 126 not executable, 125 for anything berth refused or failed at" {
   run -127 in_proj run -- /nope
   run in_proj run -- /etc/passwd
   [ "$status" -eq 126 ]
@@ -57,13 +57,15 @@ in_proj() { (cd "$W/proj" && berth "$@"); }
   [ "$status" -eq 125 ]
   printf 'berth: 1\nname: demo\nimage: [{url: %s}]\nnetwrk: none\n' "$W/img" >"$W/invalid.yaml"; chmod 644 "$W/invalid.yaml"
   run berth run -f "$W/invalid.yaml" -- true
-  [ "$status" -eq 2 ]
+  [ "$status" -eq 125 ]
   [[ "$output" == *"invalid.yaml:4:1"* ]]
   sed "s|url: .*|url: $W/no-such-folder|" "$W/proj/berth.yaml" >"$W/bad.yaml"; chmod 644 "$W/bad.yaml"
   run berth run -f "$W/bad.yaml" -- true
   [ "$status" -eq 125 ]
   run berth run
-  [ "$status" -eq 2 ]
+  [ "$status" -eq 125 ]
+  run berth run --frobnicate -- true
+  [ "$status" -eq 125 ]
 }
 
 @test "files written into the project folder belong to the developer" {

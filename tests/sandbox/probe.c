@@ -1,6 +1,8 @@
 /* Runs inside the sandbox (built static) and prints what it sees and what
  * it may do, one "key: value" line per check, for the bats tests. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
