@@ -101,7 +101,7 @@ int images_unpack_file(const char *archive_path, const char *dest_dir, const str
 int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, berth_error **err);
 
 /* Write a reproducible .tar.zst of dir to out_path: sorted entries, numeric
- * owners 0:0, mtimes clamped to SOURCE_DATE_EPOCH (0 if unset). Returns its
+ * owners 0:0, every mtime set to SOURCE_DATE_EPOCH (0 if unset). Returns its
  * sha256 in ret_sha256 (65 bytes). */
 int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65], berth_error **err);
 

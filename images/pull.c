@@ -1,0 +1,325 @@
+/* images_pull(): cache lookups, per-digest locks, downloads, unpacks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fetch.h"
+
+struct layer {
+        size_t index;
+        const char *url;
+        char *local;            /* a local file's path, or NULL for http(s) */
+        char sha[65];
+        ssize_t same_as;        /* index of an earlier layer with this digest, or -1 */
+        int lock_fd;
+        bool done, cached;
+};
+
+static int percent_decode(const char *s, char **ret, berth_error **err)
+{
+        _cleanup_free_ char *out = xmalloc(strlen(s) + 1);
+        size_t o = 0;
+        for (const char *p = s; *p; p++) {
+                if (*p != '%') {
+                        out[o++] = *p;
+                        continue;
+                }
+                char hex[3] = { p[1], p[1] ? p[2] : 0, 0 };
+                if (!is_hex_string(hex, 2))
+                        return berth_error_make(err, BERTH_E_INVALID, 0, "`%s`: bad %%-escape", s);
+                out[o++] = (char) strtol(hex, NULL, 16);
+                p += 2;
+        }
+        out[o] = '\0';
+        if (strlen(out) != o)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "`%s`: NUL in a file name", s);
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int check_ref(const struct image_ref *r, struct layer *l, berth_error **err)
+{
+        if (!r->url || !r->url[0])
+                return berth_error_make(err, BERTH_E_INVALID, 0, "no url");
+        if (r->sha256 && !sha256_valid_hex(r->sha256))
+                return berth_error_make(err, BERTH_E_INVALID, 0, "%s: sha256 must be 64 lowercase hex digits, got \"%s\"",
+                                        r->url, r->sha256);
+        if (r->sha256)
+                memcpy(l->sha, r->sha256, 65);
+        if (startswith(r->url, "http://") || startswith(r->url, "https://")) {
+                if (!r->sha256)
+                        return berth_error_make(err, BERTH_E_INVALID, 0, "%s: a sha256 is required for http(s)", r->url);
+                return 0;
+        }
+        const char *path = startswith(r->url, "file://");
+        if (path && startswith(path, "localhost/"))
+                path += strlen("localhost");
+        if (path && path[0] == '/')
+                return percent_decode(path, &l->local, err);
+        if (r->url[0] == '/') {
+                l->local = xstrdup(r->url);
+                return 0;
+        }
+        return berth_error_make(err, BERTH_E_INVALID, 0, "%s: expected http://, https://, file:// or an absolute path",
+                                r->url);
+}
+
+static void emit(const struct images_opts *o, const struct layer *l, enum images_event_kind kind, const char *dir)
+{
+        if (!o->progress)
+                return;
+        struct images_event ev = { .kind = kind, .index = l->index, .url = l->url, .sha256 = l->sha[0] ? l->sha : NULL,
+                                   .cached = l->cached, .layer_dir = dir };
+        o->progress(&ev, o->userdata);
+}
+
+/* ---- local files ----------------------------------------------------------- */
+
+static int copy_hashing(int in, int out, struct hasher *h, uint64_t max, berth_error **err)
+{
+        uint64_t total = 0;
+        static const size_t bufsz = 1 << 20;
+        _cleanup_free_ char *buf = xmalloc(bufsz);
+        for (;;) {
+                ssize_t n = read(in, buf, bufsz);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return berth_err(err, errno, "read");
+                if (n == 0)
+                        return 0;
+                total += (uint64_t) n;
+                if (total > max)
+                        return berth_error_make(err, BERTH_E_LIMIT, 0,
+                                                "larger than the limit of %" PRIu64 " bytes (BERTH_IMAGE_MAX_DOWNLOAD)",
+                                                max);
+                if (write_all(out, buf, (size_t) n) < 0)
+                        return berth_err(err, errno, "write into the cache");
+                hasher_update(h, buf, (size_t) n);
+        }
+}
+
+/* Copy a local archive into the blob store under tmp, hashing it on the way. */
+static int copy_local(struct store *s, const struct images_opts *o, const struct layer *l, const char *tmp,
+                      char got[static 65], berth_error **err)
+{
+        _cleanup_close_ int in = open(l->local, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (in < 0)
+                return berth_error_make(err, errno == ENOENT ? BERTH_E_NOTFOUND : BERTH_E_FAILED, errno, "open `%s`",
+                                        l->local);
+        _cleanup_close_ int out = openat(s->blobs_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0)
+                return berth_err(err, errno, "create `%s`", tmp);
+        _cleanup_(hasher_freep) struct hasher *h = hasher_new();
+        if (copy_hashing(in, out, h, o->limits.max_download, err) < 0 || fsync(out) < 0 || fchmod(out, 0444) < 0) {
+                unlinkat(s->blobs_fd, tmp, 0);
+                return berth_err(err, errno, "copy `%s`", l->local);
+        }
+        hasher_final_hex(h, got);
+        return 0;
+}
+
+static int publish_local(struct store *s, const char *tmp, const char *hex, berth_error **err)
+{
+        if (renameat(s->blobs_fd, tmp, s->blobs_fd, hex) < 0) {
+                unlinkat(s->blobs_fd, tmp, 0);
+                return berth_err(err, errno, "rename blob %s into place", hex);
+        }
+        fsync(s->blobs_fd);
+        return 0;
+}
+
+/* A local file with a pinned digest: copy, check, publish. Caller holds the lock. */
+static int fetch_local(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
+{
+        _cleanup_free_ char *tmp = xasprintf(".%s.partial", l->sha);
+        char got[65];
+        emit(o, l, IMAGES_EV_START, NULL);
+        if (copy_local(s, o, l, tmp, got, err) < 0)
+                return -1;
+        if (!streq(got, l->sha)) {
+                unlinkat(s->blobs_fd, tmp, 0);
+                return berth_error_make(err, BERTH_E_DIGEST, 0, "%s: sha256 mismatch: expected %s, got %s", l->url,
+                                        l->sha, got);
+        }
+        return publish_local(s, tmp, l->sha, err);
+}
+
+/* A local file without a digest: its digest is whatever it hashes to. */
+static int learn_local_digest(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
+{
+        _cleanup_free_ char *tmp = tmp_name_for("local.blob");
+        if (copy_local(s, o, l, tmp, l->sha, err) < 0)
+                return -1;
+        _cleanup_close_ int lock = store_lock(s, l->sha, true, err);
+        if (lock < 0)
+                return -1;
+        if (store_has_blob(s, l->sha)) {
+                unlinkat(s->blobs_fd, tmp, 0);
+                return 0;
+        }
+        return publish_local(s, tmp, l->sha, err);
+}
+
+/* ---- one round: lock what we can, fetch, unpack ----------------------------- */
+
+static void unlock_all(struct layer *ls, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                closep(&ls[i].lock_fd), ls[i].lock_fd = -1;
+}
+
+/* Lock l; returns 1 if another process holds it (non-blocking), 0 if locked. */
+static int take(struct store *s, struct layer *l, bool block, berth_error **err)
+{
+        int fd = store_lock(s, l->sha, block, err);
+        if (fd == -2)
+                return 1;
+        if (fd < 0)
+                return -1;
+        l->lock_fd = fd;
+        store_clean_stale(s, l->sha);
+        if (store_has_layer(s, l->sha))
+                l->done = true; /* another process finished it meanwhile */
+        return 0;
+}
+
+static int unpack_locked(struct store *s, const struct images_opts *o, struct layer *ls, size_t n, berth_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct layer *l = &ls[i];
+                if (l->lock_fd < 0 || l->done)
+                        continue;
+                emit(o, l, IMAGES_EV_UNPACK, NULL);
+                if (store_unpack_blob(s, l->sha, &o->limits, err) < 0)
+                        return berth_error_wrap(err, "layer %zu (%s)", l->index + 1, l->url);
+                l->done = true;
+        }
+        return 0;
+}
+
+/* Fetch everything locked that has no blob yet: http(s) together, local files one by one. */
+static int fetch_locked(struct store *s, const struct images_opts *o, struct layer *ls, size_t n, berth_error **err)
+{
+        _cleanup_free_ struct fetch_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+        size_t nj = 0;
+        for (size_t i = 0; i < n; i++) {
+                struct layer *l = &ls[i];
+                if (l->lock_fd < 0 || l->done || store_has_blob(s, l->sha))
+                        continue;
+                if (!l->local) {
+                        jobs[nj++] = (struct fetch_job) { .index = l->index, .url = l->url, .sha256 = l->sha };
+                        continue;
+                }
+                if (fetch_local(s, o, l, err) < 0)
+                        return berth_error_wrap(err, "layer %zu", l->index + 1);
+        }
+        return nj ? fetch_all(s, o, jobs, nj, err) : 0;
+}
+
+static int round_for(struct store *s, const struct images_opts *o, struct layer *ls, size_t n, bool block,
+                     berth_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct layer *l = &ls[i];
+                if (l->done || l->same_as >= 0)
+                        continue;
+                int r = take(s, l, block, err);
+                if (r < 0)
+                        return -1;
+                /* Blocking: one at a time, so one slow peer does not hold up the others' work. */
+                if (block && r == 0)
+                        break;
+        }
+        int rc = fetch_locked(s, o, ls, n, err);
+        if (rc == 0)
+                rc = unpack_locked(s, o, ls, n, err);
+        unlock_all(ls, n);
+        return rc;
+}
+
+static bool all_done(const struct layer *ls, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!ls[i].done && ls[i].same_as < 0)
+                        return false;
+        return true;
+}
+
+/* ---- images_pull ------------------------------------------------------------ */
+
+static int prepare(struct store *s, const struct images_opts *o, const struct image_ref *refs, struct layer *ls,
+                   size_t n, berth_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct layer *l = &ls[i];
+                *l = (struct layer) { .index = i, .url = refs[i].url, .same_as = -1, .lock_fd = -1 };
+                if (check_ref(&refs[i], l, err) < 0)
+                        return berth_error_wrap(err, "layer %zu", i + 1);
+                if (!l->sha[0] && learn_local_digest(s, o, l, err) < 0)
+                        return berth_error_wrap(err, "layer %zu", i + 1);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(ls[j].sha, l->sha) && ls[j].same_as < 0)
+                                l->same_as = (ssize_t) j;
+                if (l->same_as < 0 && store_has_layer(s, l->sha))
+                        l->done = l->cached = true;
+        }
+        return 0;
+}
+
+static void layers_free(struct layer *ls, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(ls[i].local);
+                closep(&ls[i].lock_fd);
+        }
+        free(ls);
+}
+
+static char **finish(struct store *s, const struct images_opts *o, struct layer *ls, size_t n)
+{
+        char **dirs = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                const struct layer *l = ls[i].same_as >= 0 ? &ls[ls[i].same_as] : &ls[i];
+                dirs[i] = store_layer_path(s, l->sha);
+                store_touch(s, l->sha);
+                struct layer ev = ls[i];
+                ev.cached = l->cached;
+                memcpy(ev.sha, l->sha, sizeof(ev.sha));
+                emit(o, &ev, IMAGES_EV_DONE, dirs[i]);
+        }
+        return dirs;
+}
+
+static int record_owner(struct store *s, const struct images_opts *o, struct layer *ls, size_t n, berth_error **err)
+{
+        if (!o->owner)
+                return 0;
+        char **digests = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                digests[i] = ls[i].sha;
+        int rc = images_refs_set(s->root, o->owner, digests, n, err);
+        free(digests);
+        return rc;
+}
+
+int images_pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_layer_dirs,
+                berth_error **err)
+{
+        _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
+        if (store_open(opts->cache_dir, &s, err) < 0)
+                return -1;
+        struct layer *ls = xcalloc(n ? n : 1, sizeof(*ls));
+        int rc = prepare(&s, opts, refs, ls, n, err);
+        /* First everything nobody else is working on; then wait for the rest. */
+        if (rc == 0)
+                rc = round_for(&s, opts, ls, n, false, err);
+        while (rc == 0 && !all_done(ls, n))
+                rc = round_for(&s, opts, ls, n, true, err);
+        if (rc == 0)
+                rc = record_owner(&s, opts, ls, n, err);
+        if (rc == 0)
+                *ret_layer_dirs = finish(&s, opts, ls, n);
+        layers_free(ls, n);
+        return rc;
+}
