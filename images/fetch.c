@@ -25,6 +25,8 @@ struct xfer {
         bool body_started;
         long status;               /* of the response whose body we write */
         uint64_t retry_after_ms;   /* from the last response's headers */
+        int64_t range_start;       /* from Content-Range, -1 if none */
+        bool bad_range;            /* a 206 for other bytes than asked */
         unsigned attempts;
         bool resumed_any;          /* some bytes came from an earlier attempt */
         bool active, done;
@@ -81,6 +83,12 @@ static bool start_body(struct xfer *x)
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
         if (x->status == 200 && x->bytes > 0)
                 return restart_from_zero(x) == 0; /* the server ignored Range */
+        if (x->status == 206 && x->range_start != (int64_t) x->bytes) {
+                /* Not the bytes we asked for: stop, and start over on the next attempt. */
+                x->bad_range = true;
+                restart_from_zero(x);
+                return false;
+        }
         return true;
 }
 
@@ -128,9 +136,14 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
         struct xfer *x = userdata;
         size_t n = size * nitems;
-        if (n > 5 && !strncmp(buf, "HTTP/", 5))
+        if (n > 5 && !strncmp(buf, "HTTP/", 5)) {
                 x->retry_after_ms = 0; /* a new response (after a redirect or 100) */
-        else if (n > 12 && !strncasecmp(buf, "Retry-After:", 12)) {
+                x->range_start = -1;
+        } else if (n > 14 && !strncasecmp(buf, "Content-Range:", 14)) {
+                unsigned long long start;
+                if (sscanf(buf + 14, " bytes %llu-", &start) == 1)
+                        x->range_start = (int64_t) start;
+        } else if (n > 12 && !strncasecmp(buf, "Retry-After:", 12)) {
                 _cleanup_free_ char *v = xstrndup(buf + 12, n - 12);
                 x->retry_after_ms = parse_retry_after(v);
         }
@@ -165,9 +178,13 @@ static int setup_handle(struct xfer *x, berth_error **err)
         curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/" BERTH_VERSION_STRING);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+        /* CURLOPT_RANGE rather than RESUME_FROM: a server that ignores it answers
+         * 200, which on_data() turns into a clean restart instead of an error. */
         x->resume_from = x->bytes;
-        if (x->bytes)
-                curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) x->bytes);
+        char range[32];
+        snprintf(range, sizeof(range), "%" PRIu64 "-", x->bytes);
+        curl_easy_setopt(h, CURLOPT_RANGE, x->bytes ? range : NULL);
+        x->range_start = -1;
         x->body_started = false;
         x->status = 0;
         x->retry_after_ms = 0;
@@ -273,6 +290,11 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
         long status = 0;
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
         char reason[CURL_ERROR_SIZE + 64];
+        if (x->bad_range) {
+                x->bad_range = false;
+                snprintf(reason, sizeof(reason), "a 206 answer for other bytes than asked");
+                goto retry;
+        }
         if (rc == CURLE_OK && (status == 200 || status == 206)) {
                 int r = publish(x, err);
                 /* Bytes kept from an earlier attempt may be what was wrong: once more from zero. */
@@ -285,7 +307,11 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
                 return r;
         }
         if (rc == CURLE_OK && status == 416) {
-                /* Our partial file does not fit what the server has now. */
+                /* We may hold the whole file already (the last attempt lost only
+                 * its ending); else our partial file does not fit the server's. */
+                if (x->bytes > 0 && publish(x, err) == 0)
+                        return 0;
+                berth_error_freep(err);
                 if (restart_from_zero(x) < 0) {
                         *err = TAKE_PTR(x->err);
                         return -1;
@@ -305,6 +331,7 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
         } else {
                 return berth_err(err, 0, "GET %s: %s", x->job->url, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
         }
+retry:
         if (x->attempts >= x->opts->limits.retries)
                 return berth_err(err, 0, "GET %s: %s (gave up after %u attempts)", x->job->url, reason, x->attempts + 1);
         uint64_t delay = backoff_ms(x);
