@@ -88,6 +88,12 @@ int images_opts_init(struct images_opts *ret, berth_error **err);
 int images_pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_layer_dirs,
                 berth_error **err);
 
+/* Only fetch and verify: the same as images_pull() without unpacking; returns
+ * the paths of the verified archives in the cache (ret_blobs may be NULL). For
+ * `berth lock` and the download benchmark. */
+int images_fetch(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_blobs,
+                 berth_error **err);
+
 /* Unpack one archive file into dest_dir (created; must not exist), with the safety
  * rules and limits of a layer. Used by images_pull(); exposed for tests and tools. */
 int images_unpack_file(const char *archive_path, const char *dest_dir, const struct images_limits *limits,

@@ -12,8 +12,14 @@ struct layer {
         char sha[65];
         ssize_t same_as;        /* index of an earlier layer with this digest, or -1 */
         int lock_fd;
+        bool want_layer;        /* false: the verified blob is enough */
         bool done, cached;
 };
+
+static bool present(struct store *s, const struct layer *l)
+{
+        return l->want_layer ? store_has_layer(s, l->sha) : store_has_blob(s, l->sha);
+}
 
 static int percent_decode(const char *s, char **ret, berth_error **err)
 {
@@ -179,7 +185,7 @@ static int take(struct store *s, struct layer *l, bool block, berth_error **err)
                 return -1;
         l->lock_fd = fd;
         store_clean_stale(s, l->sha);
-        if (store_has_layer(s, l->sha))
+        if (present(s, l))
                 l->done = true; /* another process finished it meanwhile */
         return 0;
 }
@@ -190,6 +196,10 @@ static int unpack_locked(struct store *s, const struct images_opts *o, struct la
                 struct layer *l = &ls[i];
                 if (l->lock_fd < 0 || l->done)
                         continue;
+                if (!l->want_layer) {
+                        l->done = true;
+                        continue;
+                }
                 emit(o, l, IMAGES_EV_UNPACK, NULL);
                 if (store_unpack_blob(s, l->sha, &o->limits, err) < 0)
                         return berth_error_wrap(err, "layer %zu (%s)", l->index + 1, l->url);
@@ -249,20 +259,25 @@ static bool all_done(const struct layer *ls, size_t n)
 /* ---- images_pull ------------------------------------------------------------ */
 
 static int prepare(struct store *s, const struct images_opts *o, const struct image_ref *refs, struct layer *ls,
-                   size_t n, berth_error **err)
+                   size_t n, bool want_layer, berth_error **err)
 {
         for (size_t i = 0; i < n; i++) {
                 struct layer *l = &ls[i];
-                *l = (struct layer) { .index = i, .url = refs[i].url, .same_as = -1, .lock_fd = -1 };
+                *l = (struct layer) { .index = i, .url = refs[i].url, .same_as = -1, .lock_fd = -1,
+                                      .want_layer = want_layer };
                 if (check_ref(&refs[i], l, err) < 0)
                         return berth_error_wrap(err, "layer %zu", i + 1);
-                if (!l->sha[0] && learn_local_digest(s, o, l, err) < 0)
+                bool learned = !l->sha[0];
+                if (learned && learn_local_digest(s, o, l, err) < 0)
                         return berth_error_wrap(err, "layer %zu", i + 1);
                 for (size_t j = 0; j < i; j++)
                         if (streq(ls[j].sha, l->sha) && ls[j].same_as < 0)
                                 l->same_as = (ssize_t) j;
-                if (l->same_as < 0 && store_has_layer(s, l->sha))
-                        l->done = l->cached = true;
+                if (l->same_as < 0 && present(s, l)) {
+                        l->done = true;
+                        /* A blob just copied in to learn its digest was not cached. */
+                        l->cached = !(learned && !want_layer);
+                }
         }
         return 0;
 }
@@ -281,7 +296,8 @@ static char **finish(struct store *s, const struct images_opts *o, struct layer 
         char **dirs = xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
                 const struct layer *l = ls[i].same_as >= 0 ? &ls[ls[i].same_as] : &ls[i];
-                dirs[i] = store_layer_path(s, l->sha);
+                dirs[i] = l->want_layer ? store_layer_path(s, l->sha)
+                                        : xasprintf("%s/blobs/sha256/%s", s->root, l->sha);
                 store_touch(s, l->sha);
                 struct layer ev = ls[i];
                 ev.cached = l->cached;
@@ -303,14 +319,14 @@ static int record_owner(struct store *s, const struct images_opts *o, struct lay
         return rc;
 }
 
-int images_pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_layer_dirs,
-                berth_error **err)
+static int pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, bool want_layer,
+                char ***ret_paths, berth_error **err)
 {
         _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
         if (store_open(opts->cache_dir, &s, err) < 0)
                 return -1;
         struct layer *ls = xcalloc(n ? n : 1, sizeof(*ls));
-        int rc = prepare(&s, opts, refs, ls, n, err);
+        int rc = prepare(&s, opts, refs, ls, n, want_layer, err);
         /* First everything nobody else is working on; then wait for the rest. */
         if (rc == 0)
                 rc = round_for(&s, opts, ls, n, false, err);
@@ -318,8 +334,25 @@ int images_pull(const struct images_opts *opts, const struct image_ref *refs, si
                 rc = round_for(&s, opts, ls, n, true, err);
         if (rc == 0)
                 rc = record_owner(&s, opts, ls, n, err);
-        if (rc == 0)
-                *ret_layer_dirs = finish(&s, opts, ls, n);
+        if (rc == 0) {
+                char **paths = finish(&s, opts, ls, n);
+                if (ret_paths)
+                        *ret_paths = paths;
+                else
+                        strv_free(paths);
+        }
         layers_free(ls, n);
         return rc;
+}
+
+int images_pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_layer_dirs,
+                berth_error **err)
+{
+        return pull(opts, refs, n, true, ret_layer_dirs, err);
+}
+
+int images_fetch(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_blobs,
+                 berth_error **err)
+{
+        return pull(opts, refs, n, false, ret_blobs, err);
 }

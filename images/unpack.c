@@ -12,8 +12,8 @@
 
 #include "private.h"
 
-#define BUF_SIZE (256 * 1024)
-#define POOL_BUFS 96
+#define BUF_SIZE (64 * 1024)
+#define POOL_BUFS 32
 
 enum item_kind { IT_ENTRY, IT_DATA, IT_END, IT_ERROR };
 enum entry_type { ET_FILE, ET_DIR, ET_SYMLINK, ET_HARDLINK, ET_FIFO, ET_WHITEOUT, ET_OPAQUE };
@@ -40,9 +40,12 @@ struct item {
         berth_error *err;   /* IT_ERROR */
 };
 
+/* Signals go out only to a thread that waits: most pushes and pops then cost
+ * an uncontended lock and no wake-up. */
 struct queue {
         pthread_mutex_t lock;
-        pthread_cond_t changed;
+        pthread_cond_t has_items, has_bufs;
+        bool writer_waits, reader_waits;
         struct item *head, *tail;
         char *pool[POOL_BUFS];
         size_t n_pool;
@@ -69,7 +72,8 @@ static void queue_init(struct queue *q)
 {
         *q = (struct queue) {};
         pthread_mutex_init(&q->lock, NULL);
-        pthread_cond_init(&q->changed, NULL);
+        pthread_cond_init(&q->has_items, NULL);
+        pthread_cond_init(&q->has_bufs, NULL);
         for (size_t i = 0; i < POOL_BUFS; i++)
                 q->pool[q->n_pool++] = xmalloc(BUF_SIZE);
 }
@@ -85,7 +89,8 @@ static void queue_destroy(struct queue *q)
         for (size_t i = 0; i < q->n_pool; i++)
                 free(q->pool[i]);
         pthread_mutex_destroy(&q->lock);
-        pthread_cond_destroy(&q->changed);
+        pthread_cond_destroy(&q->has_items);
+        pthread_cond_destroy(&q->has_bufs);
 }
 
 /* Returns false once the writer gave up. */
@@ -99,7 +104,8 @@ static bool queue_push(struct queue *q, struct item *it)
                 else
                         q->head = it;
                 q->tail = it;
-                pthread_cond_broadcast(&q->changed);
+                if (q->writer_waits)
+                        pthread_cond_signal(&q->has_items);
         }
         pthread_mutex_unlock(&q->lock);
         if (!ok) {
@@ -113,8 +119,11 @@ static bool queue_push(struct queue *q, struct item *it)
 static struct item *queue_pop(struct queue *q)
 {
         pthread_mutex_lock(&q->lock);
-        while (!q->head)
-                pthread_cond_wait(&q->changed, &q->lock);
+        while (!q->head) {
+                q->writer_waits = true;
+                pthread_cond_wait(&q->has_items, &q->lock);
+                q->writer_waits = false;
+        }
         struct item *it = q->head;
         q->head = it->next;
         if (!q->head)
@@ -126,8 +135,11 @@ static struct item *queue_pop(struct queue *q)
 static char *pool_get(struct queue *q)
 {
         pthread_mutex_lock(&q->lock);
-        while (q->n_pool == 0 && !q->cancel)
-                pthread_cond_wait(&q->changed, &q->lock);
+        while (q->n_pool == 0 && !q->cancel) {
+                q->reader_waits = true;
+                pthread_cond_wait(&q->has_bufs, &q->lock);
+                q->reader_waits = false;
+        }
         char *b = q->n_pool ? q->pool[--q->n_pool] : NULL;
         pthread_mutex_unlock(&q->lock);
         return b;
@@ -137,7 +149,8 @@ static void pool_put(struct queue *q, char *b)
 {
         pthread_mutex_lock(&q->lock);
         q->pool[q->n_pool++] = b;
-        pthread_cond_broadcast(&q->changed);
+        if (q->reader_waits)
+                pthread_cond_signal(&q->has_bufs);
         pthread_mutex_unlock(&q->lock);
 }
 
@@ -145,7 +158,7 @@ static void queue_cancel(struct queue *q)
 {
         pthread_mutex_lock(&q->lock);
         q->cancel = true;
-        pthread_cond_broadcast(&q->changed);
+        pthread_cond_broadcast(&q->has_bufs);
         pthread_mutex_unlock(&q->lock);
 }
 

@@ -218,11 +218,14 @@ requests() { grep -c "^$1 " "$LOG" || true; }
 
 @test "kill -9 during an unpack: no layer under its name; the rerun reuses the blob" {
   src=$T/many
-  mkdir -p "$src"
-  for d in $(seq 40); do
-    mkdir "$src/$d"
-    for f in $(seq 500); do echo "$d $f" >"$src/$d/$f"; done
-  done
+  "$PYTHON" - "$src" <<'PY'
+import os, sys
+for d in range(1, 41):
+    os.makedirs("%s/%d" % (sys.argv[1], d))
+    for f in range(1, 501):
+        with open("%s/%d/%d" % (sys.argv[1], d, f), "w") as fh:
+            fh.write("%d %d\n" % (d, f))
+PY
   tar -C "$src" -czf "$T/www/many.tar.gz" .
   M=$(sha256 "$T/www/many.tar.gz")
   start_faultserver "$T/www"

@@ -7,7 +7,7 @@
 
 static int usage(void)
 {
-        fputs("usage: images-tool unpack ARCHIVE DIR | pull URL[#SHA256]... | stack DEST LAYER... | pack DIR OUT\n",
+        fputs("usage: images-tool unpack ARCHIVE DIR | pull|fetch URL[#SHA256]... | stack DEST LAYER... | pack DIR OUT\n",
               stderr);
         return 2;
 }
@@ -21,7 +21,7 @@ static void on_event(const struct images_event *ev, void *userdata)
         fflush(stdout);
 }
 
-static int do_pull(int argc, char **argv, berth_error **err)
+static int do_pull(int argc, char **argv, bool unpack, berth_error **err)
 {
         struct images_opts opts;
         if (images_opts_init(&opts, err) < 0)
@@ -37,12 +37,12 @@ static int do_pull(int argc, char **argv, berth_error **err)
                 refs[i] = (struct image_ref) { argv[i], hash };
         }
         _cleanup_strv_ char **dirs = NULL;
-        int rc = images_pull(&opts, refs, n, &dirs, err);
+        int rc = unpack ? images_pull(&opts, refs, n, &dirs, err) : images_fetch(&opts, refs, n, &dirs, err);
         free(refs);
         if (rc < 0)
                 return -1;
         for (size_t i = 0; dirs[i]; i++)
-                printf("layer %s\n", dirs[i]);
+                printf("%s %s\n", unpack ? "layer" : "blob", dirs[i]);
         return 0;
 }
 
@@ -62,7 +62,9 @@ int main(int argc, char **argv)
                 if (rc == 0)
                         rc = images_unpack_file(argv[2], argv[3], &opts.limits, &err);
         } else if (streq(argv[1], "pull")) {
-                rc = do_pull(argc - 2, argv + 2, &err);
+                rc = do_pull(argc - 2, argv + 2, true, &err);
+        } else if (streq(argv[1], "fetch")) {
+                rc = do_pull(argc - 2, argv + 2, false, &err);
         } else if (streq(argv[1], "stack") && argc >= 4) {
                 rc = images_stack_copy(argv + 3, (size_t) (argc - 3), argv[2], &err);
         } else if (streq(argv[1], "pack") && argc == 4) {
