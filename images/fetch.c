@@ -69,9 +69,9 @@ static void emit(struct xfer *x, enum images_event_kind kind, uint64_t delay_ms,
 
 static int restart_from_zero(struct xfer *x)
 {
+        hasher_reset(x->hasher);
         if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
                 return berth_err(&x->err, errno, "truncate `%s`", x->partial);
-        hasher_reset(x->hasher);
         x->bytes = 0;
         x->resumed_any = false;
         return 0;
@@ -92,6 +92,18 @@ static bool start_body(struct xfer *x)
         return true;
 }
 
+static bool write_failed(struct xfer *x)
+{
+        int e = hasher_error(x->hasher);
+        if (!e)
+                return false;
+        /* A full disk: give the space back rather than keep a partial for later. */
+        if (e == ENOSPC || e == EDQUOT)
+                (void) !ftruncate(x->fd, 0);
+        berth_err(&x->err, e, "write `%s`", x->partial);
+        return true;
+}
+
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
         struct xfer *x = userdata;
@@ -106,14 +118,9 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
                                  x->opts->limits.max_download);
                 return CURL_WRITEFUNC_ERROR;
         }
-        if (write_all(x->fd, ptr, n) < 0) {
-                int e = errno;
-                /* A full disk: give the space back rather than keep a partial for later. */
-                if (e == ENOSPC || e == EDQUOT)
-                        (void) !ftruncate(x->fd, 0);
-                berth_err(&x->err, e, "write `%s`", x->partial);
+        if (write_failed(x))
                 return CURL_WRITEFUNC_ERROR;
-        }
+        /* The hasher thread hashes and writes; see hasher.c. */
         hasher_update(x->hasher, ptr, n);
         x->bytes += n;
         return n;
@@ -219,6 +226,7 @@ static int open_partial(struct xfer *x, berth_error **err)
                         return -1;
                 }
         }
+        hasher_set_fd(x->hasher, x->fd);
         x->resumed_any = x->bytes > 0;
         if (x->bytes)
                 log_debug("fetch: resuming %s at %" PRIu64 " bytes", x->job->url, x->bytes);
@@ -265,6 +273,11 @@ static uint64_t backoff_ms(const struct xfer *x)
 static int publish(struct xfer *x, berth_error **err)
 {
         char got[65];
+        hasher_flush(x->hasher);
+        if (write_failed(x)) {
+                *err = TAKE_PTR(x->err);
+                return -1;
+        }
         hasher_final_hex(x->hasher, got);
         if (!streq(got, x->job->sha256)) {
                 if (ftruncate(x->fd, 0) < 0)
@@ -389,6 +402,14 @@ static int collect(CURLM *m, struct xfer *xs, berth_error **err)
         return 0;
 }
 
+static bool all_finished(const struct xfer *xs, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!xs[i].done)
+                        return false;
+        return true;
+}
+
 static int run_loop(CURLM *m, struct xfer *xs, size_t n, berth_error **err)
 {
         for (;;) {
@@ -417,6 +438,8 @@ static int run_loop(CURLM *m, struct xfer *xs, size_t n, berth_error **err)
                         return berth_err(err, 0, "curl: transfer loop failed");
                 if (collect(m, xs, err) < 0)
                         return -1;
+                if (running == 0 && all_finished(xs, n))
+                        return 0;
                 if (curl_multi_poll(m, NULL, 0, (int) (wait < 200 ? wait : 200), NULL) != CURLM_OK)
                         return berth_err(err, 0, "curl: poll failed");
         }

@@ -1,5 +1,7 @@
-/* sha256 on its own thread: the download thread only copies bytes into a ring of
- * chunks, so receiving, writing and hashing overlap on different cores. */
+/* sha256 on its own thread: the download thread copies bytes into a ring of
+ * 1 MiB chunks and writes each full chunk to the file (large writes instead of
+ * curl's 16 KiB pieces), while this thread hashes the chunks behind it. */
+#include <errno.h>
 #include <pthread.h>
 
 #include "private.h"
@@ -16,6 +18,8 @@ struct hasher {
         size_t len[NCHUNKS];
         size_t head, tail, fill;  /* chunks [tail, head) are full; fill bytes in chunk head */
         bool stop;
+        int fd;                   /* where chunks go after hashing, or -1 */
+        int write_errno;          /* the first write failure */
 };
 
 static void *hasher_main(void *arg)
@@ -41,6 +45,7 @@ static void *hasher_main(void *arg)
 struct hasher *hasher_new(void)
 {
         struct hasher *h = xcalloc(1, sizeof(*h));
+        h->fd = -1;
         pthread_mutex_init(&h->lock, NULL);
         pthread_cond_init(&h->changed, NULL);
         for (size_t i = 0; i < NCHUNKS; i++)
@@ -53,6 +58,8 @@ struct hasher *hasher_new(void)
 
 static void push_chunk(struct hasher *h)
 {
+        if (h->fd >= 0 && !h->write_errno && write_all(h->fd, h->chunk[h->head % NCHUNKS], h->fill) < 0)
+                h->write_errno = errno;
         pthread_mutex_lock(&h->lock);
         h->len[h->head % NCHUNKS] = h->fill;
         h->head++;
@@ -90,11 +97,31 @@ static void drain(struct hasher *h)
         pthread_mutex_unlock(&h->lock);
 }
 
-/* Start over (the server ignored our Range). */
+/* From now on, also write what is hashed to fd (-1: stop writing). */
+void hasher_set_fd(struct hasher *h, int fd)
+{
+        drain(h);
+        h->fd = fd;
+}
+
+/* errno of the first failed write, or 0. */
+int hasher_error(struct hasher *h)
+{
+        return h->write_errno; /* only the producer's thread writes it */
+}
+
+/* Wait until everything given so far is hashed and written. */
+void hasher_flush(struct hasher *h)
+{
+        drain(h);
+}
+
+/* Start over (the server ignored our Range); the caller truncates the file. */
 void hasher_reset(struct hasher *h)
 {
         h->fill = 0;
         drain(h);
+        h->write_errno = 0;
         sha256_done(&h->sha);
         sha256_init(&h->sha);
 }

@@ -64,6 +64,9 @@ struct hasher;
 struct hasher *hasher_new(void);
 void hasher_update(struct hasher *h, const void *data, size_t len);
 void hasher_reset(struct hasher *h);
+void hasher_set_fd(struct hasher *h, int fd);
+int hasher_error(struct hasher *h);
+void hasher_flush(struct hasher *h);
 void hasher_final_hex(struct hasher *h, char out[static 65]);
 void hasher_free(struct hasher *h);
 static inline void hasher_freep(struct hasher **h) { hasher_free(*h); }

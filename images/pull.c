@@ -99,9 +99,9 @@ static int copy_hashing(int in, int out, struct hasher *h, uint64_t max, berth_e
                         return berth_error_make(err, BERTH_E_LIMIT, 0,
                                                 "larger than the limit of %" PRIu64 " bytes (BERTH_IMAGE_MAX_DOWNLOAD)",
                                                 max);
-                if (write_all(out, buf, (size_t) n) < 0)
-                        return berth_err(err, errno, "write into the cache");
                 hasher_update(h, buf, (size_t) n);
+                if (hasher_error(h))
+                        return berth_err(err, hasher_error(h), "write into the cache");
         }
 }
 
@@ -117,7 +117,12 @@ static int copy_local(struct store *s, const struct images_opts *o, const struct
         if (out < 0)
                 return berth_err(err, errno, "create `%s`", tmp);
         _cleanup_(hasher_freep) struct hasher *h = hasher_new();
-        if (copy_hashing(in, out, h, o->limits.max_download, err) < 0 || fsync(out) < 0 || fchmod(out, 0444) < 0) {
+        hasher_set_fd(h, out);
+        int rc = copy_hashing(in, out, h, o->limits.max_download, err);
+        hasher_flush(h);
+        if (rc == 0 && hasher_error(h))
+                rc = berth_err(err, hasher_error(h), "write into the cache");
+        if (rc < 0 || fsync(out) < 0 || fchmod(out, 0444) < 0) {
                 unlinkat(s->blobs_fd, tmp, 0);
                 return berth_err(err, errno, "copy `%s`", l->local);
         }
