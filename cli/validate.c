@@ -1,12 +1,32 @@
+#include <getopt.h>
+
 #include "cli.h"
+#include "specs/specs.h"
 
 const char cmd_validate_help[] =
         "Usage: berth validate [-f SPEC]\n"
         "\n"
         "Check a spec and everything it extends. Prints nothing on success;\n"
-        "errors name the file, line and column. Exit 2 if the spec is invalid.\n";
+        "errors name the file, line and column. Exit 2 if the spec is invalid,\n"
+        "1 if it cannot be read.\n";
 
 int cmd_validate(struct cli_ctx *ctx, int argc, char **argv)
 {
-        return cli_stub(ctx, argc, argv);
+        static const struct option opts[] = { CLI_COMMON_LONG, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
+                if (!cli_common_option(ctx, c, optarg))
+                        return cli_usage_error(ctx, "unexpected option; see `berth validate --help`");
+        if (optind < argc)
+                return cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
+
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_spec_ struct spec *s = NULL;
+        if (spec_load(ctx->spec_path, &s, &err) < 0) {
+                /* A spec past a bound is an invalid spec: exit 2, like any other. */
+                if (err->kind == BERTH_E_LIMIT)
+                        err->kind = BERTH_E_INVALID;
+                return cli_report(ctx, err);
+        }
+        return EXIT_OK;
 }

@@ -94,6 +94,7 @@ struct spec_service {
         struct spec_resources resources;
         char **depends_on;          /* names of services, NULL-terminated (may be NULL) */
         struct spec_pos pos;
+        struct spec_pos *depends_on_pos; /* where each depends_on entry was written */
 };
 
 struct spec {
@@ -104,6 +105,7 @@ struct spec {
         char *version;              /* semver or NULL */
         char *description;
         char *extends;              /* "name@range" or NULL */
+        struct spec_pos extends_pos;
         struct spec_layer *image;
         size_t n_image;
         char *workdir;              /* NULL = / */

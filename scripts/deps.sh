@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install what berth needs to build and test, from Debian's packages only.
+# Runs apt-get only when something is missing; as root, or through sudo.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+  libyaml-dev libcurl4-openssl-dev libarchive-dev libseccomp-dev libssl-dev libjansson-dev
+  # tests
+  libcmocka-dev bats jq python3 python3-yaml curl nginx-light zstd xz-utils bzip2 gzip
+  busybox-static uidmap iproute2 procps util-linux passwd
+  # peers for the benchmarks
+  bubblewrap crun hyperfine
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+
+# Packages such as nginx start their service on install; keep them from doing so.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  made_policy=1
+fi
+cleanup() { [ -n "$made_policy" ] && $SUDO rm -f "$policy"; }
+trap cleanup EXIT
+
+echo "deps: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
