@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fetch.h"
 
@@ -13,6 +14,8 @@ struct layer {
         ssize_t same_as;        /* index of an earlier layer with this digest, or -1 */
         int lock_fd;
         bool want_layer;        /* false: the verified blob is enough */
+        uint64_t bytes;         /* copied from a local file */
+        uint64_t start_ms;
         bool done, cached;
 };
 
@@ -70,18 +73,24 @@ static int check_ref(const struct image_ref *r, struct layer *l, berth_error **e
                                 r->url);
 }
 
-static void emit(const struct images_opts *o, const struct layer *l, enum images_event_kind kind, const char *dir)
+static void emit(const struct images_opts *o, struct layer *l, enum images_event_kind kind, const char *dir)
 {
         if (!o->progress)
                 return;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
         struct images_event ev = { .kind = kind, .index = l->index, .url = l->url, .sha256 = l->sha[0] ? l->sha : NULL,
-                                   .cached = l->cached, .layer_dir = dir };
+                                   .cached = l->cached, .layer_dir = dir, .bytes = l->bytes, .total = l->bytes,
+                                   .elapsed_ms = l->start_ms ? now - l->start_ms : 0 };
+        if (kind == IMAGES_EV_START)
+                l->start_ms = now;
         o->progress(&ev, o->userdata);
 }
 
 /* ---- local files ----------------------------------------------------------- */
 
-static int copy_hashing(int in, int out, struct hasher *h, uint64_t max, berth_error **err)
+static int copy_hashing(int in, int out, struct hasher *h, uint64_t max, uint64_t *ret_total, berth_error **err)
 {
         uint64_t total = 0;
         static const size_t bufsz = 1 << 20;
@@ -92,8 +101,10 @@ static int copy_hashing(int in, int out, struct hasher *h, uint64_t max, berth_e
                         continue;
                 if (n < 0)
                         return berth_err(err, errno, "read");
-                if (n == 0)
+                if (n == 0) {
+                        *ret_total = total;
                         return 0;
+                }
                 total += (uint64_t) n;
                 if (total > max)
                         return berth_error_make(err, BERTH_E_LIMIT, 0,
@@ -106,7 +117,7 @@ static int copy_hashing(int in, int out, struct hasher *h, uint64_t max, berth_e
 }
 
 /* Copy a local archive into the blob store under tmp, hashing it on the way. */
-static int copy_local(struct store *s, const struct images_opts *o, const struct layer *l, const char *tmp,
+static int copy_local(struct store *s, const struct images_opts *o, struct layer *l, const char *tmp,
                       char got[static 65], berth_error **err)
 {
         _cleanup_close_ int in = open(l->local, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -118,7 +129,7 @@ static int copy_local(struct store *s, const struct images_opts *o, const struct
                 return berth_err(err, errno, "create `%s`", tmp);
         _cleanup_(hasher_freep) struct hasher *h = hasher_new();
         hasher_set_fd(h, out);
-        int rc = copy_hashing(in, out, h, o->limits.max_download, err);
+        int rc = copy_hashing(in, out, h, o->limits.max_download, &l->bytes, err);
         hasher_flush(h);
         if (rc == 0 && hasher_error(h))
                 rc = berth_err(err, hasher_error(h), "write into the cache");
@@ -148,6 +159,7 @@ static int fetch_local(struct store *s, const struct images_opts *o, struct laye
         emit(o, l, IMAGES_EV_START, NULL);
         if (copy_local(s, o, l, tmp, got, err) < 0)
                 return -1;
+        emit(o, l, IMAGES_EV_PROGRESS, NULL);
         if (!streq(got, l->sha)) {
                 unlinkat(s->blobs_fd, tmp, 0);
                 return berth_error_make(err, BERTH_E_DIGEST, 0, "%s: sha256 mismatch: expected %s, got %s", l->url,
@@ -160,8 +172,10 @@ static int fetch_local(struct store *s, const struct images_opts *o, struct laye
 static int learn_local_digest(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
 {
         _cleanup_free_ char *tmp = tmp_name_for("local.blob");
+        emit(o, l, IMAGES_EV_START, NULL);
         if (copy_local(s, o, l, tmp, l->sha, err) < 0)
                 return -1;
+        emit(o, l, IMAGES_EV_PROGRESS, NULL);
         _cleanup_close_ int lock = store_lock(s, l->sha, true, err);
         if (lock < 0)
                 return -1;

@@ -67,3 +67,113 @@ teardown() { common_teardown; }
   [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
   [ -z "$(ls -A "$BERTH_CACHE_DIR/refs")" ]
 }
+
+# A spec with two http layers (pinned) on faultserver, and a service with a local layer.
+write_spec() {
+  [ -e "$T/www/c.tar.gz" ] || make_layer "$T/www/c.tar.gz" 64
+  C=$(sha256 "$T/www/c.tar.gz")
+  cat >"$T/berth.yaml" <<YAML
+berth: 1
+name: demo
+image:
+  - url: http://127.0.0.1:$PORT/${1:-ok}/a.tar.gz
+    sha256: ${2:-$A}
+  - url: http://127.0.0.1:$PORT/ok/b.tar.gz
+    sha256: $B
+services:
+  db:
+    image: [{url: www/c.tar.gz}]
+    command: [sh]
+YAML
+}
+
+@test "berth pull: every layer of the spec and its services, one line each, then cached" {
+  start_faultserver "$T/www"
+  write_spec
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 3 ]
+  [[ "$output" == *"layer 1/3 ${A:0:12} 2"*"KiB in "*"s  http://127.0.0.1:$PORT/ok/a.tar.gz"* ]]
+  [[ "$output" == *"layer 3/3 ${C:0:12} "*"  $T/www/c.tar.gz"* ]]
+  [ "$(cat "$BERTH_CACHE_DIR/layers/sha256/$A/etc/motd")" = "hello from a.tar.gz" ]
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "layer 1/3 ${A:0:12} cached  http://127.0.0.1:$PORT/ok/a.tar.gz" ]
+  [ "$(grep -c '^ok ' "$LOG")" -eq 2 ]
+  run "$BERTH" image ls
+  [[ "$output" == *"${A:0:12} "*"$T/berth.yaml"* ]]
+}
+
+@test "berth --json pull: one event per line" {
+  start_faultserver "$T/www"
+  write_spec e503
+  run "$BERTH" --json pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  echo "$output" | jq -e -s 'map(select(.event == "retry")) | .[0].layer == 1 and .[0].delay_ms == 1000 and .[0].reason == "HTTP 503"'
+  echo "$output" | jq -e -s 'map(select(.event == "done")) | length == 3 and all(.layer_dir | startswith(env.BERTH_CACHE_DIR))'
+  echo "$output" | jq -e -s 'map(select(.event == "unpack")) | length == 3'
+}
+
+@test "berth pull: a wrong digest is exit 1 naming URL, expected and actual" {
+  start_faultserver "$T/www"
+  E=eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
+  write_spec ok "$E"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"berth: pull: layer 1: http://127.0.0.1:$PORT/ok/a.tar.gz: sha256 mismatch: expected $E, got $A"* ]]
+  run "$BERTH" --json pull -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'"kind":"digest"'* ]]
+}
+
+@test "berth pull: an invalid spec is exit 2; a missing one exit 1" {
+  printf 'berth: 1\nname: x\nimage: [{url: http://h/a.tar.zst}]\n' >"$T/berth.yaml"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 2 ]
+  run "$BERTH" pull -f "$T/nope.yaml"
+  [ "$status" -eq 1 ]
+  run "$BERTH" pull extra
+  [ "$status" -eq 2 ]
+}
+
+@test "eight parallel berth pull of the same cold spec: all succeed, each blob fetched once" {
+  start_faultserver "$T/www"
+  write_spec
+  pids=()
+  for i in $(seq 8); do
+    "$BERTH" pull -f "$T/berth.yaml" >"$T/out.$i" 2>&1 &
+    pids+=($!)
+    PIDS+=($!)
+  done
+  for p in "${pids[@]}"; do
+    wait "$p"
+  done
+  for i in $(seq 8); do
+    [ "$(grep -c '^layer [123]/3 ' "$T/out.$i")" -eq 3 ]
+  done
+  [ "$(grep -c '^ok a.tar.gz' "$LOG")" -eq 1 ]
+  [ "$(grep -c '^ok b.tar.gz' "$LOG")" -eq 1 ]
+  [ "$(ls -A "$BERTH_CACHE_DIR/layers/sha256" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$A" "$B" "$C" | sort | tr '\n' ' ')" ]
+}
+
+@test "berth pull: kill -9 mid-download, the rerun resumes" {
+  # big enough that a whole 1 MiB chunk reaches the disk before the stall
+  make_layer "$T/www/a.tar.gz" 4096
+  A=$(sha256 "$T/www/a.tar.gz")
+  start_faultserver "$T/www"
+  write_spec stall
+  "$BERTH" pull -f "$T/berth.yaml" >/dev/null 2>&1 &
+  pid=$!
+  PIDS+=($pid)
+  for _ in $(seq 100); do
+    [ -s "$BERTH_CACHE_DIR/blobs/sha256/.$A.partial" ] && break
+    sleep 0.05
+  done
+  sleep 0.2
+  kill -9 "$pid"
+  wait "$pid" || true
+  [ ! -e "$BERTH_CACHE_DIR/layers/sha256/$A" ]
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  grep -q '^stall a.tar.gz bytes=[1-9][0-9]*-$' "$LOG"
+}
