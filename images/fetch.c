@@ -185,6 +185,8 @@ static int setup_handle(struct xfer *x, berth_error **err)
         curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/" BERTH_VERSION_STRING);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+        if (x->opts->ca_bundle)
+                curl_easy_setopt(h, CURLOPT_CAINFO, x->opts->ca_bundle);
         /* CURLOPT_RANGE rather than RESUME_FROM: a server that ignores it answers
          * 200, which on_data() turns into a clean restart instead of an error. */
         x->resume_from = x->bytes;
@@ -337,6 +339,13 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
         } else if (rc == CURLE_OK) {
                 return berth_error_make(err, status == 404 || status == 410 ? BERTH_E_NOTFOUND : BERTH_E_FAILED, 0,
                                         "GET %s: HTTP %ld", x->job->url, status);
+        } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+                char *where = NULL;
+                curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &where);
+                return berth_err(err, 0, "GET %s: refusing to follow a redirect to %s (%s)", x->job->url,
+                                 where ? where : "another scheme",
+                                 startswith(x->job->url, "https://") ? "https may only lead to https"
+                                                                     : "http may only lead to http or https");
         } else if (rc == CURLE_FILESIZE_EXCEEDED) {
                 return berth_error_make(err, BERTH_E_LIMIT, 0,
                                         "GET %s: larger than the limit of %" PRIu64 " bytes (BERTH_IMAGE_MAX_DOWNLOAD)",

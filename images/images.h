@@ -76,6 +76,7 @@ struct images_opts {
         void *userdata;
         const char *owner;              /* who uses the layers (a spec or lockfile path),
                                          * recorded for `image ls`/`image gc`; may be NULL */
+        const char *ca_bundle;          /* extra trust for https ($BERTH_CA_BUNDLE); NULL = system */
 };
 
 /* Defaults plus the BERTH_IMAGE_* environment overrides. */

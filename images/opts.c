@@ -73,6 +73,7 @@ int images_opts_init(struct images_opts *ret, berth_error **err)
             env_uint("BERTH_IMAGE_LOW_SPEED_TIME", &l.low_speed_time_s, err) < 0 ||
             env_uint("BERTH_IMAGE_MAX_RETRY_AFTER", &l.max_retry_after_s, err) < 0)
                 return -1;
-        *ret = (struct images_opts) { .limits = l };
+        const char *ca = getenv("BERTH_CA_BUNDLE");
+        *ret = (struct images_opts) { .limits = l, .ca_bundle = ca && *ca ? ca : NULL };
         return 0;
 }

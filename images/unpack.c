@@ -251,12 +251,18 @@ static int classify(struct archive_entry *e, const char *path, struct item *it, 
         }
 }
 
-static int check_limits(struct reader *r, const struct item *it, const char *name, berth_error **err)
+/* Every header counts, skipped ones too: a flood of device nodes is a bomb as well. */
+static int count_entry(struct reader *r, berth_error **err)
 {
         if (++r->entries > r->limits->max_entries)
                 return berth_error_make(err, BERTH_E_LIMIT, 0,
                                         "more than %" PRIu64 " entries (BERTH_IMAGE_MAX_ENTRIES)",
                                         r->limits->max_entries);
+        return 0;
+}
+
+static int check_size(struct reader *r, const struct item *it, const char *name, berth_error **err)
+{
         if (it->type == ET_FILE) {
                 r->bytes += it->size;
                 if (it->size > r->limits->max_unpacked || r->bytes > r->limits->max_unpacked)
@@ -274,6 +280,8 @@ static int make_entry(struct reader *r, struct archive_entry *e, struct item **r
         const char *name = archive_entry_pathname(e);
         if (!name)
                 return berth_err(err, 0, "an entry has no name");
+        if (count_entry(r, err) < 0)
+                return -1;
         struct item *it = xcalloc(1, sizeof(*it));
         it->kind = IT_ENTRY;
         int rc = path_normalize(name, &it->path, err);
@@ -289,7 +297,7 @@ static int make_entry(struct reader *r, struct archive_entry *e, struct item **r
         it->mtime.tv_nsec = archive_entry_mtime_nsec(e);
         it->size = it->type == ET_FILE && archive_entry_size_is_set(e) ? (uint64_t) archive_entry_size(e) : 0;
         read_xattrs(e, it);
-        if (check_limits(r, it, it->path, err) < 0) {
+        if (check_size(r, it, it->path, err) < 0) {
                 item_free(it);
                 return -1;
         }

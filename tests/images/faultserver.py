@@ -15,9 +15,11 @@ URL: /MODE/NAME[?n=K], NAME a file in --root. MODE is one of
   e404      always 404
   redirN    redirect N times (302) to /ok/NAME
   tofile    redirect to file:///etc/passwd
+  tohttp    redirect to http://127.0.0.1:PORT/ok/NAME (PORT from ?port=)
   corrupt   always: one byte of the body flipped
 Every request is logged to --log as "MODE NAME RANGE". The chosen port is
-written to --port-file once listening. Only binds 127.0.0.1.
+written to --port-file once listening. Only binds 127.0.0.1. With --cert and
+--key it speaks TLS.
 """
 import argparse
 import http.server
@@ -70,6 +72,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.redirect(nxt)
         if mode == "tofile":
             return self.redirect("file:///etc/passwd")
+        if mode == "tohttp":
+            return self.redirect("http://127.0.0.1:%s/ok/%s" % (q.get("port", ["1"])[0], name))
         if mode == "e404":
             return self.simple(404)
         if mode in ("e500", "e503", "e429") and failing:
@@ -143,8 +147,15 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     a = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
+    if a.cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.root = a.root
     srv.log = a.log
     tmp = a.port_file + ".tmp"

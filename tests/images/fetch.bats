@@ -125,8 +125,27 @@ requests() { grep -c "^$1 " "$LOG" || true; }
   start_faultserver "$T/www"
   pull "$(url tofile)"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"tofile/a.tar.gz: "*"file"* ]]
+  [[ "$output" == *"tofile/a.tar.gz: refusing to follow a redirect to file:///etc/passwd"* ]]
   [ ! -e "$BERTH_CACHE_DIR/layers/sha256/$A" ]
+}
+
+@test "https works with a trusted CA; a redirect from https down to http is refused" {
+  command -v openssl >/dev/null || need "openssl"
+  start_faultserver "$T/www"
+  start_tls_faultserver "$T/www"
+  pull "https://127.0.0.1:$TLS_PORT/ok/a.tar.gz#$A"
+  [ "$status" -eq 0 ]
+  rm -rf "$BERTH_CACHE_DIR"
+  pull "https://127.0.0.1:$TLS_PORT/tohttp/a.tar.gz?port=$PORT#$A"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"tohttp/a.tar.gz?port=$PORT: refusing to follow a redirect to http://127.0.0.1:$PORT/ok/a.tar.gz (https may only lead to https)"* ]]
+  # the plain server was never asked
+  [ "$(grep -c "^ok a.tar.gz" "$LOG")" -eq 1 ]
+  # without the CA, the certificate is refused
+  rm -rf "$BERTH_CACHE_DIR"
+  BERTH_CA_BUNDLE= run "$IMAGES_TOOL" pull "https://127.0.0.1:$TLS_PORT/ok/a.tar.gz#$A"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"certificate"* ]]
 }
 
 @test "a corrupted byte fails with the URL, the expected and the actual digest" {

@@ -30,17 +30,32 @@ common_teardown() {
   fi
 }
 
-# start_faultserver ROOT: sets PORT and LOG.
+# start_faultserver ROOT [ARGS...]: sets PORT and LOG.
 start_faultserver() {
+  local root=$1
+  shift
   LOG=$T/requests.log
-  : >"$LOG"
-  "$PYTHON" "$FAULTSERVER" --root "$1" --log "$LOG" --port-file "$T/port" &
+  touch "$LOG"
+  rm -f "$T/port"
+  "$PYTHON" "$FAULTSERVER" --root "$root" --log "$LOG" --port-file "$T/port" "$@" &
   PIDS+=($!)
   for _ in $(seq 100); do
     [ -s "$T/port" ] && break
     sleep 0.05
   done
   PORT=$(cat "$T/port")
+}
+
+# start_tls_faultserver ROOT: a TLS faultserver with a fresh self-signed
+# certificate for 127.0.0.1, trusted through BERTH_CA_BUNDLE. Sets TLS_PORT.
+start_tls_faultserver() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+  local plain=$PORT
+  start_faultserver "$1" --cert "$T/cert.pem" --key "$T/key.pem"
+  TLS_PORT=$PORT
+  PORT=$plain
+  export BERTH_CA_BUNDLE=$T/cert.pem
 }
 
 # start_nginx ROOT: a static server with Range support, as a user process with

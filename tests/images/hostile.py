@@ -65,6 +65,7 @@ def main(outdir):
         "whiteout-bad": [member(".wh..."), member("x")],
         "readonly-dir": [member("ro", D, mode=0o555), member("ro/inner", data=b"i", mode=0o444)],
         "many-entries": [member("e%d" % i) for i in range(300)],
+        "many-devices": [member("d%d" % i, tarfile.CHRTYPE, devmajor=1, devminor=3) for i in range(300)],
     }
     for name, members in cases.items():
         write(outdir, name + ".tar", tar_bytes(members))

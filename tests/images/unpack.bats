@@ -156,6 +156,10 @@ outside_untouched() {
   [ "$status" -eq 4 ]
   [[ "$output" == *"more than 100 entries (BERTH_IMAGE_MAX_ENTRIES)"* ]]
   rm -rf "$L"
+  # skipped entries count too
+  BERTH_IMAGE_MAX_ENTRIES=100 run "$IMAGES_TOOL" unpack "$H/many-devices.tar" "$L"
+  [ "$status" -eq 4 ]
+  rm -rf "$L"
   unpack many-entries.tar
   [ "$status" -eq 0 ]
   [ "$(ls "$L" | wc -l)" -eq 300 ]
