@@ -104,6 +104,17 @@ YAML
   [[ "$output" == *"${A:0:12} "*"$T/berth.yaml"* ]]
 }
 
+@test "berth pull on a terminal: one live line per layer" {
+  command -v script >/dev/null || need "script(1)"
+  start_faultserver "$T/www"
+  write_spec
+  run script -qec "\"$BERTH\" pull -f \"$T/berth.yaml\"" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *$'\e[K'"1/3 a.tar.gz"*"done"* ]]
+  [[ "$output" == *$'\e[3A'* ]]
+  [[ "$output" == *"3/3 c.tar.gz"*"done"* ]]
+}
+
 @test "berth --json pull: one event per line" {
   start_faultserver "$T/www"
   write_spec e503

@@ -177,6 +177,19 @@ requests() { grep -c "^$1 " "$LOG" || true; }
   [ "$(sha256 "$BERTH_CACHE_DIR/blobs/sha256/$A")" = "$A" ]
 }
 
+@test "the proxy variables are honoured" {
+  start_faultserver "$T/www"
+  # an unresolvable host: only a proxy can serve it
+  http_proxy=http://127.0.0.1:$PORT run "$IMAGES_TOOL" pull "http://berth-test.invalid/ok/a.tar.gz#$A"
+  [ "$status" -eq 0 ]
+  [ "$(requests ok)" -eq 1 ]
+  rm -rf "$BERTH_CACHE_DIR"
+  http_proxy=http://127.0.0.1:$PORT no_proxy=berth-test.invalid BERTH_IMAGE_RETRIES=0 \
+    run "$IMAGES_TOOL" pull "http://berth-test.invalid/ok/a.tar.gz#$A"
+  [ "$status" -eq 1 ]
+  [ "$(requests ok)" -eq 1 ]
+}
+
 @test "http without a sha256 is refused" {
   run "$IMAGES_TOOL" pull "http://127.0.0.1:1/a.tar.gz"
   [ "$status" -eq 1 ]
