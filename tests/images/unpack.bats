@@ -303,3 +303,22 @@ PY
   [[ "$output" == *"etc/.wh.gone"* ]]
   [[ "$output" == *"var/.wh..wh..opq"* ]]
 }
+
+@test "unprivileged: whiteouts, opaque folders and a rootless overlay as a plain user" {
+  [ "$(id -u)" -eq 0 ] || skip "already unprivileged: the tests above cover it"
+  command -v setpriv >/dev/null || need "setpriv"
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  chmod 755 "$T"
+  mkdir -m 777 "$T/u"
+  cp "$H/whiteouts.tar" "$T/u/"
+  make_base
+  chmod -R a+rX "$T/l0" "$T/u"
+  run as_nobody "$IMAGES_TOOL" unpack "$T/u/whiteouts.tar" "$T/u/l1"
+  [ "$status" -eq 0 ]
+  [ "$(stat -c '%U %F %t:%T' "$T/u/l1/etc/gone")" = "nobody character special file 0:0" ]
+  as_nobody unshare -Urm true 2>/dev/null || need "unprivileged user namespaces"
+  mkdir -m 777 "$T/u/up" "$T/u/wk" "$T/u/mnt"
+  run as_nobody unshare -Urm sh -c "mount -t overlay overlay -o lowerdir=$T/u/l1:$T/l0,upperdir=$T/u/up,workdir=$T/u/wk,userxattr $T/u/mnt && cd $T/u/mnt && find . | sort"
+  [ "$status" -eq 0 ]
+  [ "${lines[*]}" = ". ./etc ./etc/kept ./keep ./keep/file ./var ./var/new" ]
+}
