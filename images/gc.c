@@ -286,6 +286,9 @@ int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct ima
         _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
         if (store_open(cache_dir, &s, err) < 0)
                 return -1;
+        _cleanup_close_ int gc_lock = dry_run ? -1 : store_gc_lock(&s, true, err);
+        if (!dry_run && gc_lock < 0)
+                return -1;
         struct ref *refs = NULL;
         size_t nrefs = 0;
         if (load_refs(&s, &refs, &nrefs, err) < 0)

@@ -4,7 +4,8 @@
  * Cache layout under the cache folder (berth_cache_dir()):
  *   blobs/sha256/<hex>        a verified archive, renamed in only after its digest matched
  *   layers/sha256/<hex>/      the archive unpacked: one read-only layer folder per blob digest
- *   locks/<key>.lock          flock()s so that concurrent berth processes fetch and unpack once
+ *   locks/<hex>.lock          flock()s so that concurrent berth processes fetch and unpack once
+ *   locks/gc.lock             shared by pulls, exclusive for gc
  *   refs/<key>                who uses which digests (for `image ls` and `image gc`)
  * Temporary names (".<hex>.partial", ".<hex>.tmp-XXXXXX") live beside their final
  * name and are never visible under a final name.

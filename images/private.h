@@ -93,5 +93,8 @@ char *store_layer_path(struct store *s, const char *hex);
 void store_clean_stale(struct store *s, const char *hex);
 /* Unpack the blob hex into the layer folder, atomically; caller holds the lock. */
 int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err);
+/* Pulls hold gc.lock shared from start to the refs record; gc holds it
+ * exclusively, so it never removes a layer a pull is about to hand out. */
+int store_gc_lock(struct store *s, bool exclusive, berth_error **err);
 /* Note the use of hex now (for `image ls` and gc). */
 void store_touch(struct store *s, const char *hex);

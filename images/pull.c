@@ -344,6 +344,9 @@ static int pull(const struct images_opts *opts, const struct image_ref *refs, si
         _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
         if (store_open(opts->cache_dir, &s, err) < 0)
                 return -1;
+        _cleanup_close_ int gc_lock = store_gc_lock(&s, false, err);
+        if (gc_lock < 0)
+                return -1;
         struct layer *ls = xcalloc(n ? n : 1, sizeof(*ls));
         int rc = prepare(&s, opts, refs, ls, n, want_layer, err);
         /* First everything nobody else is working on; then wait for the rest. */

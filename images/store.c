@@ -139,3 +139,14 @@ void store_touch(struct store *s, const char *hex)
         if (fd >= 0)
                 futimens(fd, NULL);
 }
+
+int store_gc_lock(struct store *s, bool exclusive, berth_error **err)
+{
+        _cleanup_close_ int fd = openat(s->locks_fd, "gc.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berth_err(err, errno, "open lock `gc.lock`");
+        while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+                if (errno != EINTR)
+                        return berth_err(err, errno, "lock `gc.lock`");
+        return TAKE_FD(fd);
+}

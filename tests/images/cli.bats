@@ -188,3 +188,20 @@ YAML
   [ "$status" -eq 0 ]
   grep -q '^stall a.tar.gz bytes=[1-9][0-9]*-$' "$LOG"
 }
+
+@test "image gc waits for running pulls (gc.lock), --dry-run does not" {
+  command -v flock >/dev/null || need "flock(1)"
+  "$IMAGES_TOOL" pull "$T/www/b.tar.gz" >/dev/null
+  # stand in for a pull in progress: hold the lock shared for a second
+  flock -s "$BERTH_CACHE_DIR/locks/gc.lock" sleep 1 &
+  PIDS+=($!)
+  sleep 0.2
+  start=$(date +%s%N)
+  run "$BERTH" image gc --dry-run
+  [ "$status" -eq 0 ]
+  [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 700 ]
+  run "$BERTH" image gc
+  [ "$status" -eq 0 ]
+  [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 700 ]
+  [ "${lines[0]}" = "removed $B" ]
+}
