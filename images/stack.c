@@ -39,6 +39,22 @@ static int copy_data(int in, int out)
         }
 }
 
+/* The layer's own user.* xattrs, never overlay's markers: in a merged folder
+ * they would mean something else. Best effort, like cp -a. */
+static void copy_xattrs(int in, int out)
+{
+        char names[4096], value[4096];
+        ssize_t n = flistxattr(in, names, sizeof(names));
+        for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t) strlen(names + off) + 1) {
+                const char *name = names + off;
+                if (!startswith(name, "user.") || startswith(name, "user.overlay."))
+                        continue;
+                ssize_t v = fgetxattr(in, name, value, sizeof(value));
+                if (v >= 0)
+                        (void) fsetxattr(out, name, value, (size_t) v, 0);
+        }
+}
+
 static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, berth_error **err)
 {
         if (linkat(sfd, name, dfd, name, 0) == 0)
@@ -51,6 +67,7 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, 
                 return berth_err(err, errno, "create `%s`", name);
         if (copy_data(in, out) < 0)
                 return berth_err(err, errno, "copy `%s`", name);
+        copy_xattrs(in, out);
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (fchmod(out, st->st_mode & 07777) < 0 || futimens(out, ts) < 0)
                 return berth_err(err, errno, "`%s`: set mode and time", name);
@@ -114,6 +131,7 @@ static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *s
         if (s < 0 || d < 0)
                 return berth_err(err, errno, "open `%s`", name);
         fchmod(d, 0700); /* a read-only lower folder must still take this layer's entries */
+        copy_xattrs(s, d);
         if (merge_dir(s, d, depth + 1, err) < 0)
                 return berth_error_wrap(err, "%s", name);
         struct timespec ts[2] = { st->st_atim, st->st_mtim };

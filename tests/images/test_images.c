@@ -162,6 +162,7 @@ static void stack_copy_whiteouts(void **state)
         assert_int_equal(mknod(P("%s/a/x", l1), S_IFCHR | 0, makedev(0, 0)), 0);
         write_text(P("%s/d/new", l1), "n");
         assert_int_equal(setxattr(P("%s/d", l1), OVERLAY_OPAQUE_XATTR, "y", 1, 0), 0);
+        assert_int_equal(setxattr(P("%s/d", l1), "user.note", "kept", 4, 0), 0);
         char *layers[] = { l0, l1 };
         _cleanup_free_ char *dest = xasprintf("%s/merged", t);
         assert_int_equal(images_stack_copy(layers, 2, dest, &err), 0);
@@ -170,6 +171,10 @@ static void stack_copy_whiteouts(void **state)
         assert_int_equal(stat(P("%s/a/x", dest), &st), -1);
         assert_int_equal(stat(P("%s/d/z", dest), &st), -1);
         assert_int_equal(stat(P("%s/d/new", dest), &st), 0);
+        /* Folder xattrs come along, overlay markers do not. */
+        char v[8] = "";
+        assert_int_equal(getxattr(P("%s/d", dest), "user.note", v, sizeof(v)), 4);
+        assert_int_equal(getxattr(P("%s/d", dest), OVERLAY_OPAQUE_XATTR, v, sizeof(v)), -1);
         /* The lower layer keeps what the upper one hides. */
         assert_int_equal(stat(P("%s/a/x", l0), &st), 0);
         /* dest must not exist yet */
