@@ -403,6 +403,8 @@ struct dirfix {
 
 struct writer {
         int rootfd;
+        mode_t umask;           /* the process's, read once: creating with the final
+                                 * mode saves an fchmod() per file when it survives */
         char *parent_path;      /* the folder parent_fd was opened for */
         int parent_fd;
         int fd;                 /* the regular file being written */
@@ -472,7 +474,7 @@ static int finish_file(struct writer *w, berth_error **err)
         _cleanup_close_ int fd = TAKE_FD(w->fd);
         struct timespec ts[2] = { it->mtime, it->mtime };
         int rc = 0;
-        if (fchmod(fd, it->mode) < 0 || futimens(fd, ts) < 0)
+        if (((it->mode & w->umask) && fchmod(fd, it->mode) < 0) || futimens(fd, ts) < 0)
                 rc = berth_err(err, errno, "`%s`: set mode and time", it->path);
         else
                 rc = set_xattrs(fd, it, err);
@@ -483,7 +485,8 @@ static int finish_file(struct writer *w, berth_error **err)
 static int write_file(struct writer *w, struct item *it, int pfd, const char *base, berth_error **err)
 {
         for (int tries = 0;; tries++) {
-                int fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                /* The fd is writable whatever the mode, even 0444. */
+                int fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, it->mode);
                 if (fd >= 0) {
                         w->fd = fd;
                         w->file = it;
@@ -721,6 +724,19 @@ static void writer_done(struct writer *w)
         free(w->fixes);
 }
 
+/* umask() can only be read by setting it, which races with other threads; the
+ * kernel also reports it in /proc/self/status. Unknown: assume it strips all. */
+static mode_t current_umask(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned m;
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "Umask: %o", &m) == 1)
+                        return (mode_t) m;
+        return 07777;
+}
+
 static struct archive *open_reader(int fd, berth_error **err)
 {
         struct archive *a = archive_read_new();
@@ -747,7 +763,7 @@ int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, be
         struct queue q;
         queue_init(&q);
         struct reader r = { .q = &q, .a = a, .limits = limits };
-        struct writer w = { .rootfd = rootfd, .parent_fd = -1, .fd = -1 };
+        struct writer w = { .rootfd = rootfd, .parent_fd = -1, .fd = -1, .umask = current_umask() };
         pthread_t t;
         int e = pthread_create(&t, NULL, reader_main, &r);
         if (e != 0) {

@@ -322,3 +322,18 @@ PY
   [ "$status" -eq 0 ]
   [ "${lines[*]}" = ". ./etc ./etc/kept ./keep ./keep/file ./var ./var/new" ]
 }
+
+@test "file modes are kept exactly, whatever the umask" {
+  mkdir -p "$T/src"
+  for m in 666 664 640 400 000 755 1755; do
+    echo x >"$T/src/f$m"
+    chmod "$m" "$T/src/f$m"
+  done
+  tar -C "$T/src" -cf "$T/m.tar" .
+  (umask 077 && "$IMAGES_TOOL" unpack "$T/m.tar" "$L")
+  for m in 666 664 640 400 0 755 1755; do
+    f=$m
+    [ "$m" = 0 ] && f=000
+    [ "$(stat -c %a "$L/f$f")" = "$m" ] || { echo "f$f: $(stat -c %a "$L/f$f")"; return 1; }
+  done
+}
