@@ -36,7 +36,7 @@ struct image_ref {
  * environment overrides named in docs/IMAGES.md. 0 means "no limit" nowhere. */
 struct images_limits {
         uint64_t max_download;      /* bytes of one archive (default 16 GiB) */
-        uint64_t max_unpacked;      /* bytes of file data in one layer (default 64 GiB) */
+        uint64_t max_unpacked;      /* bytes of file data in one layer (default 16 GiB) */
         uint64_t max_entries;       /* entries in one layer (default 4,000,000) */
         unsigned max_redirects;     /* default 5 */
         unsigned retries;           /* transient failures retried per layer (default 5) */

@@ -56,7 +56,7 @@ int images_opts_init(struct images_opts *ret, berth_error **err)
 {
         struct images_limits l = {
                 .max_download = 16 * GiB,
-                .max_unpacked = 64 * GiB,
+                .max_unpacked = 16 * GiB,
                 .max_entries = 4000000,
                 .max_redirects = 5,
                 .retries = 5,
