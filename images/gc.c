@@ -20,7 +20,7 @@ static char *owner_key(const char *owner)
 
 int images_refs_set(const char *cache_dir, const char *owner, char *const *digests, size_t n, berth_error **err)
 {
-        _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
+        _cleanup_(store_closep) struct store s = STORE_INIT;
         if (store_open(cache_dir, &s, err) < 0)
                 return -1;
         if (strchr(owner, '\n'))
@@ -202,7 +202,7 @@ static int list_store(struct store *s, struct ref *refs, size_t nrefs, struct im
 
 int images_list(const char *cache_dir, struct images_entry **ret, size_t *ret_n, berth_error **err)
 {
-        _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
+        _cleanup_(store_closep) struct store s = STORE_INIT;
         if (store_open(cache_dir, &s, err) < 0)
                 return -1;
         struct ref *refs = NULL;
@@ -283,7 +283,7 @@ static int collect(struct store *s, struct ref *refs, size_t nrefs, char *const 
 int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct images_gc_result *ret,
               berth_error **err)
 {
-        _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
+        _cleanup_(store_closep) struct store s = STORE_INIT;
         if (store_open(cache_dir, &s, err) < 0)
                 return -1;
         _cleanup_close_ int gc_lock = dry_run ? -1 : store_gc_lock(&s, true, err);

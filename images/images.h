@@ -7,6 +7,7 @@
  *   locks/<hex>.lock          flock()s so that concurrent berth processes fetch and unpack once
  *   locks/gc.lock             shared by pulls, exclusive for gc
  *   refs/<key>                who uses which digests (for `image ls` and `image gc`)
+ *   locals/<key>              digests of local files without sha256, by path and stat
  * Temporary names (".<hex>.partial", ".<hex>.tmp-XXXXXX") live beside their final
  * name and are never visible under a final name.
  *

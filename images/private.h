@@ -79,7 +79,9 @@ struct store {
         int layers_fd;      /* layers/sha256 */
         int locks_fd;       /* locks */
         int refs_fd;        /* refs */
+        int locals_fd;      /* locals: digests of local files, by path and stat */
 };
+#define STORE_INIT { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1, .locals_fd = -1 }
 int store_open(const char *cache_dir, struct store *ret, berth_error **err);
 void store_close(struct store *s);
 static inline void store_closep(struct store *s) { store_close(s); }

@@ -168,9 +168,67 @@ static int fetch_local(struct store *s, const struct images_opts *o, struct laye
         return publish_local(s, tmp, l->sha, err);
 }
 
+/* ---- local files without a digest -------------------------------------------- */
+
+/* What identifies a local file's content without reading it, as git's index
+ * does: ctime changes with every write and cannot be set back. */
+static char *stat_line(const struct stat *st)
+{
+        return xasprintf("%ju %ju %jd %jd.%09ld %jd.%09ld", (uintmax_t) st->st_dev, (uintmax_t) st->st_ino,
+                         (intmax_t) st->st_size, (intmax_t) st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+                         (intmax_t) st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+static char *local_key(const char *path)
+{
+        sha256_ctx c;
+        char hex[65];
+        sha256_init(&c);
+        sha256_update(&c, path, strlen(path));
+        sha256_final_hex(&c, hex);
+        return xstrdup(hex);
+}
+
+/* The digest remembered for this path, if the file is unchanged and its blob
+ * or layer is still in the cache. */
+static bool remembered_digest(struct store *s, struct layer *l)
+{
+        struct stat st;
+        if (stat(l->local, &st) < 0)
+                return false;
+        _cleanup_free_ char *key = local_key(l->local), *line = stat_line(&st), *buf = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        size_t len;
+        if (read_file_bounded(s->locals_fd, key, 4096, "local file record", &buf, &len, &e) < 0)
+                return false;
+        char *nl = strchr(buf, '\n');
+        if (!nl || !streq(nl + 1, line) || (size_t) (nl - buf) != 64)
+                return false;
+        *nl = '\0';
+        if (!sha256_valid_hex(buf) || !(store_has_blob(s, buf) || store_has_layer(s, buf)))
+                return false;
+        memcpy(l->sha, buf, 65);
+        log_debug("pull: `%s` is unchanged since it hashed to %s", l->local, l->sha);
+        return true;
+}
+
+static void remember_digest(struct store *s, const struct layer *l, const struct stat *st)
+{
+        _cleanup_free_ char *key = local_key(l->local), *line = stat_line(st);
+        _cleanup_free_ char *rec = xasprintf("%s\n%s", l->sha, line);
+        _cleanup_error_ berth_error *e = NULL;
+        write_file_atomic(s->locals_fd, key, rec, strlen(rec), 0600, &e);
+}
+
 /* A local file without a digest: its digest is whatever it hashes to. */
 static int learn_local_digest(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
 {
+        if (remembered_digest(s, l))
+                return 0;
+        struct stat before;
+        if (stat(l->local, &before) < 0)
+                return berth_error_make(err, errno == ENOENT ? BERTH_E_NOTFOUND : BERTH_E_FAILED, errno, "stat `%s`",
+                                        l->local);
         _cleanup_free_ char *tmp = tmp_name_for("local.blob");
         emit(o, l, IMAGES_EV_START, NULL);
         if (copy_local(s, o, l, tmp, l->sha, err) < 0)
@@ -179,11 +237,16 @@ static int learn_local_digest(struct store *s, const struct images_opts *o, stru
         _cleanup_close_ int lock = store_lock(s, l->sha, true, err);
         if (lock < 0)
                 return -1;
-        if (store_has_blob(s, l->sha)) {
+        if (store_has_blob(s, l->sha))
                 unlinkat(s->blobs_fd, tmp, 0);
-                return 0;
-        }
-        return publish_local(s, tmp, l->sha, err);
+        else if (publish_local(s, tmp, l->sha, err) < 0)
+                return -1;
+        /* Only what was read while the file stayed as it was may be remembered. */
+        struct stat after;
+        if (stat(l->local, &after) == 0 && after.st_ino == before.st_ino &&
+            after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec)
+                remember_digest(s, l, &after);
+        return 0;
 }
 
 /* ---- one round: lock what we can, fetch, unpack ----------------------------- */
@@ -341,7 +404,7 @@ static int record_owner(struct store *s, const struct images_opts *o, struct lay
 static int pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, bool want_layer,
                 char ***ret_paths, berth_error **err)
 {
-        _cleanup_(store_closep) struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
+        _cleanup_(store_closep) struct store s = STORE_INIT;
         if (store_open(opts->cache_dir, &s, err) < 0)
                 return -1;
         _cleanup_close_ int gc_lock = store_gc_lock(&s, false, err);

@@ -22,7 +22,7 @@ static int open_sub(const char *root, const char *sub, int *ret, berth_error **e
 
 int store_open(const char *cache_dir, struct store *ret, berth_error **err)
 {
-        struct store s = { .blobs_fd = -1, .layers_fd = -1, .locks_fd = -1, .refs_fd = -1 };
+        struct store s = STORE_INIT;
         if (cache_dir) {
                 if (mkdir_p(cache_dir, 0700, err) < 0)
                         return -1;
@@ -32,7 +32,8 @@ int store_open(const char *cache_dir, struct store *ret, berth_error **err)
         }
         if (open_sub(s.root, "blobs/sha256", &s.blobs_fd, err) < 0 ||
             open_sub(s.root, "layers/sha256", &s.layers_fd, err) < 0 ||
-            open_sub(s.root, "locks", &s.locks_fd, err) < 0 || open_sub(s.root, "refs", &s.refs_fd, err) < 0) {
+            open_sub(s.root, "locks", &s.locks_fd, err) < 0 || open_sub(s.root, "refs", &s.refs_fd, err) < 0 ||
+            open_sub(s.root, "locals", &s.locals_fd, err) < 0) {
                 store_close(&s);
                 return berth_error_wrap(err, "cache `%s`", cache_dir ? cache_dir : "");
         }
@@ -48,7 +49,8 @@ void store_close(struct store *s)
         closep(&s->layers_fd);
         closep(&s->locks_fd);
         closep(&s->refs_fd);
-        s->blobs_fd = s->layers_fd = s->locks_fd = s->refs_fd = -1;
+        closep(&s->locals_fd);
+        s->blobs_fd = s->layers_fd = s->locks_fd = s->refs_fd = s->locals_fd = -1;
 }
 
 int store_lock(struct store *s, const char *hex, bool block, berth_error **err)

@@ -319,3 +319,20 @@ PY
   [ "$(grep -c '^ok a.tar.gz' "$LOG")" -eq 1 ]
   [ "$(grep -c '^ok b.tar.gz' "$LOG")" -eq 1 ]
 }
+
+@test "a local file without a digest is hashed once, again only when it changes" {
+  cp "$T/www/a.tar.gz" "$T/local.tar.gz"
+  IMAGES_TOOL_DEBUG=1 run "$IMAGES_TOOL" pull "$T/local.tar.gz"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"is unchanged since it hashed to"* ]]
+  IMAGES_TOOL_DEBUG=1 run "$IMAGES_TOOL" pull "$T/local.tar.gz"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"\`$T/local.tar.gz\` is unchanged since it hashed to $A"* ]]
+  [[ "$output" == *"done 0 cached $A "* ]]
+  # new content under the same name: hashed again, a new layer
+  cp "$T/www/b.tar.gz" "$T/local.tar.gz"
+  IMAGES_TOOL_DEBUG=1 run "$IMAGES_TOOL" pull "$T/local.tar.gz"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"is unchanged since"* ]]
+  [[ "$output" == *"layer $BERTH_CACHE_DIR/layers/sha256/$B"* ]]
+}
