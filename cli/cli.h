@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "common/common.h"
+#include "specs/specs.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_BERTH = 125, EXIT_NOEXEC = 126, EXIT_NOCMD = 127 };
 
@@ -32,6 +33,9 @@ int cli_report(struct cli_ctx *ctx, berth_error *err);
 /* Print a usage error for the current verb and return 2. */
 int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_status(const berth_error *err);
+/* Load ctx->spec_path; on failure report it and set *ret_status to the exit
+ * status (2 for an invalid spec, 1 for an unreadable one). */
+int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status);
 int cli_not_implemented(struct cli_ctx *ctx);
 /* For a verb not built yet: accepts the common options and --help, then
  * says so and exits 1. */

@@ -62,6 +62,36 @@ static const char *kind_name(int kind)
         }
 }
 
+static bool starts_with_position(const char *text)
+{
+        const char *colon = strchr(text, ':');
+        if (!colon || colon == text || memchr(text, ' ', (size_t) (colon - text)))
+                return false;
+        for (int field = 0; field < 2; field++) {
+                const char *p = colon + 1;
+                if (*p < '0' || *p > '9')
+                        return false;
+                while (*p >= '0' && *p <= '9')
+                        p++;
+                if (*p != ':')
+                        return false;
+                colon = p;
+        }
+        return true;
+}
+
+int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        if (spec_load(ctx->spec_path, ret, &err) == 0)
+                return 0;
+        /* A spec past a bound is an invalid spec: exit 2, like any other. */
+        if (err->kind == BERTH_E_LIMIT)
+                err->kind = BERTH_E_INVALID;
+        *ret_status = cli_report(ctx, err);
+        return -1;
+}
+
 int cli_report(struct cli_ctx *ctx, berth_error *err)
 {
         _cleanup_free_ char *text = berth_error_text(err);
@@ -76,8 +106,8 @@ int cli_report(struct cli_ctx *ctx, berth_error *err)
                 free(s);
                 json_decref(o);
         } else {
-                /* Spec errors start with FILE:LINE:COL, which must stay first for editors. */
-                fprintf(stderr, "%s%s\n", (err && err->kind == BERTH_E_INVALID) ? "" : "berth: ", text);
+                /* Errors at a position keep FILE:LINE:COL first, for editors and CI annotators. */
+                fprintf(stderr, "%s%s\n", starts_with_position(text) ? "" : "berth: ", text);
         }
         return status;
 }

@@ -338,14 +338,10 @@ static void show_human(const struct spec *s)
 
 static int spec_show(struct cli_ctx *ctx)
 {
-        _cleanup_error_ berth_error *err = NULL;
         _cleanup_spec_ struct spec *s = NULL;
-        if (spec_load(ctx->spec_path, &s, &err) < 0) {
-                /* A spec past a bound is an invalid spec: exit 2, like any other. */
-                if (err->kind == BERTH_E_LIMIT)
-                        err->kind = BERTH_E_INVALID;
-                return cli_report(ctx, err);
-        }
+        int status;
+        if (cli_load_spec(ctx, &s, &status) < 0)
+                return status;
         if (ctx->json)
                 cli_print_json(json_spec(s));
         else

@@ -20,13 +20,9 @@ int cmd_validate(struct cli_ctx *ctx, int argc, char **argv)
         if (optind < argc)
                 return cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
 
-        _cleanup_error_ berth_error *err = NULL;
         _cleanup_spec_ struct spec *s = NULL;
-        if (spec_load(ctx->spec_path, &s, &err) < 0) {
-                /* A spec past a bound is an invalid spec: exit 2, like any other. */
-                if (err->kind == BERTH_E_LIMIT)
-                        err->kind = BERTH_E_INVALID;
-                return cli_report(ctx, err);
-        }
+        int status;
+        if (cli_load_spec(ctx, &s, &status) < 0)
+                return status;
         return EXIT_OK;
 }

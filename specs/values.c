@@ -214,9 +214,9 @@ static const struct unit {
         uint64_t factor;
 } size_units[] = {
         { "B", 1 },
-        { "K", 1000ULL }, { "KiB", 1ULL << 10 },
-        { "M", 1000000ULL }, { "MiB", 1ULL << 20 },
-        { "G", 1000000000ULL }, { "GiB", 1ULL << 30 },
+        { "K", 1ULL << 10 }, { "KiB", 1ULL << 10 },
+        { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+        { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
 }, duration_units[] = {
         { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
 };

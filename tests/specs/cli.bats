@@ -137,7 +137,7 @@ teardown() {
   sed -i 's/^version: 1.4.0/extends: base-debian@^2.1/' berth.yaml
   run --separate-stderr "$BERTH" validate
   [ "$status" -eq 1 ]
-  [ "$stderr" = 'berth: berth.yaml:3:10: extends: cannot resolve "base-debian@^2.1": spec repositories are not implemented yet' ]
+  [ "$stderr" = 'berth.yaml:3:10: extends: cannot resolve "base-debian@^2.1": spec repositories are not implemented yet' ]
 }
 
 @test "validate: bad usage exits 2" {

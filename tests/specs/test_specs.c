@@ -323,7 +323,7 @@ static void services_in_start_order(void **state)
         assert_int_equal(pg->healthcheck.start_period_ms, 0);
         assert_int_equal(pg->restart, SPEC_RESTART_ON_FAILURE);
         assert_int_equal(pg->stop_timeout_ms, 1500);
-        assert_int_equal(pg->resources.memory, 512000000);
+        assert_int_equal(pg->resources.memory, 512ULL << 20);
         assert_int_equal(pg->pos.line, 37);
         const struct spec_service *web = &s->services[2];
         assert_string_equal(web->depends_on[0], "worker");
@@ -366,8 +366,8 @@ static void paths_with_spaces(void **state)
 static void sizes(void **state)
 {
         static const struct { const char *in; uint64_t out; } ok[] = {
-                { "0", 0 }, { "512", 512 }, { "512B", 512 }, { "1K", 1000 }, { "1KiB", 1024 },
-                { "2M", 2000000 }, { "256MiB", 256ULL << 20 }, { "1.5GiB", 3ULL << 29 }, { "3G", 3000000000ULL },
+                { "0", 0 }, { "512", 512 }, { "512B", 512 }, { "1K", 1024 }, { "1KiB", 1024 },
+                { "2M", 2ULL << 20 }, { "256MiB", 256ULL << 20 }, { "1.5GiB", 3ULL << 29 }, { "3G", 3ULL << 30 },
                 { "0.5KiB", 512 },
         };
         static const char *const bad[] = { "", "lots", "1.5", "1 MiB", "1mib", "1KB", "-1", "1.GiB", ".5GiB",
