@@ -180,17 +180,6 @@ static struct image_ref *collect_refs(const struct spec *s, size_t *ret_n)
         return refs;
 }
 
-static int load_spec(struct cli_ctx *ctx, struct spec **ret)
-{
-        _cleanup_error_ berth_error *err = NULL;
-        if (spec_load(ctx->spec_path, ret, &err) < 0) {
-                if (err->kind == BERTH_E_LIMIT)
-                        err->kind = BERTH_E_INVALID;
-                return cli_report(ctx, err);
-        }
-        return EXIT_OK;
-}
-
 static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n, const char *owner)
 {
         _cleanup_error_ berth_error *err = NULL;
@@ -222,9 +211,9 @@ int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
         if (optind < argc)
                 return cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
         _cleanup_spec_ struct spec *s = NULL;
-        int rc = load_spec(ctx, &s);
-        if (rc != EXIT_OK)
-                return rc;
+        int status;
+        if (cli_load_spec(ctx, &s, &status) < 0)
+                return status;
         size_t n = 0;
         _cleanup_free_ struct image_ref *refs = collect_refs(s, &n);
         char owner[PATH_MAX];
