@@ -406,6 +406,8 @@ static int collect(CURLM *m, struct xfer *xs, berth_error **err)
                         x->done = true;
                         x->job->ok = true;
                         emit(x, IMAGES_EV_PROGRESS, 0, NULL);
+                        if (x->job->on_published)
+                                x->job->on_published(x->job, x->job->userdata);
                 }
         }
         return 0;

@@ -8,6 +8,10 @@ struct fetch_job {
         const char *url;        /* http:// or https:// */
         const char *sha256;     /* required */
         bool ok;                /* out: blob published */
+        /* Called on the calling thread as soon as this blob is published, while
+         * the other downloads go on (the caller starts unpacking it). May be NULL. */
+        void (*on_published)(struct fetch_job *job, void *userdata);
+        void *userdata;
 };
 
 /* Download every job into the store's blobs, in parallel. The caller holds the

@@ -1,6 +1,7 @@
 /* images_pull(): cache lookups, per-digest locks, downloads, unpacks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@ struct layer {
         uint64_t bytes;         /* copied from a local file */
         uint64_t start_ms;
         bool done, cached;
+        bool unpacked;          /* set by the unpack worker; read after it is joined */
 };
 
 static bool present(struct store *s, const struct layer *l)
@@ -272,39 +274,130 @@ static int take(struct store *s, struct layer *l, bool block, berth_error **err)
         return 0;
 }
 
-static int unpack_locked(struct store *s, const struct images_opts *o, struct layer *ls, size_t n, berth_error **err)
+/* ---- unpacking beside the downloads ----------------------------------------- */
+
+/* One worker unpacks published blobs while other layers still download. Only
+ * the calling thread emits events and touches layer state; the worker reports
+ * through done[] and err, read after it is joined. */
+struct unpacker {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        pthread_t thread;
+        bool running, closing;
+        struct store *store;
+        const struct images_limits *limits;
+        struct layer **queue;
+        size_t n_queue, next, cap;
+        berth_error *err;
+};
+
+static void *unpacker_main(void *arg)
 {
+        struct unpacker *u = arg;
+        pthread_mutex_lock(&u->lock);
+        for (;;) {
+                while (u->next == u->n_queue && !u->closing)
+                        pthread_cond_wait(&u->changed, &u->lock);
+                if (u->next == u->n_queue)
+                        break;
+                struct layer *l = u->queue[u->next++];
+                bool failed = u->err != NULL;
+                pthread_mutex_unlock(&u->lock);
+                berth_error *e = NULL;
+                if (!failed && store_unpack_blob(u->store, l->sha, u->limits, &e) < 0)
+                        berth_error_wrap(&e, "layer %zu (%s)", l->index + 1, l->url);
+                pthread_mutex_lock(&u->lock);
+                if (e && !u->err)
+                        u->err = TAKE_PTR(e);
+                berth_error_freep(&e);
+                if (!failed && !u->err)
+                        l->unpacked = true;
+        }
+        pthread_mutex_unlock(&u->lock);
+        return NULL;
+}
+
+static void unpacker_add(struct unpacker *u, const struct images_opts *o, struct layer *l)
+{
+        if (!l->want_layer) {
+                l->done = true;
+                return;
+        }
+        emit(o, l, IMAGES_EV_UNPACK, NULL);
+        pthread_mutex_lock(&u->lock);
+        if (u->n_queue == u->cap) {
+                u->cap = u->cap ? u->cap * 2 : 8;
+                u->queue = xrealloc(u->queue, u->cap * sizeof(*u->queue));
+        }
+        u->queue[u->n_queue++] = l;
+        pthread_cond_broadcast(&u->changed);
+        pthread_mutex_unlock(&u->lock);
+        if (!u->running) {
+                if (pthread_create(&u->thread, NULL, unpacker_main, u) != 0)
+                        abort(); /* only without memory or threads */
+                u->running = true;
+        }
+}
+
+/* Wait for every queued unpack; the first error wins. */
+static int unpacker_finish(struct unpacker *u, struct layer *ls, size_t n, berth_error **err)
+{
+        pthread_mutex_lock(&u->lock);
+        u->closing = true;
+        pthread_cond_broadcast(&u->changed);
+        pthread_mutex_unlock(&u->lock);
+        if (u->running)
+                pthread_join(u->thread, NULL);
+        for (size_t i = 0; i < n; i++)
+                if (ls[i].unpacked)
+                        ls[i].done = true;
+        free(u->queue);
+        pthread_mutex_destroy(&u->lock);
+        pthread_cond_destroy(&u->changed);
+        if (!u->err)
+                return 0;
+        if (err && !*err)
+                *err = TAKE_PTR(u->err);
+        berth_error_freep(&u->err);
+        return -1;
+}
+
+struct published_ctx {
+        struct unpacker *u;
+        const struct images_opts *o;
+        struct layer *ls;
+};
+
+static void on_published(struct fetch_job *job, void *userdata)
+{
+        struct published_ctx *c = userdata;
+        unpacker_add(c->u, c->o, &c->ls[job->index]);
+}
+
+/* Fetch everything locked that has no blob yet, unpacking each blob as soon as
+ * it is there: http(s) together, local files one by one. */
+static int fetch_and_unpack(struct store *s, const struct images_opts *o, struct layer *ls, size_t n,
+                            struct unpacker *u, berth_error **err)
+{
+        _cleanup_free_ struct fetch_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+        struct published_ctx ctx = { u, o, ls };
+        size_t nj = 0;
         for (size_t i = 0; i < n; i++) {
                 struct layer *l = &ls[i];
                 if (l->lock_fd < 0 || l->done)
                         continue;
-                if (!l->want_layer) {
-                        l->done = true;
+                if (store_has_blob(s, l->sha)) {
+                        unpacker_add(u, o, l);
                         continue;
                 }
-                emit(o, l, IMAGES_EV_UNPACK, NULL);
-                if (store_unpack_blob(s, l->sha, &o->limits, err) < 0)
-                        return berth_error_wrap(err, "layer %zu (%s)", l->index + 1, l->url);
-                l->done = true;
-        }
-        return 0;
-}
-
-/* Fetch everything locked that has no blob yet: http(s) together, local files one by one. */
-static int fetch_locked(struct store *s, const struct images_opts *o, struct layer *ls, size_t n, berth_error **err)
-{
-        _cleanup_free_ struct fetch_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
-        size_t nj = 0;
-        for (size_t i = 0; i < n; i++) {
-                struct layer *l = &ls[i];
-                if (l->lock_fd < 0 || l->done || store_has_blob(s, l->sha))
-                        continue;
                 if (!l->local) {
-                        jobs[nj++] = (struct fetch_job) { .index = l->index, .url = l->url, .sha256 = l->sha };
+                        jobs[nj++] = (struct fetch_job) { .index = l->index, .url = l->url, .sha256 = l->sha,
+                                                          .on_published = on_published, .userdata = &ctx };
                         continue;
                 }
                 if (fetch_local(s, o, l, err) < 0)
                         return berth_error_wrap(err, "layer %zu", l->index + 1);
+                unpacker_add(u, o, l);
         }
         return nj ? fetch_all(s, o, jobs, nj, err) : 0;
 }
@@ -323,9 +416,13 @@ static int round_for(struct store *s, const struct images_opts *o, struct layer 
                 if (block && r == 0)
                         break;
         }
-        int rc = fetch_locked(s, o, ls, n, err);
-        if (rc == 0)
-                rc = unpack_locked(s, o, ls, n, err);
+        struct unpacker u = { .store = s, .limits = &o->limits };
+        pthread_mutex_init(&u.lock, NULL);
+        pthread_cond_init(&u.changed, NULL);
+        int rc = fetch_and_unpack(s, o, ls, n, &u, err);
+        /* Joined before the locks go, also after a failed download. */
+        if (unpacker_finish(&u, ls, n, err) < 0)
+                rc = -1;
         unlock_all(ls, n);
         return rc;
 }

@@ -336,3 +336,21 @@ PY
   [[ "$output" != *"is unchanged since"* ]]
   [[ "$output" == *"layer $BERTH_CACHE_DIR/layers/sha256/$B"* ]]
 }
+
+@test "a published layer is unpacked while another one still downloads" {
+  export BERTH_IMAGE_LOW_SPEED_TIME=2
+  start_faultserver "$T/www"
+  "$IMAGES_TOOL" pull "$(url ok a.tar.gz)" "$(url stall b.tar.gz '' "$B")" >"$T/out" 2>&1 &
+  pid=$!
+  PIDS+=($pid)
+  for _ in $(seq 150); do
+    [ -d "$BERTH_CACHE_DIR/layers/sha256/$A" ] && break
+    sleep 0.01
+  done
+  [ -d "$BERTH_CACHE_DIR/layers/sha256/$A" ]
+  # b is still stalled: the pull is not over and b is not unpacked
+  kill -0 "$pid"
+  [ ! -e "$BERTH_CACHE_DIR/layers/sha256/$B" ]
+  wait "$pid"
+  grep -q "^layer .*/$B\$" "$T/out"
+}
