@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "private.h"
 
@@ -280,6 +281,55 @@ static int collect(struct store *s, struct ref *refs, size_t nrefs, char *const 
         return rc;
 }
 
+/* The digest in a temporary name ".<hex>.partial" or ".<hex>.tmp-XXXX", or NULL. */
+static char *leftover_digest(const char *name)
+{
+        if (name[0] != '.' || strlen(name) < 66 || name[65] != '.')
+                return NULL;
+        _cleanup_free_ char *hex = xstrndup(name + 1, 64);
+        return sha256_valid_hex(hex) ? TAKE_PTR(hex) : NULL;
+}
+
+/* A leftover goes if nobody holds its digest's lock (no pull is working on it);
+ * a copy made to learn a local file's digest, once it is an hour old. */
+static bool leftover_free(struct store *s, int dirfd, const char *name)
+{
+        _cleanup_free_ char *hex = leftover_digest(name);
+        if (!hex) {
+                struct stat st;
+                return startswith(name, ".local.blob.tmp-") && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       st.st_mtime < time(NULL) - 3600;
+        }
+        _cleanup_error_ berth_error *e = NULL;
+        int lock = store_lock(s, hex, false, &e);
+        if (lock < 0)
+                return false;
+        close(lock); /* the unlocked window is harmless: a new pull starts from a fresh name or resumes */
+        return true;
+}
+
+/* Interrupted downloads and unpacks nobody will resume. */
+static void collect_leftovers(struct store *s, int dirfd, bool dry_run, struct images_gc_result *res)
+{
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                closep(&fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] != '.' || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (!leftover_free(s, dirfd, de->d_name))
+                        continue;
+                res->bytes_freed += tree_size(dirfd, de->d_name, 0);
+                _cleanup_error_ berth_error *e = NULL;
+                if (!dry_run)
+                        rm_rf_at(dirfd, de->d_name, &e);
+        }
+}
+
 int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct images_gc_result *ret,
               berth_error **err)
 {
@@ -295,6 +345,10 @@ int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct ima
                 return -1;
         struct images_gc_result res = {};
         int rc = collect(&s, refs, nrefs, keep, dry_run, &res, err);
+        if (rc == 0) {
+                collect_leftovers(&s, s.blobs_fd, dry_run, &res);
+                collect_leftovers(&s, s.layers_fd, dry_run, &res);
+        }
         /* Records of owners that no longer exist go with what they kept. */
         for (size_t i = 0; rc == 0 && !dry_run && i < nrefs; i++)
                 if (!refs[i].live)

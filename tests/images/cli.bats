@@ -205,3 +205,28 @@ YAML
   [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 700 ]
   [ "${lines[0]}" = "removed $B" ]
 }
+
+@test "image gc also removes interrupted downloads and unpacks nobody works on" {
+  "$IMAGES_TOOL" pull "$T/www/b.tar.gz" >/dev/null
+  echo spec >"$T/keep.yaml"
+  IMAGES_TOOL_OWNER=$T/keep.yaml "$IMAGES_TOOL" pull "$T/www/b.tar.gz" >/dev/null
+  head -c 100000 /dev/urandom >"$BERTH_CACHE_DIR/blobs/sha256/.$A.partial"
+  mkdir "$BERTH_CACHE_DIR/layers/sha256/.$A.tmp-123456abcdef"
+  head -c 50000 /dev/urandom >"$BERTH_CACHE_DIR/layers/sha256/.$A.tmp-123456abcdef/f"
+  # a pull at work on C: its partial stays
+  C=cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc
+  echo x >"$BERTH_CACHE_DIR/blobs/sha256/.$C.partial"
+  flock "$BERTH_CACHE_DIR/locks/$C.lock" sleep 3 &
+  PIDS+=($!)
+  sleep 0.2
+  run "$BERTH" image gc --dry-run
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "would free 0 layers, 146.5 KiB" ]
+  [ -e "$BERTH_CACHE_DIR/blobs/sha256/.$A.partial" ]
+  run "$BERTH" image gc
+  [ "${lines[0]}" = "freed 0 layers, 146.5 KiB" ]
+  [ ! -e "$BERTH_CACHE_DIR/blobs/sha256/.$A.partial" ]
+  [ ! -e "$BERTH_CACHE_DIR/layers/sha256/.$A.tmp-123456abcdef" ]
+  [ -e "$BERTH_CACHE_DIR/blobs/sha256/.$C.partial" ]
+  [ -d "$BERTH_CACHE_DIR/layers/sha256/$B" ]
+}
