@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Fetch the 1 GiB /usr .tar.zst over loopback from nginx (a user process on a
+# free port), sha256 included, into a cache on tmpfs: berth's fetcher against the
+# curl command line (`curl -o`). Median throughput of $BENCH_RUNS, MB/s.
+set -euo pipefail
+# ---- shared with bench/unpack.sh (kept in each: bench/run runs every *.sh) ----
+# The archive: ~1 GiB, ~27,000 entries of this machine's /usr as .tar.zst,
+# made once and kept in $BERTH_BENCH_DIR between runs.
+BENCH_DIR=${BERTH_BENCH_DIR:-/var/tmp/berth-bench}
+ARCHIVE=$BENCH_DIR/usr.tar.zst
+RUNS=${BENCH_RUNS:-5}
+IMAGES_TOOL=${IMAGES_TOOL:-$(dirname "$BERTH")/../tests/images/images-tool}
+
+make_archive() {
+  [ -s "$ARCHIVE" ] && return 0
+  mkdir -p "$BENCH_DIR"
+  echo "bench: making $ARCHIVE (once)" >&2
+  tar -C / -cf - usr/bin usr/include usr/lib/gcc usr/share/doc usr/share/locale usr/lib/python3 2>/dev/null |
+    zstd -q -T0 -3 >"$ARCHIVE.tmp"
+  mv "$ARCHIVE.tmp" "$ARCHIVE"
+}
+
+# A scratch folder on tmpfs, so the disk does not decide the result.
+scratch() {
+  local base=/dev/shm
+  [ "$(stat -f -c %T "$base" 2>/dev/null)" = tmpfs ] || base=${TMPDIR:-/tmp}
+  mktemp -d "$base/berth-bench.XXXXXX"
+}
+
+# seconds CMD...: wall time of one run, in seconds with 3 decimals.
+seconds() {
+  local s e
+  s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; return 1; }
+  e=$(date +%s.%N)
+  awk -v s="$s" -v e="$e" 'BEGIN{printf "%.3f", e-s}'
+}
+
+median() { sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+# ---- end of the shared part ----
+if [ ! -x "$IMAGES_TOOL" ]; then
+  echo "bench: no $IMAGES_TOOL (the images test driver); build with tests enabled" >&2
+  exit 1
+fi
+make_archive
+S=$(scratch)
+NGINX_PID=
+cleanup() {
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  rm -rf "$S"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$S/nginx/logs" "$S/nginx/tmp" "$S/www"
+ln "$ARCHIVE" "$S/www/usr.tar.zst" 2>/dev/null || cp "$ARCHIVE" "$S/www/usr.tar.zst"
+cat >"$S/nginx/nginx.conf" <<CONF
+daemon off;
+user $(id -un) $(id -gn);
+worker_processes 1;
+pid $S/nginx/nginx.pid;
+error_log $S/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $S/nginx/tmp; proxy_temp_path $S/nginx/tmp; fastcgi_temp_path $S/nginx/tmp;
+  uwsgi_temp_path $S/nginx/tmp; scgi_temp_path $S/nginx/tmp;
+  sendfile on;
+  server { listen 127.0.0.1:$port; root $S/www; }
+}
+CONF
+nginx -p "$S/nginx" -c "$S/nginx/nginx.conf" -e "$S/nginx/logs/error.log" &
+NGINX_PID=$!
+for _ in $(seq 100); do
+  curl -fso /dev/null -r 0-0 "http://127.0.0.1:$port/usr.tar.zst" && break
+  sleep 0.05
+done
+
+size=$(stat -c %s "$ARCHIVE")
+sha=$(sha256sum "$ARCHIVE" | cut -d' ' -f1)
+url=http://127.0.0.1:$port/usr.tar.zst
+
+berth_fetch() { rm -rf "$S/cache"; BERTH_CACHE_DIR=$S/cache "$IMAGES_TOOL" fetch "$url#$sha"; }
+curl_fetch() { rm -f "$S/curl.out"; curl -fsS -o "$S/curl.out" "$url"; }
+
+b=() c=()
+for _ in $(seq "$RUNS"); do
+  b+=("$(seconds berth_fetch)")
+  rm -rf "$S/cache"
+  c+=("$(seconds curl_fetch)")
+  rm -f "$S/curl.out"
+done
+bm=$(printf '%s\n' "${b[@]}" | median)
+cm=$(printf '%s\n' "${c[@]}" | median)
+echo "bench: download runs (s): berth ${b[*]} | curl ${c[*]}" >&2
+mbps() { awk -v b="$size" -v s="$1" 'BEGIN{printf "%.0f", b/s/1e6}'; }
+printf 'RESULT\tdownload the /usr .tar.zst over loopback, sha256 incl.\t%s\tMB/s\tcurl -o\t%s\n' "$(mbps "$bm")" "$(mbps "$cm")"

@@ -1,0 +1,42 @@
+#include <openssl/evp.h>
+
+#include "private.h"
+
+void sha256_init(sha256_ctx *c)
+{
+        c->md = EVP_MD_CTX_new();
+        if (!c->md || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+                abort(); /* out of memory or a broken libcrypto: nothing sane to do */
+}
+
+void sha256_update(sha256_ctx *c, const void *data, size_t len)
+{
+        if (EVP_DigestUpdate(c->md, data, len) != 1)
+                abort();
+}
+
+void sha256_final_hex(sha256_ctx *c, char out[static 65])
+{
+        unsigned char md[32];
+        unsigned int n = 0;
+        if (EVP_DigestFinal_ex(c->md, md, &n) != 1 || n != sizeof(md))
+                abort();
+        hex_encode(md, sizeof(md), out);
+        sha256_done(c);
+}
+
+void sha256_done(sha256_ctx *c)
+{
+        EVP_MD_CTX_free(c->md);
+        c->md = NULL;
+}
+
+bool sha256_valid_hex(const char *s)
+{
+        if (!s || strlen(s) != 64)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
+}

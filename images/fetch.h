@@ -1,0 +1,19 @@
+/* images: downloads (fetch.c). Private to the module. */
+#pragma once
+
+#include "private.h"
+
+struct fetch_job {
+        size_t index;           /* in the caller's refs[] */
+        const char *url;        /* http:// or https:// */
+        const char *sha256;     /* required */
+        bool ok;                /* out: blob published */
+        /* Called on the calling thread as soon as this blob is published, while
+         * the other downloads go on (the caller starts unpacking it). May be NULL. */
+        void (*on_published)(struct fetch_job *job, void *userdata);
+        void *userdata;
+};
+
+/* Download every job into the store's blobs, in parallel. The caller holds the
+ * digests' locks. The first failure stops all. */
+int fetch_all(struct store *s, const struct images_opts *opts, struct fetch_job *jobs, size_t n, berth_error **err);

@@ -1,0 +1,154 @@
+/* The content-addressed cache. Final names appear only by rename(2) of a complete,
+ * verified entry; everything else is a dot-name beside it that the next run,
+ * holding the digest's lock, removes or resumes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "private.h"
+
+static int open_sub(const char *root, const char *sub, int *ret, berth_error **err)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", root, sub);
+        if (mkdir_p(p, 0700, err) < 0)
+                return -1;
+        int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return berth_err(err, errno, "open `%s`", p);
+        *ret = fd;
+        return 0;
+}
+
+int store_open(const char *cache_dir, struct store *ret, berth_error **err)
+{
+        struct store s = STORE_INIT;
+        if (cache_dir) {
+                if (mkdir_p(cache_dir, 0700, err) < 0)
+                        return -1;
+                s.root = xstrdup(cache_dir);
+        } else if (berth_cache_dir(&s.root, err) < 0) {
+                return -1;
+        }
+        if (open_sub(s.root, "blobs/sha256", &s.blobs_fd, err) < 0 ||
+            open_sub(s.root, "layers/sha256", &s.layers_fd, err) < 0 ||
+            open_sub(s.root, "locks", &s.locks_fd, err) < 0 || open_sub(s.root, "refs", &s.refs_fd, err) < 0 ||
+            open_sub(s.root, "locals", &s.locals_fd, err) < 0) {
+                store_close(&s);
+                return berth_error_wrap(err, "cache `%s`", cache_dir ? cache_dir : "");
+        }
+        *ret = s;
+        return 0;
+}
+
+void store_close(struct store *s)
+{
+        free(s->root);
+        s->root = NULL;
+        closep(&s->blobs_fd);
+        closep(&s->layers_fd);
+        closep(&s->locks_fd);
+        closep(&s->refs_fd);
+        closep(&s->locals_fd);
+        s->blobs_fd = s->layers_fd = s->locks_fd = s->refs_fd = s->locals_fd = -1;
+}
+
+int store_lock(struct store *s, const char *hex, bool block, berth_error **err)
+{
+        _cleanup_free_ char *name = xasprintf("%s.lock", hex);
+        _cleanup_close_ int fd = openat(s->locks_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berth_err(err, errno, "open lock `%s`", name);
+        for (;;) {
+                if (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) == 0)
+                        return TAKE_FD(fd);
+                if (errno == EINTR)
+                        continue;
+                if (errno == EWOULDBLOCK && !block)
+                        return -2;
+                return berth_err(err, errno, "lock `%s`", name);
+        }
+}
+
+bool store_has_layer(struct store *s, const char *hex)
+{
+        struct stat st;
+        return fstatat(s->layers_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool store_has_blob(struct store *s, const char *hex)
+{
+        struct stat st;
+        return fstatat(s->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+char *store_layer_path(struct store *s, const char *hex)
+{
+        return xasprintf("%s/layers/sha256/%s", s->root, hex);
+}
+
+void store_clean_stale(struct store *s, const char *hex)
+{
+        _cleanup_free_ char *prefix = xasprintf(".%s.tmp-", hex);
+        int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                closep(&fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, prefix)) {
+                        _cleanup_error_ berth_error *e = NULL;
+                        log_debug("cache: removing the leftover `%s`", de->d_name);
+                        rm_rf_at(s->layers_fd, de->d_name, &e);
+                }
+}
+
+int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err)
+{
+        _cleanup_close_ int in = openat(s->blobs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0)
+                return berth_err(err, errno, "open blob %s", hex);
+        _cleanup_free_ char *tmp = tmp_name_for(hex);
+        /* tmp_name_for() gives ".<hex>.tmp-XXXX": what store_clean_stale() looks for. */
+        if (mkdirat(s->layers_fd, tmp, 0700) < 0)
+                return berth_err(err, errno, "mkdir `%s`", tmp);
+        _cleanup_close_ int root = openat(s->layers_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int rc = root < 0 ? berth_err(err, errno, "open `%s`", tmp) : unpack_fd(in, root, limits, err);
+        struct stat st;
+        if (rc == 0 && fstat(root, &st) == 0 && (st.st_mode & 07777) == 0700)
+                fchmod(root, 0755);
+        /* One syncfs instead of an fsync per file: the rename must not reach the
+         * disk before the files it publishes. */
+        if (rc == 0 && syncfs(root) < 0)
+                rc = berth_err(err, errno, "sync the layer");
+        if (rc == 0 && renameat(s->layers_fd, tmp, s->layers_fd, hex) < 0)
+                rc = berth_err(err, errno, "rename the layer into place");
+        if (rc < 0) {
+                _cleanup_error_ berth_error *e = NULL;
+                rm_rf_at(s->layers_fd, tmp, &e);
+                return -1;
+        }
+        fsync(s->layers_fd);
+        return 0;
+}
+
+void store_touch(struct store *s, const char *hex)
+{
+        _cleanup_free_ char *name = xasprintf("%s.lock", hex);
+        _cleanup_close_ int fd = openat(s->locks_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                futimens(fd, NULL);
+}
+
+int store_gc_lock(struct store *s, bool exclusive, berth_error **err)
+{
+        _cleanup_close_ int fd = openat(s->locks_fd, "gc.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berth_err(err, errno, "open lock `gc.lock`");
+        while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+                if (errno != EINTR)
+                        return berth_err(err, errno, "lock `gc.lock`");
+        return TAKE_FD(fd);
+}
