@@ -4,5 +4,6 @@
 #include "envs/envs.h"
 
 int envs_layers(const struct spec *s, char ***ret, berth_error **err);
-int envs_pull_layers(const struct spec *s, char ***ret, berth_error **err);
-/* rm -rf that also enters folders left with mode 0 (overlay's work dir). */
+/* Fill the NULL entries of layers (one per spec layer, bottom first) with the
+ * unpacked folders of the spec's archives. */
+int envs_pull_layers(const struct spec *s, char **layers, berth_error **err);

@@ -19,14 +19,11 @@ int envs_layers(const struct spec *s, char ***ret, berth_error **err)
 {
         if (s->n_image == 0)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "%s: the environment has no image", s->path);
-        char **dirs = xcalloc(s->n_image + 1, sizeof(char *));
-        for (size_t i = 0; i < s->n_image; i++) {
+        _cleanup_strv_ char **dirs = xcalloc(s->n_image + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_image; i++)
                 dirs[i] = local_folder(s->image[i].url);
-                if (!dirs[i]) {
-                        strv_free(dirs);
-                        return envs_pull_layers(s, ret, err);
-                }
-        }
-        *ret = dirs;
+        if (envs_pull_layers(s, dirs, err) < 0)
+                return -1;
+        *ret = TAKE_PTR(dirs);
         return 0;
 }
