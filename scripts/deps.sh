@@ -9,7 +9,8 @@ packages=(
   libyaml-dev libcurl4-openssl-dev libarchive-dev libseccomp-dev libssl-dev libjansson-dev
   # tests
   libcmocka-dev bats jq python3 python3-yaml curl nginx-light zstd xz-utils bzip2 gzip
-  busybox-static uidmap iproute2 procps util-linux passwd
+  busybox-static uidmap iproute2 procps util-linux bsdutils passwd openssl
+  golang-github-containers-common   # podman's seccomp profile, an import test input
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )
