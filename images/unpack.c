@@ -12,8 +12,12 @@
 
 #include "private.h"
 
-#define BUF_SIZE (64 * 1024)
+#define BUF_SIZE (128 * 1024)
 #define POOL_BUFS 32
+/* Wake the other thread only once there is a batch for it: a wake-up per
+ * buffer cost more than the copying. */
+#define WAKE_ITEMS 16
+#define WAKE_BUFS (POOL_BUFS / 2)
 
 enum item_kind { IT_ENTRY, IT_DATA, IT_END, IT_ERROR };
 enum entry_type { ET_FILE, ET_DIR, ET_SYMLINK, ET_HARDLINK, ET_FIFO, ET_WHITEOUT, ET_OPAQUE };
@@ -47,6 +51,7 @@ struct queue {
         pthread_cond_t has_items, has_bufs;
         bool writer_waits, reader_waits;
         struct item *head, *tail;
+        size_t n_items;
         char *pool[POOL_BUFS];
         size_t n_pool;
         bool cancel;
@@ -104,7 +109,8 @@ static bool queue_push(struct queue *q, struct item *it)
                 else
                         q->head = it;
                 q->tail = it;
-                if (q->writer_waits)
+                q->n_items++;
+                if (q->writer_waits && (q->n_items >= WAKE_ITEMS || it->kind == IT_END || it->kind == IT_ERROR))
                         pthread_cond_signal(&q->has_items);
         }
         pthread_mutex_unlock(&q->lock);
@@ -126,6 +132,7 @@ static struct item *queue_pop(struct queue *q)
         }
         struct item *it = q->head;
         q->head = it->next;
+        q->n_items--;
         if (!q->head)
                 q->tail = NULL;
         pthread_mutex_unlock(&q->lock);
@@ -136,6 +143,9 @@ static char *pool_get(struct queue *q)
 {
         pthread_mutex_lock(&q->lock);
         while (q->n_pool == 0 && !q->cancel) {
+                /* Every buffer is queued: make sure the writer is at work. */
+                if (q->writer_waits)
+                        pthread_cond_signal(&q->has_items);
                 q->reader_waits = true;
                 pthread_cond_wait(&q->has_bufs, &q->lock);
                 q->reader_waits = false;
@@ -149,7 +159,7 @@ static void pool_put(struct queue *q, char *b)
 {
         pthread_mutex_lock(&q->lock);
         q->pool[q->n_pool++] = b;
-        if (q->reader_waits)
+        if (q->reader_waits && q->n_pool >= WAKE_BUFS)
                 pthread_cond_signal(&q->has_bufs);
         pthread_mutex_unlock(&q->lock);
 }
