@@ -229,6 +229,25 @@ static void refs_and_gc(void **state)
         assert_int_equal(rm_rf_at(AT_FDCWD, t, &err), 0);
 }
 
+/* The hasher reads written bytes back: a file it cannot read is an error, not a wrong digest. */
+static void hasher_read_back_fails(void **state)
+{
+        char tmpl[] = "/tmp/berth-hasher-XXXXXX";
+        _cleanup_close_ int rw = mkstemp(tmpl);
+        assert_true(rw >= 0);
+        _cleanup_close_ int wo = open(tmpl, O_WRONLY | O_CLOEXEC);
+        unlink(tmpl);
+        assert_true(wo >= 0);
+        struct hasher *h = hasher_new();
+        hasher_set_fd(h, wo);
+        char buf[4096] = { 1 };
+        for (int i = 0; i < 600; i++)
+                hasher_update(h, buf, sizeof(buf));
+        hasher_flush(h);
+        assert_int_equal(hasher_error(h), EBADF);
+        hasher_free(h);
+}
+
 /* libcurl and libarchive come through dlopen(): every symbol resolves and works. */
 static void dl_tables_resolve(void **state)
 {
@@ -276,7 +295,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(normalize_paths), cmocka_unit_test(normalize_limits),
                 cmocka_unit_test(limits_from_env), cmocka_unit_test(digests),
-                cmocka_unit_test(hasher_matches),  cmocka_unit_test(stack_copy_whiteouts),
+                cmocka_unit_test(hasher_matches), cmocka_unit_test(hasher_read_back_fails),  cmocka_unit_test(stack_copy_whiteouts),
                 cmocka_unit_test(refs_and_gc),
                 cmocka_unit_test(dl_tables_resolve), cmocka_unit_test(dl_missing_is_named),
         };
