@@ -1,7 +1,6 @@
 /* Downloads with libcurl's multi interface: all layers at once, each streamed to
  * a ".<hex>.partial" file beside its final name while a helper thread hashes it,
  * retried with backoff and resumed with Range where the server allows. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,7 +9,11 @@
 
 #include "fetch.h"
 
-DEFINE_CLEANUP_FUNC(CURLM *, curl_multi_cleanup)
+static void curl_multi_cleanupp(CURLM **m)
+{
+        if (*m)
+                sym_curl_multi_cleanup(*m);
+}
 
 struct xfer {
         struct fetch_job *job;
@@ -49,7 +52,7 @@ static void emit(struct xfer *x, enum images_event_kind kind, uint64_t delay_ms,
                 return;
         curl_off_t cl = -1;
         if (x->h)
-                curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+                sym_curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
         struct images_event ev = {
                 .kind = kind,
                 .index = x->job->index,
@@ -80,7 +83,7 @@ static int restart_from_zero(struct xfer *x)
 static bool start_body(struct xfer *x)
 {
         x->body_started = true;
-        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
+        sym_curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
         if (x->status == 200 && x->bytes > 0)
                 return restart_from_zero(x) == 0; /* the server ignored Range */
         if (x->status == 206 && x->range_start != (int64_t) x->bytes) {
@@ -134,7 +137,7 @@ static uint64_t parse_retry_after(const char *v)
         unsigned long long s = strtoull(v, &end, 10);
         if (end != v && (*end == '\r' || *end == '\n' || *end == '\0'))
                 return s * 1000;
-        time_t t = curl_getdate(v, NULL);
+        time_t t = sym_curl_getdate(v, NULL);
         time_t now = time(NULL);
         return t > now ? (uint64_t) (t - now) * 1000 : 0;
 }
@@ -164,35 +167,35 @@ static int setup_handle(struct xfer *x, berth_error **err)
         const struct images_limits *l = &x->opts->limits;
         bool https = startswith(x->job->url, "https://");
         CURL *h = x->h;
-        curl_easy_reset(h);
-        curl_easy_setopt(h, CURLOPT_URL, x->job->url);
-        curl_easy_setopt(h, CURLOPT_PRIVATE, x);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        sym_curl_easy_reset(h);
+        sym_curl_easy_setopt(h, CURLOPT_URL, x->job->url);
+        sym_curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+        sym_curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        sym_curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+        sym_curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        sym_curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+        sym_curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+        sym_curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         /* Never from https down to http, and never to file:// or anything else. */
-        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long) l->max_redirects);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long) l->connect_timeout_s);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long) l->low_speed_time_s);
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) l->max_download);
-        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/" BERTH_VERSION_STRING);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+        sym_curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+        sym_curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        sym_curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long) l->max_redirects);
+        sym_curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long) l->connect_timeout_s);
+        sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long) l->low_speed_time_s);
+        sym_curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) l->max_download);
+        sym_curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+        sym_curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/" BERTH_VERSION_STRING);
+        sym_curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        sym_curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
         if (x->opts->ca_bundle)
-                curl_easy_setopt(h, CURLOPT_CAINFO, x->opts->ca_bundle);
+                sym_curl_easy_setopt(h, CURLOPT_CAINFO, x->opts->ca_bundle);
         /* CURLOPT_RANGE rather than RESUME_FROM: a server that ignores it answers
          * 200, which on_data() turns into a clean restart instead of an error. */
         x->resume_from = x->bytes;
         char range[32];
         snprintf(range, sizeof(range), "%" PRIu64 "-", x->bytes);
-        curl_easy_setopt(h, CURLOPT_RANGE, x->bytes ? range : NULL);
+        sym_curl_easy_setopt(h, CURLOPT_RANGE, x->bytes ? range : NULL);
         x->range_start = -1;
         x->body_started = false;
         x->status = 0;
@@ -303,7 +306,7 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
                 return -1;
         }
         long status = 0;
-        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+        sym_curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
         char reason[CURL_ERROR_SIZE + 64];
         if (x->bad_range) {
                 x->bad_range = false;
@@ -335,13 +338,13 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
         } else if (rc == CURLE_OK && transient_status(status)) {
                 snprintf(reason, sizeof(reason), "HTTP %ld", status);
         } else if (rc != CURLE_OK && transient_curl(rc)) {
-                snprintf(reason, sizeof(reason), "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+                snprintf(reason, sizeof(reason), "%s", x->errbuf[0] ? x->errbuf : sym_curl_easy_strerror(rc));
         } else if (rc == CURLE_OK) {
                 return berth_error_make(err, status == 404 || status == 410 ? BERTH_E_NOTFOUND : BERTH_E_FAILED, 0,
                                         "GET %s: HTTP %ld", x->job->url, status);
         } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
                 char *where = NULL;
-                curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &where);
+                sym_curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &where);
                 return berth_err(err, 0, "GET %s: refusing to follow a redirect to %s (%s)", x->job->url,
                                  where ? where : "another scheme",
                                  startswith(x->job->url, "https://") ? "https may only lead to https"
@@ -351,7 +354,7 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
                                         "GET %s: larger than the limit of %" PRIu64 " bytes (BERTH_IMAGE_MAX_DOWNLOAD)",
                                         x->job->url, x->opts->limits.max_download);
         } else {
-                return berth_err(err, 0, "GET %s: %s", x->job->url, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+                return berth_err(err, 0, "GET %s: %s", x->job->url, x->errbuf[0] ? x->errbuf : sym_curl_easy_strerror(rc));
         }
 retry:
         if (x->attempts >= x->opts->limits.retries)
@@ -369,7 +372,7 @@ retry:
 static void xfer_done(struct xfer *x)
 {
         if (x->h)
-                curl_easy_cleanup(x->h);
+                sym_curl_easy_cleanup(x->h);
         if (x->fd >= 0)
                 close(x->fd);
         hasher_free(x->hasher);
@@ -381,7 +384,7 @@ static void xfer_done(struct xfer *x)
 static int start(CURLM *m, struct xfer *x, berth_error **err)
 {
         setup_handle(x, err);
-        if (curl_multi_add_handle(m, x->h) != CURLM_OK)
+        if (sym_curl_multi_add_handle(m, x->h) != CURLM_OK)
                 return berth_err(err, 0, "curl: cannot add a transfer");
         x->active = true;
         return 0;
@@ -391,13 +394,13 @@ static int collect(CURLM *m, struct xfer *xs, berth_error **err)
 {
         CURLMsg *msg;
         int left;
-        while ((msg = curl_multi_info_read(m, &left))) {
+        while ((msg = sym_curl_multi_info_read(m, &left))) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 struct xfer *x = NULL;
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+                sym_curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
                 CURLcode rc = msg->data.result;
-                curl_multi_remove_handle(m, x->h);
+                sym_curl_multi_remove_handle(m, x->h);
                 x->active = false;
                 int r = judge(x, rc, err);
                 if (r < 0)
@@ -445,33 +448,30 @@ static int run_loop(CURLM *m, struct xfer *xs, size_t n, berth_error **err)
                 if (!pending)
                         return 0;
                 int running = 0;
-                if (curl_multi_perform(m, &running) != CURLM_OK)
+                if (sym_curl_multi_perform(m, &running) != CURLM_OK)
                         return berth_err(err, 0, "curl: transfer loop failed");
                 if (collect(m, xs, err) < 0)
                         return -1;
                 if (running == 0 && all_finished(xs, n))
                         return 0;
-                if (curl_multi_poll(m, NULL, 0, (int) (wait < 200 ? wait : 200), NULL) != CURLM_OK)
+                if (sym_curl_multi_poll(m, NULL, 0, (int) (wait < 200 ? wait : 200), NULL) != CURLM_OK)
                         return berth_err(err, 0, "curl: poll failed");
         }
 }
 
 int fetch_all(struct store *s, const struct images_opts *opts, struct fetch_job *jobs, size_t n, berth_error **err)
 {
-        static bool inited;
-        if (!inited) {
-                curl_global_init(CURL_GLOBAL_DEFAULT);
-                inited = true;
-        }
-        _cleanup_(curl_multi_cleanupp) CURLM *m = curl_multi_init();
+        if (dl_curl_load(err) < 0)
+                return -1;
+        _cleanup_(curl_multi_cleanupp) CURLM *m = sym_curl_multi_init();
         if (!m)
                 return berth_err(err, ENOMEM, "curl_multi_init");
-        curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 6L);
+        sym_curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 6L);
         struct xfer *xs = xcalloc(n ? n : 1, sizeof(*xs));
         int rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
                 xs[i] = (struct xfer) { .job = &jobs[i], .opts = opts, .store = s, .fd = -1, .start_ms = now_ms() };
-                xs[i].h = curl_easy_init();
+                xs[i].h = sym_curl_easy_init();
                 if (!xs[i].h)
                         rc = berth_err(err, ENOMEM, "curl_easy_init");
                 else if (open_partial(&xs[i], err) < 0)
@@ -483,7 +483,7 @@ int fetch_all(struct store *s, const struct images_opts *opts, struct fetch_job 
                 rc = run_loop(m, xs, n, err);
         for (size_t i = 0; i < n; i++) {
                 if (xs[i].active)
-                        curl_multi_remove_handle(m, xs[i].h);
+                        sym_curl_multi_remove_handle(m, xs[i].h);
                 xfer_done(&xs[i]);
         }
         free(xs);

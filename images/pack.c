@@ -31,7 +31,7 @@ static la_ssize_t on_write(struct archive *a, void *userdata, const void *buf, s
 {
         struct packer *p = userdata;
         if (write_all(p->out_fd, buf, len) < 0) {
-                archive_set_error(a, errno, "write: %s", strerror(errno));
+                sym_archive_set_error(a, errno, "write: %s", strerror(errno));
                 return -1;
         }
         sha256_update(&p->sha, buf, len);
@@ -70,23 +70,23 @@ static char **sorted_names(int fd, berth_error **err)
 static int write_header(struct packer *p, const char *path, const struct stat *st, mode_t type, const char *link,
                         bool hard)
 {
-        _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, path);
-        archive_entry_set_filetype(e, type);
-        archive_entry_set_perm(e, st ? st->st_mode & 07777 : 0644);
-        archive_entry_set_uid(e, 0);
-        archive_entry_set_gid(e, 0);
-        archive_entry_set_mtime(e, p->epoch, 0);
+        _cleanup_archive_entry_ struct archive_entry *e = sym_archive_entry_new();
+        sym_archive_entry_set_pathname(e, path);
+        sym_archive_entry_set_filetype(e, type);
+        sym_archive_entry_set_perm(e, st ? st->st_mode & 07777 : 0644);
+        sym_archive_entry_set_uid(e, 0);
+        sym_archive_entry_set_gid(e, 0);
+        sym_archive_entry_set_mtime(e, p->epoch, 0);
         if (type == AE_IFREG && st && !hard)
-                archive_entry_set_size(e, st->st_size);
+                sym_archive_entry_set_size(e, st->st_size);
         else
-                archive_entry_set_size(e, 0);
+                sym_archive_entry_set_size(e, 0);
         if (link && hard)
-                archive_entry_set_hardlink(e, link);
+                sym_archive_entry_set_hardlink(e, link);
         else if (link)
-                archive_entry_set_symlink(e, link);
-        if (archive_write_header(p->a, e) != ARCHIVE_OK)
-                return berth_err(p->err, 0, "`%s`: %s", path, archive_error_string(p->a));
+                sym_archive_entry_set_symlink(e, link);
+        if (sym_archive_write_header(p->a, e) != ARCHIVE_OK)
+                return berth_err(p->err, 0, "`%s`: %s", path, sym_archive_error_string(p->a));
         return 0;
 }
 
@@ -104,8 +104,8 @@ static int write_data(struct packer *p, int dirfd, const char *name, const char 
                         return berth_err(p->err, errno, "read `%s`", path);
                 if (n == 0)
                         return 0;
-                if (archive_write_data(p->a, buf, (size_t) n) < 0)
-                        return berth_err(p->err, 0, "`%s`: %s", path, archive_error_string(p->a));
+                if (sym_archive_write_data(p->a, buf, (size_t) n) < 0)
+                        return berth_err(p->err, 0, "`%s`: %s", path, sym_archive_error_string(p->a));
         }
 }
 
@@ -197,21 +197,23 @@ static int source_date_epoch(time_t *ret, berth_error **err)
 
 static int pack_into(struct packer *p, int dirfd)
 {
-        archive_write_set_format_pax_restricted(p->a);
-        archive_write_add_filter_zstd(p->a);
-        archive_write_set_bytes_in_last_block(p->a, 1);
-        if (archive_write_open2(p->a, p, NULL, on_write, NULL, NULL) != ARCHIVE_OK)
-                return berth_err(p->err, 0, "%s", archive_error_string(p->a));
+        sym_archive_write_set_format_pax_restricted(p->a);
+        sym_archive_write_add_filter_zstd(p->a);
+        sym_archive_write_set_bytes_in_last_block(p->a, 1);
+        if (sym_archive_write_open2(p->a, p, NULL, on_write, NULL, NULL) != ARCHIVE_OK)
+                return berth_err(p->err, 0, "%s", sym_archive_error_string(p->a));
         if (pack_dir(p, dirfd, "", 0) < 0)
                 return -1;
-        if (archive_write_close(p->a) != ARCHIVE_OK)
-                return berth_err(p->err, 0, "%s", archive_error_string(p->a));
+        if (sym_archive_write_close(p->a) != ARCHIVE_OK)
+                return berth_err(p->err, 0, "%s", sym_archive_error_string(p->a));
         return 0;
 }
 
 int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65], berth_error **err)
 {
         struct packer p = { .err = err, .out_fd = -1 };
+        if (dl_archive_load(err) < 0)
+                return -1;
         if (source_date_epoch(&p.epoch, err) < 0)
                 return -1;
         _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -222,10 +224,10 @@ int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65
         if (out < 0)
                 return berth_err(err, errno, "create `%s`", tmp);
         p.out_fd = out;
-        p.a = archive_write_new();
+        p.a = sym_archive_write_new();
         sha256_init(&p.sha);
         int rc = pack_into(&p, dirfd);
-        archive_write_free(p.a);
+        sym_archive_write_free(p.a);
         for (size_t i = 0; i < p.n_seen; i++)
                 free(p.seen[i].path);
         free(p.seen);

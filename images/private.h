@@ -1,11 +1,10 @@
 /* images: internal helpers shared by the module's files. Not for other modules. */
 #pragma once
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/evp.h>
 
 #include "images/images.h"
+#include "dl.h"
 
 /* ---- paths inside an untrusted root -------------------------------------- */
 
@@ -42,9 +41,9 @@ bool sha256_valid_hex(const char *s);
 
 /* ---- libarchive ---------------------------------------------------------- */
 
-static inline void archive_read_freep(struct archive **a) { if (*a) archive_read_free(*a); }
-static inline void archive_write_freep(struct archive **a) { if (*a) archive_write_free(*a); }
-static inline void archive_entry_freep(struct archive_entry **e) { if (*e) archive_entry_free(*e); }
+static inline void archive_read_freep(struct archive **a) { if (*a) sym_archive_read_free(*a); }
+static inline void archive_write_freep(struct archive **a) { if (*a) sym_archive_write_free(*a); }
+static inline void archive_entry_freep(struct archive_entry **e) { if (*e) sym_archive_entry_free(*e); }
 #define _cleanup_archive_read_ _cleanup_(archive_read_freep)
 #define _cleanup_archive_write_ _cleanup_(archive_write_freep)
 #define _cleanup_archive_entry_ _cleanup_(archive_entry_freep)

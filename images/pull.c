@@ -126,7 +126,7 @@ static int copy_local(struct store *s, const struct images_opts *o, struct layer
         if (in < 0)
                 return berth_error_make(err, errno == ENOENT ? BERTH_E_NOTFOUND : BERTH_E_FAILED, errno, "open `%s`",
                                         l->local);
-        _cleanup_close_ int out = openat(s->blobs_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        _cleanup_close_ int out = openat(s->blobs_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0)
                 return berth_err(err, errno, "create `%s`", tmp);
         _cleanup_(hasher_freep) struct hasher *h = hasher_new();

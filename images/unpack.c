@@ -12,8 +12,12 @@
 
 #include "private.h"
 
-#define BUF_SIZE (64 * 1024)
+#define BUF_SIZE (128 * 1024)
 #define POOL_BUFS 32
+/* Wake the other thread only once there is a batch for it: a wake-up per
+ * buffer cost more than the copying. */
+#define WAKE_ITEMS 16
+#define WAKE_BUFS (POOL_BUFS / 2)
 
 enum item_kind { IT_ENTRY, IT_DATA, IT_END, IT_ERROR };
 enum entry_type { ET_FILE, ET_DIR, ET_SYMLINK, ET_HARDLINK, ET_FIFO, ET_WHITEOUT, ET_OPAQUE };
@@ -47,6 +51,7 @@ struct queue {
         pthread_cond_t has_items, has_bufs;
         bool writer_waits, reader_waits;
         struct item *head, *tail;
+        size_t n_items;
         char *pool[POOL_BUFS];
         size_t n_pool;
         bool cancel;
@@ -104,7 +109,8 @@ static bool queue_push(struct queue *q, struct item *it)
                 else
                         q->head = it;
                 q->tail = it;
-                if (q->writer_waits)
+                q->n_items++;
+                if (q->writer_waits && (q->n_items >= WAKE_ITEMS || it->kind == IT_END || it->kind == IT_ERROR))
                         pthread_cond_signal(&q->has_items);
         }
         pthread_mutex_unlock(&q->lock);
@@ -126,6 +132,7 @@ static struct item *queue_pop(struct queue *q)
         }
         struct item *it = q->head;
         q->head = it->next;
+        q->n_items--;
         if (!q->head)
                 q->tail = NULL;
         pthread_mutex_unlock(&q->lock);
@@ -136,6 +143,9 @@ static char *pool_get(struct queue *q)
 {
         pthread_mutex_lock(&q->lock);
         while (q->n_pool == 0 && !q->cancel) {
+                /* Every buffer is queued: make sure the writer is at work. */
+                if (q->writer_waits)
+                        pthread_cond_signal(&q->has_items);
                 q->reader_waits = true;
                 pthread_cond_wait(&q->has_bufs, &q->lock);
                 q->reader_waits = false;
@@ -149,7 +159,7 @@ static void pool_put(struct queue *q, char *b)
 {
         pthread_mutex_lock(&q->lock);
         q->pool[q->n_pool++] = b;
-        if (q->reader_waits)
+        if (q->reader_waits && q->n_pool >= WAKE_BUFS)
                 pthread_cond_signal(&q->has_bufs);
         pthread_mutex_unlock(&q->lock);
 }
@@ -174,7 +184,7 @@ struct reader {
 
 static int archive_fail(struct archive *a, const char *what, berth_error **err)
 {
-        const char *s = archive_error_string(a);
+        const char *s = sym_archive_error_string(a);
         return berth_err(err, 0, "%s: %s", what, s ? s : "unknown libarchive error");
 }
 
@@ -187,14 +197,14 @@ static bool xattr_allowed(const char *name)
 
 static void read_xattrs(struct archive_entry *e, struct item *it)
 {
-        size_t n = (size_t) archive_entry_xattr_reset(e);
+        size_t n = (size_t) sym_archive_entry_xattr_reset(e);
         if (n == 0)
                 return;
         it->xattrs = xcalloc(n, sizeof(*it->xattrs));
         const char *name;
         const void *value;
         size_t size;
-        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+        while (sym_archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
                 if (!xattr_allowed(name) || it->n_xattrs >= n)
                         continue;
                 struct xattr *x = &it->xattrs[it->n_xattrs++];
@@ -211,9 +221,9 @@ static int classify(struct archive_entry *e, const char *path, struct item *it, 
 {
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
-        if (archive_entry_hardlink(e)) {
+        if (sym_archive_entry_hardlink(e)) {
                 it->type = ET_HARDLINK;
-                return path_normalize(archive_entry_hardlink(e), &it->link, err);
+                return path_normalize(sym_archive_entry_hardlink(e), &it->link, err);
         }
         if (startswith(base, ".wh.")) {
                 if (streq(base, ".wh..wh..opq")) {
@@ -226,17 +236,17 @@ static int classify(struct archive_entry *e, const char *path, struct item *it, 
                 it->type = ET_WHITEOUT;
                 return 0;
         }
-        switch (archive_entry_filetype(e)) {
+        switch (sym_archive_entry_filetype(e)) {
         case AE_IFREG: it->type = ET_FILE; return 0;
         case AE_IFDIR: it->type = ET_DIR; return 0;
         case AE_IFIFO: it->type = ET_FIFO; return 0;
         case AE_IFLNK:
                 it->type = ET_SYMLINK;
-                it->link = xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+                it->link = xstrdup(sym_archive_entry_symlink(e) ? sym_archive_entry_symlink(e) : "");
                 return 0;
         case AE_IFCHR:
                 /* A 0:0 character device already is an overlay whiteout. */
-                if (archive_entry_rdevmajor(e) == 0 && archive_entry_rdevminor(e) == 0) {
+                if (sym_archive_entry_rdevmajor(e) == 0 && sym_archive_entry_rdevminor(e) == 0) {
                         it->type = ET_WHITEOUT;
                         return 0;
                 }
@@ -247,7 +257,7 @@ static int classify(struct archive_entry *e, const char *path, struct item *it, 
                 return 1;
         default:
                 return berth_err(err, 0, "entry `%s`: unsupported file type 0%o", path,
-                                 (unsigned) archive_entry_filetype(e));
+                                 (unsigned) sym_archive_entry_filetype(e));
         }
 }
 
@@ -277,7 +287,7 @@ static int check_size(struct reader *r, const struct item *it, const char *name,
 /* Build the item for one header. Returns 1 for an entry that is skipped. */
 static int make_entry(struct reader *r, struct archive_entry *e, struct item **ret, berth_error **err)
 {
-        const char *name = archive_entry_pathname(e);
+        const char *name = sym_archive_entry_pathname(e);
         if (!name)
                 return berth_err(err, 0, "an entry has no name");
         if (count_entry(r, err) < 0)
@@ -292,10 +302,10 @@ static int make_entry(struct reader *r, struct archive_entry *e, struct item **r
                 return rc < 0 ? -1 : 1;
         }
         /* Sticky stays; setuid and setgid never reach the host. */
-        it->mode = archive_entry_perm(e) & 01777;
-        it->mtime.tv_sec = archive_entry_mtime(e);
-        it->mtime.tv_nsec = archive_entry_mtime_nsec(e);
-        it->size = it->type == ET_FILE && archive_entry_size_is_set(e) ? (uint64_t) archive_entry_size(e) : 0;
+        it->mode = sym_archive_entry_perm(e) & 01777;
+        it->mtime.tv_sec = sym_archive_entry_mtime(e);
+        it->mtime.tv_nsec = sym_archive_entry_mtime_nsec(e);
+        it->size = it->type == ET_FILE && sym_archive_entry_size_is_set(e) ? (uint64_t) sym_archive_entry_size(e) : 0;
         read_xattrs(e, it);
         if (check_size(r, it, it->path, err) < 0) {
                 item_free(it);
@@ -314,7 +324,7 @@ static int read_data(struct reader *r, uint64_t size, berth_error **err)
                 size_t want = size < BUF_SIZE ? (size_t) size : BUF_SIZE;
                 size_t got = 0;
                 while (got < want) {
-                        la_ssize_t n = archive_read_data(r->a, b + got, want - got);
+                        la_ssize_t n = sym_archive_read_data(r->a, b + got, want - got);
                         if (n < 0) {
                                 pool_put(r->q, b);
                                 return archive_fail(r->a, "read", err);
@@ -341,10 +351,10 @@ static int read_data(struct reader *r, uint64_t size, berth_error **err)
 static int check_filters(struct archive *a, berth_error **err)
 {
         /* The count includes the "none" filter at the bottom. */
-        int n = archive_filter_count(a);
+        int n = sym_archive_filter_count(a);
         if (n > 2)
                 return berth_err(err, 0, "archive is compressed %d times (%s over %s); only one compressor is allowed",
-                                 n - 1, archive_filter_name(a, 0), archive_filter_name(a, 1));
+                                 n - 1, sym_archive_filter_name(a, 0), sym_archive_filter_name(a, 1));
         return 0;
 }
 
@@ -352,7 +362,7 @@ static int read_all(struct reader *r, berth_error **err)
 {
         for (bool first = true;; first = false) {
                 struct archive_entry *e;
-                int rc = archive_read_next_header(r->a, &e);
+                int rc = sym_archive_read_next_header(r->a, &e);
                 if (rc == ARCHIVE_EOF)
                         return first && check_filters(r->a, err) < 0 ? -1 : 0;
                 if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
@@ -739,17 +749,19 @@ static mode_t current_umask(void)
 
 static struct archive *open_reader(int fd, berth_error **err)
 {
-        struct archive *a = archive_read_new();
+        if (dl_archive_load(err) < 0)
+                return NULL;
+        struct archive *a = sym_archive_read_new();
         if (!a)
                 abort();
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_xz(a);
-        archive_read_support_filter_zstd(a);
-        archive_read_support_filter_bzip2(a);
-        if (archive_read_open_fd(a, fd, 1024 * 1024) != ARCHIVE_OK) {
+        sym_archive_read_support_format_tar(a);
+        sym_archive_read_support_filter_gzip(a);
+        sym_archive_read_support_filter_xz(a);
+        sym_archive_read_support_filter_zstd(a);
+        sym_archive_read_support_filter_bzip2(a);
+        if (sym_archive_read_open_fd(a, fd, 1024 * 1024) != ARCHIVE_OK) {
                 archive_fail(a, "open the archive", err);
-                archive_read_free(a);
+                sym_archive_read_free(a);
                 return NULL;
         }
         return a;

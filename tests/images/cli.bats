@@ -104,6 +104,30 @@ YAML
   [[ "$output" == *"${A:0:12} "*"$T/berth.yaml"* ]]
 }
 
+# libcurl and libarchive are loaded with dlopen() only when a verb needs them.
+loaded_libs() { # VERB ARGS...: run berth, print the shared objects it loaded
+  LD_DEBUG=libs "$BERTH" "$@" 2>&1 >/dev/null | sed -n 's/.*calling init: //p'
+}
+
+@test "libcurl and libarchive are loaded only by a pull that downloads or unpacks" {
+  start_faultserver "$T/www"
+  write_spec
+  run loaded_libs validate -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *libc.so.6* ]]
+  [[ "$output" != *libcurl* ]]
+  [[ "$output" != *libarchive* ]]
+  run loaded_libs pull -f "$T/berth.yaml"
+  [[ "$output" == *libcurl.so.4* ]]
+  [[ "$output" == *libarchive.so.13* ]]
+  [ -d "$BERTH_CACHE_DIR/layers/sha256/$A" ]
+  run loaded_libs pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *libc.so.6* ]]
+  [[ "$output" != *libcurl* ]]
+  [[ "$output" != *libarchive* ]]
+}
+
 @test "berth pull on a terminal: one live line per layer" {
   command -v script >/dev/null || need "script(1)"
   start_faultserver "$T/www"

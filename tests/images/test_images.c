@@ -229,13 +229,75 @@ static void refs_and_gc(void **state)
         assert_int_equal(rm_rf_at(AT_FDCWD, t, &err), 0);
 }
 
+/* The hasher reads written bytes back: a file it cannot read is an error, not a wrong digest. */
+static void hasher_read_back_fails(void **state)
+{
+        char tmpl[] = "/tmp/berth-hasher-XXXXXX";
+        _cleanup_close_ int rw = mkstemp(tmpl);
+        assert_true(rw >= 0);
+        _cleanup_close_ int wo = open(tmpl, O_WRONLY | O_CLOEXEC);
+        unlink(tmpl);
+        assert_true(wo >= 0);
+        struct hasher *h = hasher_new();
+        hasher_set_fd(h, wo);
+        char buf[4096] = { 1 };
+        for (int i = 0; i < 600; i++)
+                hasher_update(h, buf, sizeof(buf));
+        hasher_flush(h);
+        assert_int_equal(hasher_error(h), EBADF);
+        hasher_free(h);
+}
+
+/* libcurl and libarchive come through dlopen(): every symbol resolves and works. */
+static void dl_tables_resolve(void **state)
+{
+        berth_error *err = NULL;
+        assert_int_equal(dl_curl_load(&err), 0);
+        assert_int_equal(dl_archive_load(&err), 0);
+        assert_int_equal(dl_curl_load(&err), 0); /* once, then the same outcome */
+#define CHECK(sym) assert_non_null(sym_##sym);
+        DL_CURL_SYMBOLS(CHECK)
+        DL_ARCHIVE_SYMBOLS(CHECK)
+#undef CHECK
+        CURL *h = sym_curl_easy_init();
+        assert_non_null(h);
+        assert_int_equal(sym_curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024), CURLE_OK);
+        sym_curl_easy_cleanup(h);
+        assert_string_equal(sym_curl_easy_strerror(CURLE_OK), "No error");
+        struct archive *a = sym_archive_read_new();
+        assert_non_null(a);
+        assert_int_equal(sym_archive_read_support_filter_zstd(a), ARCHIVE_OK);
+        sym_archive_read_free(a);
+}
+
+/* A missing library or symbol is an error naming it and the package; nothing is written. */
+static void dl_missing_is_named(void **state)
+{
+        berth_error *err = NULL;
+        void *p = NULL, *h = NULL;
+        const struct dl_symbol bad_lib[] = { { "curl_easy_init", &p } };
+        assert_int_equal(dl_open_table("libberth-none.so.9", "berth-none", bad_lib, 1, &h, &err), -1);
+        assert_non_null(strstr(err->msg, "libberth-none.so.9 (install the Debian package berth-none)"));
+        berth_error_free(err);
+        err = NULL;
+        void *q = NULL;
+        const struct dl_symbol bad_sym[] = { { "curl_easy_init", &q }, { "berth_no_such_symbol", &p } };
+        assert_int_equal(dl_open_table(DL_CURL_SONAME, DL_CURL_PACKAGE, bad_sym, 2, &h, &err), -1);
+        assert_non_null(strstr(err->msg, "libcurl.so.4 has no symbol berth_no_such_symbol (install a current libcurl4)"));
+        assert_null(q);
+        assert_null(p);
+        assert_null(h);
+        berth_error_free(err);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(normalize_paths), cmocka_unit_test(normalize_limits),
                 cmocka_unit_test(limits_from_env), cmocka_unit_test(digests),
-                cmocka_unit_test(hasher_matches),  cmocka_unit_test(stack_copy_whiteouts),
+                cmocka_unit_test(hasher_matches), cmocka_unit_test(hasher_read_back_fails),  cmocka_unit_test(stack_copy_whiteouts),
                 cmocka_unit_test(refs_and_gc),
+                cmocka_unit_test(dl_tables_resolve), cmocka_unit_test(dl_missing_is_named),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
