@@ -25,5 +25,10 @@ struct envs_run_opts {
  * (BERTH_E_NOCMD, BERTH_E_NOEXEC, or a failure before the command ran). */
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err);
 
+/* How the root is stacked. BERTH_ROOTFS: unset or "auto" (overlay; a copy
+ * where overlay cannot be mounted), "overlay" (never a copy), "copy". */
+enum envs_stacking { ENVS_STACKING_AUTO, ENVS_STACKING_OVERLAY, ENVS_STACKING_COPY };
+int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err);
+
 /* The environment's state folder (created 0700). */
 int envs_state_dir(const struct spec *s, char **ret, berth_error **err);
