@@ -47,11 +47,14 @@ int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
         return 0;
 }
 
-/* A folder the sandbox writes: as root it must belong to the sandbox's range. */
+/* A folder the sandbox writes: as root it must belong to the sandbox's
+ * range. One that exists was made so by an earlier run. */
 static int sandbox_folder(const char *path, berth_error **err)
 {
         uid_t u;
         gid_t g;
+        if (mkdir(path, 0755) < 0 && errno == EEXIST)
+                return 0;
         if (mkdir_p(path, 0755, err) < 0 || sandbox_root_ids(&u, &g, err) < 0)
                 return -1;
         if (geteuid() == 0 && chown(path, u, g) < 0)
@@ -120,7 +123,8 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         d->upper = xasprintf("%s/rootfs/upper", where);
         d->work = xasprintf("%s/rootfs/work", where);
         d->mnt = xasprintf("%s/rootfs/mnt", where);
-        if (sandbox_folder(d->upper, err) < 0 || sandbox_folder(d->work, err) < 0 || mkdir_p(d->mnt, 0700, err) < 0)
+        if (sandbox_folder(d->upper, err) < 0 || sandbox_folder(d->work, err) < 0 ||
+            ((mkdir(d->mnt, 0700) < 0 && errno != EEXIST) && mkdir_p(d->mnt, 0700, err) < 0))
                 return berth_error_wrap(err, "state");
         struct sandbox_root *r = &d->c.root;
         r->lowerdirs = (const char *const *) d->layers;
@@ -258,7 +262,8 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
             berth_cache_dir(&cache, err) < 0)
                 return -1;
         d.state = env_dir_path(base, s);
-        if ((o->ephemeral ? make_run_dir(&d, err) : mkdir_p(d.state, 0700, err)) < 0)
+        if ((o->ephemeral ? make_run_dir(&d, err)
+                          : (mkdir(d.state, 0700) < 0 && errno != EEXIST) ? mkdir_p(d.state, 0700, err) : 0) < 0)
                 goto out;
         if (envs_layers(s, &d.layers, err) < 0 || convert_mounts(&d, s, d.run_dir ? d.run_dir : d.state, err) < 0)
                 goto out;
