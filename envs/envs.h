@@ -7,7 +7,11 @@
  *     rootfs/upper, rootfs/work   the dev sandbox's writable layer
  *     rootfs/mnt                  an empty folder the overlay is mounted on
  *     volumes/<volume>/           named volumes, kept until `down --volumes`
- *     run-<pid>/                  --ephemeral: a throwaway upper/work, removed after
+ *     rootfs/copy-<key>/          the root as a copy where overlay cannot be mounted
+ *     rootfs/stacking             "copy" once overlay failed for this environment
+ *     run-<pid>/                  --ephemeral: a throwaway upper/work (or copy),
+ *                                 removed after, with the environment's folder
+ *                                 if that is then empty
  * As root these folders belong to the sandbox's id range (sandbox_root_ids()). */
 #pragma once
 
