@@ -8,6 +8,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BERTH=${BERTH:-$here/../build/cli/berth}
+# The sandbox alone (no spec, no envs, none of the image libraries berth
+# links), with the same root, layer and limits as `berth run`.
+DRIVER=${DRIVER:-$here/../build/tests/sandbox/sandbox-driver}
 RUNS=${BENCH_RUNS:-40}
 ROUNDS=${BENCH_ROUNDS:-5}
 for t in hyperfine bwrap crun python3 busybox; do
@@ -40,6 +43,12 @@ security:
 YAML
 export BERTH_STATE_DIR="$w/state" BERTH_CACHE_DIR="$w/cache"
 (cd "$w/proj" && "$BERTH" -q run -- /bin/true) # warm the seccomp cache, create the state folder
+
+mkdir -p "$w/drv/u" "$w/drv/w" "$w/drv/m"
+driver_cmd=true
+if [ -x "$DRIVER" ]; then
+  driver_cmd="$DRIVER --lower $root --upper $w/drv/u --work $w/drv/w --mnt $w/drv/m --net none --memory 268435456 --pids 256 --nofile 1024 --cache $w/cache -- /bin/true"
+fi
 
 # crun: an OCI bundle with Docker's default syscall allowlist and the same limits.
 mkdir -p "$w/bundle"
@@ -84,6 +93,7 @@ for round in \$(seq $ROUNDS); do
   hyperfine -N --warmup 5 --runs $RUNS --export-json "$w/h.\$round.json" \\
     -n berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
     -n berth-ephemeral "$BERTH -q -f $w/proj/berth.yaml run --ephemeral -- /bin/true" \\
+    -n sandbox "$driver_cmd" \\
     -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
     -n crun "crun run --bundle $w/bundle berth-bench-start" >&2
 done
@@ -107,5 +117,6 @@ for k in med:
 print("RESULT\trun -- /bin/true, full isolation (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth"], med["bwrap"]))
 print("RESULT\trun -- /bin/true, full isolation (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth"], med["crun"]))
 print("RESULT\trun --ephemeral -- /bin/true (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth-ephemeral"], med["bwrap"]))
+print("RESULT\tsandbox alone (driver, overlay root) (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["sandbox"], med["bwrap"]))
 print("RESULT\trun --ephemeral -- /bin/true (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth-ephemeral"], med["crun"]))
 PY

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "envs/envs.h"
 #include "sandbox/sandbox.h"
 
 const char cmd_doctor_help[] =
@@ -10,20 +11,38 @@ const char cmd_doctor_help[] =
         "Check the host: namespaces, overlayfs, seccomp, cgroups, and which\n"
         "mechanism enforces each limit. Exits 1 when sandboxes cannot run here.\n";
 
-static json_t *host_json(const struct sandbox_host *h)
+/* Which stacking `run` uses here, and why. */
+static const char *stacking(const struct sandbox_host *h, enum envs_stacking how, const char **ret_why)
 {
-        return json_pack("{s:b,s:b,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces", h->userns,
-                         "overlay", h->overlay, "idmapped_mounts", h->idmap, "seccomp", h->seccomp, "subordinate_ids",
+        if (how == ENVS_STACKING_COPY) {
+                *ret_why = "BERTH_ROOTFS=copy";
+                return "copy";
+        }
+        if (h->overlay || how == ENVS_STACKING_OVERLAY) {
+                *ret_why = how == ENVS_STACKING_OVERLAY ? "BERTH_ROOTFS=overlay" : "overlayfs mounts here";
+                return "overlay";
+        }
+        *ret_why = h->overlay_detail ? h->overlay_detail : "overlayfs cannot be mounted here";
+        return "copy";
+}
+
+static json_t *host_json(const struct sandbox_host *h, enum envs_stacking how)
+{
+        const char *why, *st = stacking(h, how, &why);
+        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces", h->userns,
+                         "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts", h->idmap, "seccomp", h->seccomp, "subordinate_ids",
                          h->subid, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
                          sandbox_limit_mech_name(h->cpus), "pids", sandbox_limit_mech_name(h->pids), "nofile",
                          sandbox_limit_mech_name(h->nofile), "cgroup2_dir", h->cgroup2_dir, "detail", h->detail);
 }
 
-static void print_human(const struct sandbox_host *h)
+static void print_human(const struct sandbox_host *h, enum envs_stacking how)
 {
+        const char *why, *st = stacking(h, how, &why);
         const char *yes = "ok", *no = "missing";
         printf("user namespaces   %s\n", h->userns ? yes : no);
-        printf("overlayfs         %s\n", h->overlay ? yes : "missing (layers are copied instead)");
+        printf("overlayfs         %s\n", h->overlay ? yes : no);
+        printf("stacking          %s (%s)\n", st, why);
         printf("idmapped mounts   %s\n", h->idmap ? yes : no);
         printf("seccomp           %s\n", h->seccomp ? yes : no);
         printf("subordinate ids   %s\n", h->subid ? yes : "none (only root is mapped inside)");
@@ -44,13 +63,14 @@ int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
         if (optind < argc)
                 return cli_usage_error(ctx, "unexpected argument `%s`", argv[optind]);
         struct sandbox_host h;
+        enum envs_stacking how;
         _cleanup_error_ berth_error *err = NULL;
-        if (sandbox_host_probe(&h, &err) < 0)
+        if (envs_stacking_from_env(&how, &err) < 0 || sandbox_host_probe(&h, &err) < 0)
                 return cli_report(ctx, err);
         if (ctx->json)
-                cli_print_json(host_json(&h));
+                cli_print_json(host_json(&h, how));
         else
-                print_human(&h);
+                print_human(&h, how);
         int ok = h.userns && h.seccomp;
         sandbox_host_done(&h);
         return ok ? EXIT_OK : EXIT_FAIL;

@@ -7,3 +7,7 @@ int envs_layers(const struct spec *s, char ***ret, berth_error **err);
 /* Fill the NULL entries of layers (one per spec layer, bottom first) with the
  * unpacked folders of the spec's archives. */
 int envs_pull_layers(const struct spec *s, char **layers, berth_error **err);
+/* A merged copy of the layers for a root without overlay, every file with an
+ * inode of its own (never the cache's). throwaway: built at dir/root for one
+ * run; else kept as dir/copy-<key of the layers>, built once. */
+int envs_copy_root(char *const *layers, size_t n, const char *dir, bool throwaway, char **ret, berth_error **err);

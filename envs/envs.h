@@ -7,7 +7,11 @@
  *     rootfs/upper, rootfs/work   the dev sandbox's writable layer
  *     rootfs/mnt                  an empty folder the overlay is mounted on
  *     volumes/<volume>/           named volumes, kept until `down --volumes`
- *     run-<pid>/                  --ephemeral: a throwaway upper/work, removed after
+ *     rootfs/copy-<key>/          the root as a copy where overlay cannot be mounted
+ *     rootfs/stacking             "copy" once overlay failed for this environment
+ *     run-<pid>/                  --ephemeral: a throwaway upper/work (or copy),
+ *                                 removed after, with the environment's folder
+ *                                 if that is then empty
  * As root these folders belong to the sandbox's id range (sandbox_root_ids()). */
 #pragma once
 
@@ -24,6 +28,11 @@ struct envs_run_opts {
  * command's status (128+signal if a signal ended it). Errors: as sandbox_run()
  * (BERTH_E_NOCMD, BERTH_E_NOEXEC, or a failure before the command ran). */
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err);
+
+/* How the root is stacked. BERTH_ROOTFS: unset or "auto" (overlay; a copy
+ * where overlay cannot be mounted), "overlay" (never a copy), "copy". */
+enum envs_stacking { ENVS_STACKING_AUTO, ENVS_STACKING_OVERLAY, ENVS_STACKING_COPY };
+int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err);
 
 /* The environment's state folder (created 0700). */
 int envs_state_dir(const struct spec *s, char **ret, berth_error **err);

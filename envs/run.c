@@ -14,12 +14,17 @@ static uint32_t fnv1a32(const char *s)
         return h;
 }
 
+static char *env_dir_path(const char *base, const struct spec *s)
+{
+        return xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
+}
+
 int envs_state_dir(const struct spec *s, char **ret, berth_error **err)
 {
         _cleanup_free_ char *base = NULL;
         if (berth_state_dir(&base, err) < 0)
                 return -1;
-        char *dir = xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
+        char *dir = env_dir_path(base, s);
         if (mkdir_p(dir, 0700, err) < 0) {
                 free(dir);
                 return -1;
@@ -28,11 +33,28 @@ int envs_state_dir(const struct spec *s, char **ret, berth_error **err)
         return 0;
 }
 
-/* A folder the sandbox writes: as root it must belong to the sandbox's range. */
+int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
+{
+        const char *v = getenv("BERTH_ROOTFS");
+        if (!v || !*v || streq(v, "auto"))
+                *ret = ENVS_STACKING_AUTO;
+        else if (streq(v, "overlay"))
+                *ret = ENVS_STACKING_OVERLAY;
+        else if (streq(v, "copy"))
+                *ret = ENVS_STACKING_COPY;
+        else
+                return berth_error_make(err, BERTH_E_USAGE, 0, "BERTH_ROOTFS: expected auto, overlay or copy, got \"%s\"", v);
+        return 0;
+}
+
+/* A folder the sandbox writes: as root it must belong to the sandbox's
+ * range. One that exists was made so by an earlier run. */
 static int sandbox_folder(const char *path, berth_error **err)
 {
         uid_t u;
         gid_t g;
+        if (mkdir(path, 0755) < 0 && errno == EEXIST)
+                return 0;
         if (mkdir_p(path, 0755, err) < 0 || sandbox_root_ids(&u, &g, err) < 0)
                 return -1;
         if (geteuid() == 0 && chown(path, u, g) < 0)
@@ -43,7 +65,8 @@ static int sandbox_folder(const char *path, berth_error **err)
 struct dev_sandbox {
         struct sandbox_config c;
         char **layers;
-        char *upper, *work, *mnt, *run_dir;
+        char *state;                    /* the environment's folder */
+        char *upper, *work, *mnt, *run_dir, *copy;
         struct sandbox_mount *mounts;
         char **volume_dirs;
         char **env;
@@ -53,7 +76,9 @@ static void dev_sandbox_done(struct dev_sandbox *d)
 {
         strv_free(d->layers);
         free(d->upper);
+        free(d->work);
         free(d->mnt);
+        free(d->copy);
         free(d->mounts);
         strv_free(d->volume_dirs);
         strv_free(d->env);
@@ -62,22 +87,64 @@ static void dev_sandbox_done(struct dev_sandbox *d)
                 if (rm_rf_at(AT_FDCWD, d->run_dir, &e) < 0)
                         log_debug("%s", e->msg);
                 free(d->run_dir);
+                /* An --ephemeral run leaves nothing: not even an empty
+                 * folder for the environment, whoever made it. A run beside
+                 * this one keeps it (it is not empty), and retries if it
+                 * loses the race. */
+                _cleanup_free_ char *envs = xstrndup(d->state, (size_t) (strrchr(d->state, '/') - d->state));
+                if (rmdir(d->state) == 0)
+                        (void) rmdir(envs);
         }
-        free(d->work);
+        free(d->state);
 }
 
-static int prepare_rootfs(struct dev_sandbox *d, const char *state, bool ephemeral, berth_error **err)
+/* --ephemeral: run-<pid>/ in the environment's folder, made without
+ * mkdir_p so a concurrent run's cleanup cannot leave us without a parent. */
+static int make_run_dir(struct dev_sandbox *d, berth_error **err)
 {
-        const char *where = state;
-        if (ephemeral) {
-                d->run_dir = xasprintf("%s/run-%d", state, (int) getpid());
-                where = d->run_dir;
+        _cleanup_free_ char *envs = xstrndup(d->state, (size_t) (strrchr(d->state, '/') - d->state));
+        d->run_dir = xasprintf("%s/run-%d", d->state, (int) getpid());
+        for (int tries = 0; tries < 8; tries++) {
+                if (mkdir(d->run_dir, 0700) == 0)
+                        return 0;
+                if (errno != ENOENT)
+                        break;
+                if ((mkdir(envs, 0700) < 0 && errno != EEXIST) || (mkdir(d->state, 0700) < 0 && errno != EEXIST))
+                        break;
         }
+        int e = errno;
+        free(TAKE_PTR(d->run_dir));
+        return berth_err(err, e, "state: mkdir `%s/run-%d`", d->state, (int) getpid());
+}
+
+static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
+{
+        const char *where = d->run_dir ? d->run_dir : d->state;
         d->upper = xasprintf("%s/rootfs/upper", where);
         d->work = xasprintf("%s/rootfs/work", where);
         d->mnt = xasprintf("%s/rootfs/mnt", where);
-        if (sandbox_folder(d->upper, err) < 0 || sandbox_folder(d->work, err) < 0 || mkdir_p(d->mnt, 0700, err) < 0)
+        if (sandbox_folder(d->upper, err) < 0 || sandbox_folder(d->work, err) < 0 ||
+            ((mkdir(d->mnt, 0700) < 0 && errno != EEXIST) && mkdir_p(d->mnt, 0700, err) < 0))
                 return berth_error_wrap(err, "state");
+        struct sandbox_root *r = &d->c.root;
+        r->lowerdirs = (const char *const *) d->layers;
+        r->n_lowerdirs = strv_length(d->layers);
+        r->upperdir = d->upper;
+        r->workdir = d->work;
+        r->mountpoint = d->mnt;
+        r->volatile_upper = d->run_dir != NULL;
+        return 0;
+}
+
+/* The environment's root is a copy, built once per list of layers and kept
+ * (--ephemeral: a throwaway copy in the run folder). */
+static int prepare_copy(struct dev_sandbox *d, berth_error **err)
+{
+        _cleanup_free_ char *dir = d->run_dir ? xstrdup(d->run_dir) : xasprintf("%s/rootfs", d->state);
+        if (envs_copy_root(d->layers, strv_length(d->layers), dir, d->run_dir != NULL, &d->copy, err) < 0)
+                return berth_error_wrap(err, "state");
+        bool ro = d->c.root.read_only;
+        d->c.root = (struct sandbox_root) { .dir = d->copy, .read_only = ro };
         return 0;
 }
 
@@ -136,24 +203,72 @@ static void convert_security(struct sandbox_config *c, const struct spec *s)
         };
 }
 
+/* rootfs/stacking says "copy" once overlay failed for this environment:
+ * its writes live in the copy from then on. */
+static bool stacked_by_copy(const char *state)
+{
+        _cleanup_free_ char *p = xasprintf("%s/rootfs/stacking", state), *buf = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        return read_file_bounded(AT_FDCWD, p, 4096, "stacking", &buf, NULL, &e) == 0 && startswith(buf, "copy");
+}
+
+static void remember_copy(const char *state, const char *reason)
+{
+        _cleanup_free_ char *p = xasprintf("%s/rootfs/stacking", state), *text = xasprintf("copy\n%s\n", reason);
+        _cleanup_error_ berth_error *e = NULL;
+        if (write_file_atomic(AT_FDCWD, p, text, strlen(text), 0600, &e) < 0)
+                log_debug("%s", e->msg);
+}
+
+/* The sandbox failed before the command ran: if the overlay is what cannot
+ * be mounted here, the root becomes a copy. Returns 1 to try again. */
+static int overlay_failed(struct dev_sandbox *d, berth_error **err)
+{
+        if ((*err)->kind == BERTH_E_NOCMD || (*err)->kind == BERTH_E_NOEXEC)
+                return 0;
+        _cleanup_free_ char *reason = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        if (sandbox_overlay_usable(&d->c.root, &reason, &e) != 0)
+                return 0;
+        log_debug("overlay cannot be mounted (%s): the root is a copy of the layers", reason);
+        if (!d->run_dir)
+                remember_copy(d->state, reason);
+        berth_error_free(*err);
+        *err = NULL;
+        return 1;
+}
+
+static int run_sandbox(struct dev_sandbox *d, enum envs_stacking how, int *ret_status, berth_error **err)
+{
+        bool copy = how == ENVS_STACKING_COPY || (how == ENVS_STACKING_AUTO && stacked_by_copy(d->state));
+        if (copy)
+                return prepare_copy(d, err) < 0 ? -1 : sandbox_run(&d->c, ret_status, err);
+        if (prepare_overlay(d, err) < 0)
+                return -1;
+        if (sandbox_run(&d->c, ret_status, err) == 0)
+                return 0;
+        if (how == ENVS_STACKING_OVERLAY || overlay_failed(d, err) <= 0)
+                return -1;
+        return prepare_copy(d, err) < 0 ? -1 : sandbox_run(&d->c, ret_status, err);
+}
+
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
-        _cleanup_free_ char *state = NULL, *cache = NULL;
+        _cleanup_free_ char *base = NULL, *cache = NULL;
         struct dev_sandbox d = {};
+        enum envs_stacking how;
         int r = -1;
-        if (envs_state_dir(s, &state, err) < 0 || berth_cache_dir(&cache, err) < 0)
+        if (envs_stacking_from_env(&how, err) < 0 || berth_state_dir(&base, err) < 0 ||
+            berth_cache_dir(&cache, err) < 0)
                 return -1;
-        if (envs_layers(s, &d.layers, err) < 0 || prepare_rootfs(&d, state, o->ephemeral, err) < 0 ||
-            convert_mounts(&d, s, d.run_dir ? d.run_dir : state, err) < 0)
+        d.state = env_dir_path(base, s);
+        if ((o->ephemeral ? make_run_dir(&d, err)
+                          : (mkdir(d.state, 0700) < 0 && errno != EEXIST) ? mkdir_p(d.state, 0700, err) : 0) < 0)
+                goto out;
+        if (envs_layers(s, &d.layers, err) < 0 || convert_mounts(&d, s, d.run_dir ? d.run_dir : d.state, err) < 0)
                 goto out;
         convert_env(&d, s);
         convert_security(&d.c, s);
-        d.c.root.lowerdirs = (const char *const *) d.layers;
-        d.c.root.n_lowerdirs = strv_length(d.layers);
-        d.c.root.upperdir = d.upper;
-        d.c.root.workdir = d.work;
-        d.c.root.mountpoint = d.mnt;
-        d.c.root.volatile_upper = o->ephemeral;
         d.c.argv = o->argv;
         d.c.cwd = s->workdir;
         d.c.hostname = s->name;
@@ -161,7 +276,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
         d.c.name = s->name;
-        r = sandbox_run(&d.c, ret_status, err);
+        r = run_sandbox(&d, how, ret_status, err);
 out:
         dev_sandbox_done(&d);
         return r;

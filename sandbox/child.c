@@ -526,8 +526,8 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         const char *h = c->hostname ? c->hostname : "berth";
         if (sethostname(h, strlen(h)) < 0)
                 return berth_err(err, errno, "sethostname");
-        if (c->network != SANDBOX_NET_HOST && loopback_up(err) < 0)
-                return -1;
+        if (c->network != SANDBOX_NET_HOST && (unshare(CLONE_NEWNET) < 0 || loopback_up(err) < 0))
+                return berth_err(err, errno, "network namespace");
         *ret_last_cap = read_last_cap();
         if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, err) < 0)
                 return berth_error_wrap(err, "root");

@@ -42,42 +42,85 @@ static int map_self(uid_t uid, gid_t gid)
         return 0;
 }
 
-/* Mount an overlay of folders under tmp as berth would: as root in a private
- * mount namespace, otherwise inside a user namespace with userxattr. */
-static int overlay_child(const char *tmp)
+/* In a child: mount the overlay as sandbox_run() would (root in a private
+ * mount namespace, a user in its own user namespace), then exit; the mount
+ * goes with it. The reason for a failure comes back on fd. */
+static _Noreturn void overlay_child(const struct sandbox_root *r, int fd)
 {
+        _cleanup_error_ berth_error *e = NULL;
         bool root = geteuid() == 0;
         uid_t uid = geteuid();
         gid_t gid = getegid();
+        _cleanup_close_ int m = -1;
         if (unshare(root ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS) < 0)
-                return 1;
-        if (!root && map_self(uid, gid) < 0)
-                return 2;
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return 4;
-        _cleanup_free_ char *opts = xasprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w%s", tmp, tmp, tmp,
-                                              root ? "" : ",userxattr");
-        _cleanup_free_ char *m = xasprintf("%s/m", tmp);
-        return mount("overlay", m, "overlay", 0, opts) < 0 ? 3 : 0;
+                berth_err(&e, errno, "unshare");
+        else if (!root && map_self(uid, gid) < 0)
+                berth_err(&e, errno, "map the user namespace");
+        else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                berth_err(&e, errno, "make / private");
+        else
+                root_make(r, true, &m, &e);
+        if (e) {
+                _cleanup_free_ char *t = berth_error_text(e);
+                (void) !write(fd, t, strlen(t));
+        }
+        _exit(e ? 1 : 0);
 }
 
-static bool probe_overlay(void)
+int sandbox_overlay_usable(const struct sandbox_root *r, char **ret_reason, berth_error **err)
 {
-        char tmp[] = "/tmp/berth-doctor-XXXXXX";
-        if (!mkdtemp(tmp))
-                return false;
-        const char *subs[] = { "l", "u", "w", "m" };
-        for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
-                _cleanup_free_ char *p = xasprintf("%s/%s", tmp, subs[i]);
-                mkdir(p, 0700);
-        }
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return berth_err(err, errno, "pipe");
         pid_t pid = fork();
-        if (pid == 0)
-                _exit(overlay_child(tmp));
-        bool ok = pid > 0 && wait_status(pid) == 0;
+        if (pid == 0) {
+                close(p[0]);
+                overlay_child(r, p[1]);
+        }
+        close(p[1]);
+        if (pid < 0) {
+                close(p[0]);
+                return berth_err(err, errno, "fork");
+        }
+        char buf[1024];
+        ssize_t n, len = 0;
+        while (len < (ssize_t) sizeof(buf) - 1 &&
+               ((n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t) len)) > 0 || (n < 0 && errno == EINTR)))
+                len += n > 0 ? n : 0;
+        close(p[0]);
+        buf[len] = 0;
+        if (wait_status(pid) == 0) {
+                *ret_reason = NULL;
+                return 1;
+        }
+        *ret_reason = xstrdup(len ? buf : "the overlay probe failed");
+        return 0;
+}
+
+/* Overlay of empty folders in a temporary folder under $TMPDIR, removed
+ * whatever happens. */
+static bool probe_overlay(char **ret_reason)
+{
+        const char *base = getenv("TMPDIR");
+        _cleanup_free_ char *tmp = xasprintf("%s/berth-doctor-XXXXXX", base && base[0] == '/' ? base : "/tmp");
+        if (!mkdtemp(tmp)) {
+                *ret_reason = xasprintf("temporary folder: %s", strerror(errno));
+                return false;
+        }
+        _cleanup_free_ char *l = xasprintf("%s/l", tmp), *u = xasprintf("%s/u", tmp), *w = xasprintf("%s/w", tmp),
+                            *m = xasprintf("%s/m", tmp);
+        const char *lower[] = { l };
+        struct sandbox_root r = { .lowerdirs = lower, .n_lowerdirs = 1, .upperdir = u, .workdir = w, .mountpoint = m };
         _cleanup_error_ berth_error *e = NULL;
-        rm_rf_at(AT_FDCWD, tmp, &e);
-        return ok;
+        int ok = 0;
+        if (mkdir(l, 0700) < 0 || mkdir(u, 0700) < 0 || mkdir(w, 0700) < 0 || mkdir(m, 0700) < 0)
+                *ret_reason = xasprintf("temporary folder: %s", strerror(errno));
+        else if ((ok = sandbox_overlay_usable(&r, ret_reason, &e)) < 0)
+                *ret_reason = berth_error_text(e);
+        _cleanup_error_ berth_error *e2 = NULL;
+        if (rm_rf_at(AT_FDCWD, tmp, &e2) < 0)
+                log_debug("doctor: %s", e2->msg);
+        return ok == 1;
 }
 
 static bool probe_userns(void)
@@ -108,7 +151,7 @@ int sandbox_host_probe(struct sandbox_host *ret, berth_error **err)
         struct sandbox_host h = {};
         struct idmap_plan ids;
         h.userns = probe_userns();
-        h.overlay = h.userns && probe_overlay();
+        h.overlay = h.userns && probe_overlay(&h.overlay_detail);
         h.idmap = probe_idmap();
         h.seccomp = prctl(PR_GET_SECCOMP) >= 0 && access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
         h.subid = idmap_plan_make(&ids, err) == 0 && (ids.use_helpers || ids.as_root);
@@ -125,5 +168,6 @@ void sandbox_host_done(struct sandbox_host *h)
 {
         free(h->cgroup2_dir);
         free(h->detail);
-        h->cgroup2_dir = h->detail = NULL;
+        free(h->overlay_detail);
+        h->cgroup2_dir = h->detail = h->overlay_detail = NULL;
 }

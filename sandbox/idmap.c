@@ -44,7 +44,7 @@ static bool have_helpers(void)
         return access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0;
 }
 
-int idmap_plan_make(struct idmap_plan *ret, berth_error **err)
+static int plan_make(struct idmap_plan *ret)
 {
         struct idmap_plan p = { .host_uid = geteuid(), .host_gid = getegid(), .count = 1 };
         if (p.host_uid == 0) {
@@ -68,6 +68,22 @@ int idmap_plan_make(struct idmap_plan *ret, berth_error **err)
                 p.gid_base = gs;
         }
         *ret = p;
+        return 0;
+}
+
+/* Read /etc/subuid and /etc/subgid once per process (envs asks before each
+ * folder it prepares, sandbox_run once more); the plan is redone if our ids
+ * changed. */
+int idmap_plan_make(struct idmap_plan *ret, berth_error **err)
+{
+        static struct idmap_plan cached;
+        static bool have;
+        (void) err;
+        if (!have || cached.host_uid != geteuid() || cached.host_gid != getegid()) {
+                plan_make(&cached);
+                have = true;
+        }
+        *ret = cached;
         return 0;
 }
 

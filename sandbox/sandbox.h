@@ -109,11 +109,18 @@ struct sandbox_host {
         enum sandbox_limit_mech memory, cpus, pids, nofile;
         char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
         char *detail;           /* first failure seen by a probe, or NULL */
+        char *overlay_detail;   /* why overlay could not be mounted, or NULL */
 };
 /* Probe the host (forks short-lived sandboxes). Never fails on a missing
  * feature: the fields say what is missing. */
 int sandbox_host_probe(struct sandbox_host *ret, berth_error **err);
 void sandbox_host_done(struct sandbox_host *h);
+
+/* Whether this overlay root (its real layers, upper and work dirs) can be
+ * mounted here, tried in a short-lived child as sandbox_run() would mount it:
+ * 1 if it can, 0 if not with the kernel's reason in *ret_reason (free it).
+ * Leaves nothing mounted. An upper dir is left as a real mount leaves it. */
+int sandbox_overlay_usable(const struct sandbox_root *r, char **ret_reason, berth_error **err);
 
 /* Which limits in l this host cannot enforce, as a comma-separated list of
  * names ("cpus"), or NULL when all can be. For `run`'s one warning. */

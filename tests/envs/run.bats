@@ -77,7 +77,7 @@ in_proj() { (cd "$W/proj" && berth "$@"); }
 @test "the writable layer and named volumes persist; --ephemeral leaves nothing" {
   in_proj run -- sh -c 'echo kept >/etc/kept; echo vol >/cache/v'
   run in_proj -q run -- sh -c 'cat /etc/kept /cache/v'
-  [ "$output" = "kept
+  echo "$output"; [ "$output" = "kept
 vol" ]
   run in_proj run --ephemeral -- sh -c 'cat /etc/kept 2>&1; echo gone >/etc/gone; ls /cache'
   [[ "$output" == *"No such file"* ]]
@@ -113,4 +113,130 @@ vol" ]
   run berth doctor
   [ "$status" -eq 0 ]
   for l in memory cpus pids nofile; do [[ "$output" == *"limit $l"* ]]; done
+}
+
+# A state folder listed with what identifies each entry, for before/after.
+state_listing() { (cd "$W/home/state" 2>/dev/null && find . | sort); }
+
+@test "doctor and run leave no berth-doctor-* folder in TMPDIR" {
+  mkdir -p "$W/tmpdir"; chmod 1777 "$W/tmpdir"
+  run as_runner env TMPDIR="$W/tmpdir" "$W/bin/berth" doctor
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"overlayfs         ok"* ]]
+  (cd "$W/proj" && as_runner env TMPDIR="$W/tmpdir" BERTH_STATE_DIR="$W/home/state" \
+    BERTH_CACHE_DIR="$W/home/cache" "$W/bin/berth" run -- true)
+  run ls -A "$W/tmpdir"
+  [ -z "$output" ]
+  # a probe that cannot even make its folder says why and leaves nothing
+  run as_runner env TMPDIR="$W/tmpdir/missing" "$W/bin/berth" doctor
+  [[ "$output" == *"stacking          copy (temporary folder: No such file or directory)"* ]]
+  run ls -A "$W/tmpdir"
+  [ -z "$output" ]
+}
+
+@test "doctor says which stacking is in use and why" {
+  run berth doctor
+  [[ "$output" == *"stacking          overlay (overlayfs mounts here)"* ]]
+  run as_runner env BERTH_ROOTFS=copy "$W/bin/berth" doctor --json
+  [[ "$output" == *'"stacking":"copy","stacking_reason":"BERTH_ROOTFS=copy"'* ]]
+  run as_runner env BERTH_ROOTFS=bogus "$W/bin/berth" doctor
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"BERTH_ROOTFS: expected auto, overlay or copy"* ]]
+}
+
+@test "--ephemeral leaves nothing new in the state folder (overlay and copy)" {
+  mkdir -p "$W/home/state"; [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$W/home/state"
+  sed 's/name: demo/name: ephem/' "$W/proj/berth.yaml" >"$W/proj/ephem.yaml"; chmod 644 "$W/proj/ephem.yaml"
+  before=$(state_listing)
+  run in_proj -q run -f ephem.yaml --ephemeral -- sh -c 'echo x >/etc/x; echo v >/cache/v; cat /etc/x'
+  [ "$status" -eq 0 ]
+  echo "$output"; [ "$output" = x ]
+  [ "$(state_listing)" = "$before" ]
+  run in_proj -q run -f ephem.yaml --ephemeral -- sh -c 'ls /etc/x 2>&1 || true'
+  [[ "$output" == *"No such file"* ]]
+  [ "$(state_listing)" = "$before" ]
+  run in_proj_env BERTH_ROOTFS=copy -q run -f ephem.yaml --ephemeral -- sh -c 'echo y >/etc/x; cat /etc/x'
+  [ "$status" -eq 0 ]
+  [ "$output" = y ]
+  [ "$(state_listing)" = "$before" ]
+  # and an environment that exists keeps exactly what it had
+  in_proj run -f ephem.yaml -- true
+  before=$(state_listing)
+  in_proj run -f ephem.yaml --ephemeral -- sh -c 'echo z >/etc/z'
+  in_proj_env BERTH_ROOTFS=copy run -f ephem.yaml --ephemeral -- sh -c 'echo z >/etc/z'
+  [ "$(state_listing)" = "$before" ]
+}
+
+in_proj_env() { # VAR=value... berth-args...
+  local vars=()
+  while [[ "${1:-}" == *=* ]]; do vars+=("$1"); shift; done
+  (cd "$W/proj" && as_runner env "${vars[@]}" BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" \
+    "$W/bin/berth" "$@")
+}
+
+# Two archive layers over the busybox folder: the top one whites out a file
+# and makes a folder opaque.
+make_whiteout_spec() {
+  python3 - "$W/layers" <<'PY'
+import io, os, sys, tarfile
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+def layer(name, entries):
+    with tarfile.open(os.path.join(d, name), "w:gz") as t:
+        for path, data in entries:
+            ti = tarfile.TarInfo(path)
+            if data is None:
+                ti.type = tarfile.DIRTYPE; ti.mode = 0o755; t.addfile(ti)
+            else:
+                ti.size = len(data); ti.mode = 0o644; t.addfile(ti, io.BytesIO(data))
+layer("l1.tar.gz", [("data", None), ("data/gone", b"gone\n"), ("data/kept", b"kept\n"),
+                    ("opq", None), ("opq/old", b"old\n")])
+layer("l2.tar.gz", [("data/.wh.gone", b""), ("opq", None), ("opq/.wh..wh..opq", b""), ("opq/new", b"new\n")])
+PY
+  chmod -R a+rX "$W/layers"
+  cat >"$W/proj/copy.yaml" <<YAML
+berth: 1
+name: copied
+image:
+  - url: $W/img
+  - url: $W/layers/l1.tar.gz
+  - url: $W/layers/l2.tar.gz
+network: none
+YAML
+  chmod 644 "$W/proj/copy.yaml"
+}
+
+# Every file and folder of the layers the copy was made from, with content.
+layers_manifest() {
+  (cd "$W/img" && find . -printf '%p %m %s %T@ %U %G %y\n' | sort && find . -type f -exec md5sum {} + | sort)
+  (cd "$W/home/cache/layers" && find . -printf '%p %m %s %T@ %U %G %y\n' | sort && find . -type f -exec md5sum {} + | sort)
+}
+
+@test "without overlay (BERTH_ROOTFS=copy): runs, writes persist, whiteouts hold, the cache never changes" {
+  make_whiteout_spec
+  run in_proj_env BERTH_ROOTFS=copy -q run -f copy.yaml -- sh -c 'ls /data; ls /opq; cat /data/kept'
+  [ "$status" -eq 0 ]
+  echo "$output"; [ "$output" = "kept
+new
+kept" ]
+  ls -d "$W"/home/state/envs/copied-*/rootfs/copy-*
+  before=$(layers_manifest)
+  # write, chmod and truncate every file the sandbox can reach in its root
+  run in_proj_env BERTH_ROOTFS=copy run -f copy.yaml -- sh -c \
+    'busybox find / -xdev -type f -exec sh -c "for f; do echo w >>\"\$f\"; busybox chmod 700 \"\$f\"; done" _ {} +; echo done'
+  [ "$status" -eq 0 ]
+  [ "$(layers_manifest)" = "$before" ]
+  # the writes are the environment's from now on
+  run in_proj_env BERTH_ROOTFS=copy -q run -f copy.yaml -- sh -c 'cat /data/kept; busybox stat -c %a /data/kept'
+  echo "$output"; [ "$output" = "kept
+w
+700" ]
+  # no file of the copy shares an inode with the cache or the image folder
+  run find "$W"/home/state/envs/copied-*/rootfs/copy-* -type f -links +1
+  [ -z "$output" ]
+  # --ephemeral starts from the layers again and leaves nothing
+  before=$(state_listing)
+  run in_proj_env BERTH_ROOTFS=copy -q run -f copy.yaml --ephemeral -- sh -c 'cat /data/kept; ls /data'
+  echo "$output"; [ "$output" = "kept
+kept" ]
+  [ "$(state_listing)" = "$before" ]
 }
