@@ -673,7 +673,8 @@ static int cmp_fix(const void *a, const void *b)
  * its own children from being written, and writing children changes mtimes. */
 static int apply_fixes(struct writer *w, berth_error **err)
 {
-        qsort(w->fixes, w->n_fixes, sizeof(*w->fixes), cmp_fix);
+        if (w->n_fixes > 0)
+                qsort(w->fixes, w->n_fixes, sizeof(*w->fixes), cmp_fix);
         for (size_t i = 0; i < w->n_fixes; i++) {
                 struct dirfix *f = &w->fixes[i];
                 _cleanup_close_ int fd = open_beneath_dir(w->rootfd, f->path, O_RDONLY, false, err);

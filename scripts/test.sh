@@ -39,7 +39,8 @@ trap 'summary "${logs[@]}"' EXIT
 logs+=(build/meson-logs/testlog.json)
 run_suite build
 if [ "${BERTH_TEST_SKIP_ASAN:-0}" != 1 ]; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    logs+=(build-asan/meson-logs/testlog.json)
-    run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  logs+=(build-asan/meson-logs/testlog.json)
+  run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 fi
