@@ -1,4 +1,4 @@
-/* images: libcurl and libarchive through dlopen(); see dl.h for why. */
+/* images: libcurl, libarchive and libcrypto through dlopen(); see dl.h for why. */
 #include <dlfcn.h>
 #include <pthread.h>
 
@@ -7,11 +7,13 @@
 #define DL_DEFINE(sym) __typeof__(sym) *sym_##sym;
 DL_CURL_SYMBOLS(DL_DEFINE)
 DL_ARCHIVE_SYMBOLS(DL_DEFINE)
+DL_CRYPTO_SYMBOLS(DL_DEFINE)
 #undef DL_DEFINE
 
 #define DL_ENTRY(sym) { #sym, (void **) &sym_##sym },
 static const struct dl_symbol curl_symbols[] = { DL_CURL_SYMBOLS(DL_ENTRY) };
 static const struct dl_symbol archive_symbols[] = { DL_ARCHIVE_SYMBOLS(DL_ENTRY) };
+static const struct dl_symbol crypto_symbols[] = { DL_CRYPTO_SYMBOLS(DL_ENTRY) };
 #undef DL_ENTRY
 
 int dl_open_table(const char *soname, const char *package, const struct dl_symbol *syms, size_t n, void **ret_handle,
@@ -63,6 +65,10 @@ static struct dl_lib archive_lib = {
         NULL,
 };
 
+static struct dl_lib crypto_lib = {
+        PTHREAD_ONCE_INIT, DL_CRYPTO_SONAME, DL_CRYPTO_PACKAGE, crypto_symbols, ARRAY_SIZE(crypto_symbols), NULL, NULL,
+};
+
 static void load(struct dl_lib *l)
 {
         _cleanup_error_ berth_error *e = NULL;
@@ -77,6 +83,7 @@ static void load(struct dl_lib *l)
 
 static void load_curl(void) { load(&curl_lib); }
 static void load_archive(void) { load(&archive_lib); }
+static void load_crypto(void) { load(&crypto_lib); }
 
 static int loaded(struct dl_lib *l, berth_error **err)
 {
@@ -95,4 +102,10 @@ int dl_archive_load(berth_error **err)
 {
         pthread_once(&archive_lib.once, load_archive);
         return loaded(&archive_lib, err);
+}
+
+int dl_crypto_load(berth_error **err)
+{
+        pthread_once(&crypto_lib.once, load_crypto);
+        return loaded(&crypto_lib, err);
 }

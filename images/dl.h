@@ -1,7 +1,7 @@
-/* images: libcurl and libarchive, loaded with dlopen() on first use.
+/* images: libcurl, libarchive and libcrypto, loaded with dlopen() on first use.
  *
  * Linking them costs every berth start ~5 ms (some 40 libraries and their
- * constructors) although only pull and pack need them; systemd loads its
+ * constructors; libcrypto's alone is 0.6 ms) although only pull and pack need them; systemd loads its
  * optional libraries the same way. The headers give the types; the code calls
  * sym_<function>() through the pointers below once dl_curl_load() or
  * dl_archive_load() succeeded. Private to the module. */
@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 
 #include "common/common.h"
 
@@ -19,6 +20,8 @@
 #define DL_CURL_PACKAGE "libcurl4"
 #define DL_ARCHIVE_SONAME "libarchive.so.13"
 #define DL_ARCHIVE_PACKAGE "libarchive13"
+#define DL_CRYPTO_SONAME "libcrypto.so.3"
+#define DL_CRYPTO_PACKAGE "libssl3"
 
 #define DL_CURL_SYMBOLS(X)                                                                      \
         X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) X(curl_easy_reset)         \
@@ -46,9 +49,14 @@
         X(archive_write_header) X(archive_write_new) X(archive_write_open2)                     \
         X(archive_write_set_bytes_in_last_block) X(archive_write_set_format_pax_restricted)
 
+#define DL_CRYPTO_SYMBOLS(X)                                                                    \
+        X(EVP_DigestFinal_ex) X(EVP_DigestInit_ex) X(EVP_DigestUpdate) X(EVP_MD_CTX_free)         \
+        X(EVP_MD_CTX_new) X(EVP_sha256)
+
 #define DL_DECLARE(sym) extern __typeof__(sym) *sym_##sym;
 DL_CURL_SYMBOLS(DL_DECLARE)
 DL_ARCHIVE_SYMBOLS(DL_DECLARE)
+DL_CRYPTO_SYMBOLS(DL_DECLARE)
 #undef DL_DECLARE
 
 /* Load the library and resolve every symbol, once per process (thread-safe);
@@ -56,6 +64,7 @@ DL_ARCHIVE_SYMBOLS(DL_DECLARE)
  * error naming the library and the Debian package that provides it. */
 int dl_curl_load(berth_error **err);
 int dl_archive_load(berth_error **err);
+int dl_crypto_load(berth_error **err);
 
 /* One library's table; dl_open_table() is what the loaders use, exposed for tests. */
 struct dl_symbol {

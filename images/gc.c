@@ -22,7 +22,7 @@ static char *owner_key(const char *owner)
 int images_refs_set(const char *cache_dir, const char *owner, char *const *digests, size_t n, berth_error **err)
 {
         _cleanup_(store_closep) struct store s = STORE_INIT;
-        if (store_open(cache_dir, &s, err) < 0)
+        if (dl_crypto_load(err) < 0 || store_open(cache_dir, &s, err) < 0)
                 return -1;
         if (strchr(owner, '\n'))
                 return berth_error_make(err, BERTH_E_INVALID, 0, "owner `%s` has a newline", owner);

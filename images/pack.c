@@ -212,7 +212,7 @@ static int pack_into(struct packer *p, int dirfd)
 int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65], berth_error **err)
 {
         struct packer p = { .err = err, .out_fd = -1 };
-        if (dl_archive_load(err) < 0)
+        if (dl_archive_load(err) < 0 || dl_crypto_load(err) < 0)
                 return -1;
         if (source_date_epoch(&p.epoch, err) < 0)
                 return -1;

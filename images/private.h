@@ -1,8 +1,6 @@
 /* images: internal helpers shared by the module's files. Not for other modules. */
 #pragma once
 
-#include <openssl/evp.h>
-
 #include "images/images.h"
 #include "dl.h"
 

@@ -502,7 +502,7 @@ static int pull(const struct images_opts *opts, const struct image_ref *refs, si
                 char ***ret_paths, berth_error **err)
 {
         _cleanup_(store_closep) struct store s = STORE_INIT;
-        if (store_open(opts->cache_dir, &s, err) < 0)
+        if (dl_crypto_load(err) < 0 || store_open(opts->cache_dir, &s, err) < 0)
                 return -1;
         _cleanup_close_ int gc_lock = store_gc_lock(&s, false, err);
         if (gc_lock < 0)

@@ -248,16 +248,18 @@ static void hasher_read_back_fails(void **state)
         hasher_free(h);
 }
 
-/* libcurl and libarchive come through dlopen(): every symbol resolves and works. */
+/* libcurl, libarchive and libcrypto come through dlopen(): every symbol resolves and works. */
 static void dl_tables_resolve(void **state)
 {
         berth_error *err = NULL;
         assert_int_equal(dl_curl_load(&err), 0);
         assert_int_equal(dl_archive_load(&err), 0);
+        assert_int_equal(dl_crypto_load(&err), 0);
         assert_int_equal(dl_curl_load(&err), 0); /* once, then the same outcome */
 #define CHECK(sym) assert_non_null(sym_##sym);
         DL_CURL_SYMBOLS(CHECK)
         DL_ARCHIVE_SYMBOLS(CHECK)
+        DL_CRYPTO_SYMBOLS(CHECK)
 #undef CHECK
         CURL *h = sym_curl_easy_init();
         assert_non_null(h);
