@@ -50,20 +50,39 @@ if [ -x "$DRIVER" ]; then
   driver_cmd="$DRIVER --lower $root --upper $w/drv/u --work $w/drv/w --mnt $w/drv/m --net none --memory 268435456 --pids 256 --nofile 1024 --cache $w/cache -- /bin/true"
 fi
 
-# crun: an OCI bundle with Docker's default syscall allowlist and the same limits.
+# crun: an OCI bundle with the same filter berth's default is measured
+# against (Docker's default profile, resolved for amd64 and the capabilities
+# berth keeps), the same capabilities and the same limits.
 mkdir -p "$w/bundle"
 ln -s "$root" "$w/bundle/rootfs"
 python3 - "$here/../tests/sandbox/profiles/docker-default.json" "$w/bundle/config.json" <<'PY'
 import json, sys
 docker = json.load(open(sys.argv[1]))
-# the unconditional allowlist plus what Docker adds on amd64
-names = docker["syscalls"][0]["names"] + ["arch_prctl", "modify_ldt", "clone", "clone3"]
+caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SETFCAP"]
+def applies(rule):
+    inc, exc = rule.get("includes", {}), rule.get("excludes", {})
+    if inc.get("arches") and "amd64" not in inc["arches"]:
+        return False
+    if any(c not in caps for c in inc.get("caps", [])):
+        return False
+    if "amd64" in exc.get("arches", []) or any(c in caps for c in exc.get("caps", [])):
+        return False
+    return True
+syscalls = []
+for r in docker["syscalls"]:
+    if applies(r):
+        x = {"names": r["names"], "action": r["action"]}
+        if r.get("args"):
+            x["args"] = r["args"]
+        if "errnoRet" in r:
+            x["errnoRet"] = r["errnoRet"]
+        syscalls.append(x)
 spec = {
   "ociVersion": "1.0.2",
   "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
               "env": ["PATH=/bin"], "cwd": "/", "noNewPrivileges": True,
-              "capabilities": {k: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-                               for k in ("bounding", "effective", "permitted")}},
+              "capabilities": {k: caps for k in ("bounding", "effective", "permitted")}},
   "root": {"path": "rootfs", "readonly": True},
   "hostname": "bench",
   "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
@@ -72,9 +91,9 @@ spec = {
   "linux": {
     "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
     "resources": {"memory": {"limit": 268435456}, "pids": {"limit": 256}},
-    "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+    "seccomp": {"defaultAction": docker["defaultAction"], "defaultErrnoRet": docker["defaultErrnoRet"],
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-                "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]},
+                "syscalls": syscalls},
   },
 }
 json.dump(spec, open(sys.argv[2], "w"), indent=1)

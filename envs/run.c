@@ -1,6 +1,7 @@
 /* The dev sandbox: turn a spec into a sandbox_config and run it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "envs-private.h"
@@ -67,6 +68,7 @@ struct dev_sandbox {
         char **layers;
         char *state;                    /* the environment's folder */
         char *upper, *work, *mnt, *run_dir, *copy;
+        int layer_lock;                 /* held while this run owns the kept layer */
         struct sandbox_mount *mounts;
         char **volume_dirs;
         char **env;
@@ -82,6 +84,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         free(d->mounts);
         strv_free(d->volume_dirs);
         strv_free(d->env);
+        closep(&d->layer_lock);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
                 if (rm_rf_at(AT_FDCWD, d->run_dir, &e) < 0)
@@ -134,6 +137,26 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
         return 0;
+}
+
+/* One run at a time owns the kept writable layer: overlay cannot share a work
+ * folder between mounts. A run beside it gets a throwaway layer, as with
+ * --ephemeral, but keeps using the environment's volumes. Returns 1 if busy. */
+static int lock_layer(struct dev_sandbox *d, berth_error **err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/layer.lock", d->state);
+        d->layer_lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (d->layer_lock < 0)
+                return berth_err(err, errno, "state: open `%s`", path);
+        if (flock(d->layer_lock, LOCK_EX | LOCK_NB) == 0)
+                return 0;
+        if (errno != EWOULDBLOCK)
+                return berth_err(err, errno, "state: lock `%s`", path);
+        closep(&d->layer_lock);
+        d->layer_lock = -1;
+        log_warn("another run of %s holds its writable layer: changes this run makes outside the project "
+                 "folder and volumes are discarded when it ends", d->c.name);
+        return 1;
 }
 
 /* The environment's root is a copy, built once per list of layers and kept
@@ -255,17 +278,25 @@ static int run_sandbox(struct dev_sandbox *d, enum envs_stacking how, int *ret_s
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
-        struct dev_sandbox d = {};
+        struct dev_sandbox d = { .layer_lock = -1 };
         enum envs_stacking how;
         int r = -1;
         if (envs_stacking_from_env(&how, err) < 0 || berth_state_dir(&base, err) < 0 ||
             berth_cache_dir(&cache, err) < 0)
                 return -1;
         d.state = env_dir_path(base, s);
-        if ((o->ephemeral ? make_run_dir(&d, err)
-                          : (mkdir(d.state, 0700) < 0 && errno != EEXIST) ? mkdir_p(d.state, 0700, err) : 0) < 0)
-                goto out;
-        if (envs_layers(s, &d.layers, err) < 0 || convert_mounts(&d, s, d.run_dir ? d.run_dir : d.state, err) < 0)
+        d.c.name = s->name;
+        if (o->ephemeral) {
+                if (make_run_dir(&d, err) < 0)
+                        goto out;
+        } else {
+                if ((mkdir(d.state, 0700) < 0 && errno != EEXIST) && mkdir_p(d.state, 0700, err) < 0)
+                        goto out;
+                int busy = lock_layer(&d, err);
+                if (busy < 0 || (busy > 0 && make_run_dir(&d, err) < 0))
+                        goto out;
+        }
+        if (envs_layers(s, &d.layers, err) < 0 || convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
                 goto out;
         convert_env(&d, s);
         convert_security(&d.c, s);
@@ -275,7 +306,6 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         d.c.user = s->user;
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
-        d.c.name = s->name;
         r = run_sandbox(&d, how, ret_status, err);
 out:
         dev_sandbox_done(&d);

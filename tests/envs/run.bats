@@ -87,6 +87,30 @@ vol" ]
   ! ls -d "$W"/home/state/envs/demo-*/run-* 2>/dev/null
 }
 
+@test "a run beside another gets a throwaway layer and says so; the first keeps its changes" {
+  sed 's/name: demo/name: twice/' "$W/proj/berth.yaml" >"$W/proj/twice.yaml"; chmod 644 "$W/proj/twice.yaml"
+  rm -f "$W/proj/go"
+  in_proj run -f twice.yaml -- sh -c 'echo one >/etc/first; while [ ! -e /work/go ]; do sleep 0.05; done' \
+    >/dev/null 2>&1 3>&- &
+  first=$!
+  for _ in $(seq 100); do
+    ls "$W"/home/state/envs/twice-*/rootfs/upper/etc/first >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  run in_proj run -f twice.yaml -- sh -c 'echo two >/etc/second; echo shared >/cache/beside; cat /etc/second'
+  touch "$W/proj/go"
+  wait "$first"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"holds its writable layer"* ]]
+  [[ "$output" == *two* ]]
+  run in_proj -q run -f twice.yaml -- sh -c 'cat /etc/first; cat /cache/beside; cat /etc/second 2>&1 || true'
+  echo "$output"
+  [[ "$output" == "one
+shared"* ]]
+  [[ "$output" == *"No such file"* ]]
+  ! ls -d "$W"/home/state/envs/twice-*/run-* 2>/dev/null
+}
+
 @test "a declared limit the host cannot enforce is warned about once" {
   run in_proj run -- true
   mech=$(limit_mech cpus)
