@@ -3,45 +3,8 @@
 # free port), sha256 included, into a cache on tmpfs: berth's fetcher against the
 # curl command line (`curl -o`). Median throughput of $BENCH_RUNS, MB/s.
 set -euo pipefail
-# ---- shared with bench/unpack.sh (kept in each: bench/run runs every *.sh) ----
-# The archive: ~1 GiB, ~27,000 entries of this machine's /usr as .tar.zst,
-# made once and kept in $BERTH_BENCH_DIR between runs.
-BENCH_DIR=${BERTH_BENCH_DIR:-/var/tmp/berth-bench}
-ARCHIVE=$BENCH_DIR/usr.tar.zst
+. "$(dirname "$0")/lib.bash"
 RUNS=${BENCH_RUNS:-5}
-IMAGES_TOOL=${IMAGES_TOOL:-$(dirname "$BERTH")/../tests/images/images-tool}
-
-make_archive() {
-  [ -s "$ARCHIVE" ] && return 0
-  mkdir -p "$BENCH_DIR"
-  echo "bench: making $ARCHIVE (once)" >&2
-  tar -C / -cf - usr/bin usr/include usr/lib/gcc usr/share/doc usr/share/locale usr/lib/python3 2>/dev/null |
-    zstd -q -T0 -3 >"$ARCHIVE.tmp"
-  mv "$ARCHIVE.tmp" "$ARCHIVE"
-}
-
-# A scratch folder on tmpfs, so the disk does not decide the result.
-scratch() {
-  local base=/dev/shm
-  [ "$(stat -f -c %T "$base" 2>/dev/null)" = tmpfs ] || base=${TMPDIR:-/tmp}
-  mktemp -d "$base/berth-bench.XXXXXX"
-}
-
-# seconds CMD...: wall time of one run, in seconds with 3 decimals.
-seconds() {
-  local s e
-  s=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; return 1; }
-  e=$(date +%s.%N)
-  awk -v s="$s" -v e="$e" 'BEGIN{printf "%.3f", e-s}'
-}
-
-median() { sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
-# ---- end of the shared part ----
-if [ ! -x "$IMAGES_TOOL" ]; then
-  echo "bench: no $IMAGES_TOOL (the images test driver); build with tests enabled" >&2
-  exit 1
-fi
 make_archive
 S=$(scratch)
 NGINX_PID=
@@ -84,11 +47,15 @@ berth_fetch() { rm -rf "$S/cache"; BERTH_CACHE_DIR=$S/cache "$IMAGES_TOOL" fetch
 curl_fetch() { rm -f "$S/curl.out"; curl -fsS -o "$S/curl.out" "$url"; }
 
 b=() c=()
-for _ in $(seq "$RUNS"); do
-  b+=("$(seconds berth_fetch)")
-  rm -rf "$S/cache"
-  c+=("$(seconds curl_fetch)")
-  rm -f "$S/curl.out"
+for i in $(seq "$RUNS"); do
+  # alternating order (ABBA), so neither always runs on pages just freed
+  if [ $((i % 2)) = 1 ]; then
+    b+=("$(seconds berth_fetch)"); rm -rf "$S/cache"
+    c+=("$(seconds curl_fetch)"); rm -f "$S/curl.out"
+  else
+    c+=("$(seconds curl_fetch)"); rm -f "$S/curl.out"
+    b+=("$(seconds berth_fetch)"); rm -rf "$S/cache"
+  fi
 done
 bm=$(printf '%s\n' "${b[@]}" | median)
 cm=$(printf '%s\n' "${c[@]}" | median)
