@@ -103,11 +103,12 @@ int images_unpack_file(const char *archive_path, const char *dest_dir, const str
                        berth_error **err);
 
 /* The fallback without overlay: build a merged root in dest_dir (created; must not
- * exist, its parent must) from layer_dirs, bottom first, with reflinks, hardlinks or
- * copies, applying whiteouts and opaque folders. Never deletes or writes outside
- * dest_dir. Hardlinked files share their inode with the cache: the sandbox must
- * keep dest_dir read-only or give it an overlay/copy-up of its own. */
-int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, berth_error **err);
+ * exist, its parent must) from layer_dirs, bottom first, applying whiteouts and
+ * opaque folders. Never deletes or writes outside dest_dir. With link, files are
+ * hardlinked where possible and then share their inode with the cache: the
+ * sandbox must keep dest_dir read-only. Without, every file is a reflink or a
+ * copy of its own, and dest_dir may be written. */
+int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, bool link, berth_error **err);
 
 /* Write a reproducible .tar.zst of dir to out_path: sorted entries, numeric
  * owners 0:0, every mtime set to SOURCE_DATE_EPOCH (0 if unset). Returns its

@@ -55,9 +55,9 @@ static void copy_xattrs(int in, int out)
         }
 }
 
-static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, berth_error **err)
+static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, bool link, berth_error **err)
 {
-        if (linkat(sfd, name, dfd, name, 0) == 0)
+        if (link && linkat(sfd, name, dfd, name, 0) == 0)
                 return 0;
         _cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (in < 0)
@@ -116,9 +116,10 @@ static int clear_dir(int dfd, berth_error **err)
         return 0;
 }
 
-static int merge_dir(int sfd, int dfd, int depth, berth_error **err);
+static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err);
 
-static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *st, int depth, berth_error **err)
+static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *st, int depth, bool link,
+                        berth_error **err)
 {
         struct stat dst;
         if (fstatat(dfd, name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(dst.st_mode) &&
@@ -132,7 +133,7 @@ static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *s
                 return berth_err(err, errno, "open `%s`", name);
         fchmod(d, 0700); /* a read-only lower folder must still take this layer's entries */
         copy_xattrs(s, d);
-        if (merge_dir(s, d, depth + 1, err) < 0)
+        if (merge_dir(s, d, depth + 1, link, err) < 0)
                 return berth_error_wrap(err, "%s", name);
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (fchmod(d, st->st_mode & 07777) < 0 || futimens(d, ts) < 0)
@@ -140,24 +141,24 @@ static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *s
         return 0;
 }
 
-static int merge_entry(int sfd, int dfd, const char *name, int depth, berth_error **err)
+static int merge_entry(int sfd, int dfd, const char *name, int depth, bool link, berth_error **err)
 {
         struct stat st;
         if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_err(err, errno, "stat `%s`", name);
         if (S_ISDIR(st.st_mode))
-                return merge_subdir(sfd, dfd, name, &st, depth, err);
+                return merge_subdir(sfd, dfd, name, &st, depth, link, err);
         /* A whiteout hides what lower layers put there; dfd is inside dest. */
         if (rm_rf_at(dfd, name, err) < 0)
                 return -1;
         if (is_whiteout_stat(&st))
                 return 0;
         if (S_ISREG(st.st_mode))
-                return copy_file(sfd, dfd, name, &st, err);
+                return copy_file(sfd, dfd, name, &st, link, err);
         return copy_special(sfd, dfd, name, &st, err);
 }
 
-static int merge_dir(int sfd, int dfd, int depth, berth_error **err)
+static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err)
 {
         if (depth > MAX_DEPTH)
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "folders nested deeper than %d", MAX_DEPTH);
@@ -174,7 +175,7 @@ static int merge_dir(int sfd, int dfd, int depth, berth_error **err)
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (merge_entry(sfd, dfd, de->d_name, depth, err) < 0)
+                if (merge_entry(sfd, dfd, de->d_name, depth, link, err) < 0)
                         return -1;
         }
         if (errno)
@@ -182,7 +183,7 @@ static int merge_dir(int sfd, int dfd, int depth, berth_error **err)
         return 0;
 }
 
-int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, berth_error **err)
+int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, bool link, berth_error **err)
 {
         if (mkdir(dest_dir, 0700) < 0)
                 return berth_err(err, errno, "mkdir `%s`", dest_dir);
@@ -193,7 +194,7 @@ int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, b
                 _cleanup_close_ int sfd = open(layer_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sfd < 0)
                         return berth_err(err, errno, "open layer `%s`", layer_dirs[i]);
-                if (merge_dir(sfd, dfd, 0, err) < 0)
+                if (merge_dir(sfd, dfd, 0, link, err) < 0)
                         return berth_error_wrap(err, "stack layer `%s`", layer_dirs[i]);
                 struct stat st;
                 if (fstat(sfd, &st) == 0)
