@@ -38,6 +38,11 @@ int cli_exit_status(const berth_error *err);
  * status (2 for an invalid spec, 1 for an unreadable one). */
 int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status);
 int cli_not_implemented(struct cli_ctx *ctx);
+/* For a verb that takes only the common options and no argument: returns 0,
+ * or the exit status of the usage error it reported. */
+int cli_parse_common_only(struct cli_ctx *ctx, int argc, char **argv);
+/* "1.5 MiB": b in binary units, for people. */
+void cli_human_size(uint64_t b, char *out, size_t n);
 /* For a verb not built yet: accepts the common options and --help, then
  * says so and exits 1. */
 int cli_stub(struct cli_ctx *ctx, int argc, char **argv);
@@ -52,6 +57,13 @@ void cli_print_json(json_t *v);
 int cli_run_status(struct cli_ctx *ctx, berth_error *err);
 /* Warn once, on stderr, about declared limits this host cannot enforce. */
 void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s);
+struct envs_run_opts;
+/* run and shell: the common options and --ephemeral; optind is left at the
+ * first argument. Usage errors exit 125. */
+void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct envs_run_opts *o);
+/* Load the spec and run o in its dev sandbox: the command's status, or 125,
+ * 126, 127 as cli_run_status() says. */
+int cli_run_dev_sandbox(struct cli_ctx *ctx, const struct envs_run_opts *o);
 
 typedef int (*cli_verb_fn)(struct cli_ctx *ctx, int argc, char **argv);
 

@@ -14,18 +14,6 @@ const char cmd_image_help[] =
         "  ls                 the cached layers: digest, size, which specs use them, last use\n"
         "  gc [--dry-run]     remove layers no spec, lockfile or environment still uses\n";
 
-static void human_size(uint64_t b, char *out, size_t n)
-{
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        double v = (double) b;
-        size_t u = 0;
-        while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-                v /= 1024;
-                u++;
-        }
-        snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 /* Parse the common options plus --dry-run / -o; leaves positional args from optind. */
 static int parse(struct cli_ctx *ctx, int argc, char **argv, bool *dry_run, const char **out)
 {
@@ -80,8 +68,8 @@ static json_t *entry_json(const struct images_entry *e)
 static void print_entry(const struct images_entry *e)
 {
         char blob[32], layer[32], when[32] = "-";
-        human_size(e->blob_size, blob, sizeof(blob));
-        human_size(e->layer_size, layer, sizeof(layer));
+        cli_human_size(e->blob_size, blob, sizeof(blob));
+        cli_human_size(e->layer_size, layer, sizeof(layer));
         time_t t = (time_t) e->last_used;
         struct tm tm;
         if (t && localtime_r(&t, &tm))
@@ -131,7 +119,7 @@ static int image_gc(struct cli_ctx *ctx, int argc, char **argv)
         if (images_gc(NULL, NULL, dry_run, &r, &err) < 0)
                 return cli_report(ctx, err);
         char freed[32];
-        human_size(r.bytes_freed, freed, sizeof(freed));
+        cli_human_size(r.bytes_freed, freed, sizeof(freed));
         if (ctx->json) {
                 json_t *a = json_array();
                 for (size_t i = 0; i < r.n_removed; i++)

@@ -142,13 +142,39 @@ void cli_print_json(json_t *v)
         json_decref(v);
 }
 
-int cli_stub(struct cli_ctx *ctx, int argc, char **argv)
+static int parse_common(struct cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = { CLI_COMMON_LONG, {} };
         int c;
-        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
                 if (!cli_common_option(ctx, c, optarg))
                         return cli_usage_error(ctx, "unexpected option; see `berth %s --help`", ctx->verb);
+        return 0;
+}
+
+int cli_parse_common_only(struct cli_ctx *ctx, int argc, char **argv)
+{
+        int st = parse_common(ctx, argc, argv);
+        if (st == 0 && optind < argc)
+                st = cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
+        return st;
+}
+
+/* Arguments are accepted: the verb is not built, whatever it was asked. */
+int cli_stub(struct cli_ctx *ctx, int argc, char **argv)
+{
+        int st = parse_common(ctx, argc, argv);
+        return st ? st : cli_not_implemented(ctx);
+}
+
+void cli_human_size(uint64_t b, char *out, size_t n)
+{
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v = (double) b;
+        size_t u = 0;
+        while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+                v /= 1024;
+                u++;
         }
-        return cli_not_implemented(ctx);
+        snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }

@@ -31,18 +31,6 @@ struct pull_view {
         uint64_t fetched_bytes; /* for the summary */
 };
 
-static void human(uint64_t b, char *out, size_t n)
-{
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        double v = (double) b;
-        size_t u = 0;
-        while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-                v /= 1024;
-                u++;
-        }
-        snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static const char *short_name(const char *url)
 {
         const char *slash = strrchr(url, '/');
@@ -53,12 +41,12 @@ static const char *short_name(const char *url)
 static void progress_text(const struct layer_view *l, char *out, size_t n)
 {
         char done[32], total[32], rate[32];
-        human(l->bytes, done, sizeof(done));
+        cli_human_size(l->bytes, done, sizeof(done));
         double secs = (double) l->elapsed_ms / 1000.0;
         double bps = secs > 0 ? (double) l->bytes / secs : 0;
-        human((uint64_t) bps, rate, sizeof(rate));
+        cli_human_size((uint64_t) bps, rate, sizeof(rate));
         if (l->total && bps > 0) {
-                human(l->total, total, sizeof(total));
+                cli_human_size(l->total, total, sizeof(total));
                 double eta = (double) (l->total > l->bytes ? l->total - l->bytes : 0) / bps;
                 snprintf(out, n, "%s / %s  %s/s  ETA %.0fs", done, total, rate, eta);
         } else {
@@ -106,7 +94,7 @@ static void emit_json(const struct images_event *ev)
 static void print_done_line(const struct layer_view *l, size_t i, size_t n)
 {
         char size[32];
-        human(l->bytes, size, sizeof(size));
+        cli_human_size(l->bytes, size, sizeof(size));
         if (streq(l->state, "cached") || l->bytes == 0)
                 /* cached, or its archive was: only unpacked */
                 printf("layer %zu/%zu %.12s %s  %s\n", i + 1, n, l->sha, streq(l->state, "cached") ? "cached" : "ready",
@@ -203,15 +191,10 @@ static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n
 
 int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
 {
-        static const struct option opts[] = { CLI_COMMON_LONG, {} };
-        int c;
-        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
-                if (!cli_common_option(ctx, c, optarg))
-                        return cli_usage_error(ctx, "unexpected option; see `berth pull --help`");
-        if (optind < argc)
-                return cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
+        int status = cli_parse_common_only(ctx, argc, argv);
+        if (status)
+                return status;
         _cleanup_spec_ struct spec *s = NULL;
-        int status;
         if (cli_load_spec(ctx, &s, &status) < 0)
                 return status;
         size_t n = 0;

@@ -32,22 +32,21 @@ void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s)
                         missing);
 }
 
-int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
+void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct envs_run_opts *o)
 {
         static const struct option opts[] = { CLI_COMMON_LONG, { "ephemeral", no_argument, NULL, 'E' }, {} };
-        struct envs_run_opts o = {};
         int c;
         ctx->usage_status = EXIT_BERTH;
         while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
                 if (c == 'E')
-                        o.ephemeral = true;
+                        o->ephemeral = true;
                 else
                         cli_common_option(ctx, c, optarg);
         }
-        if (optind >= argc)
-                return cli_usage_error(ctx, "no command given: berth run [--] CMD [ARG...]");
-        o.argv = argv + optind;
-        o.tty = false;
+}
+
+int cli_run_dev_sandbox(struct cli_ctx *ctx, const struct envs_run_opts *o)
+{
         _cleanup_spec_ struct spec *s = NULL;
         _cleanup_error_ berth_error *err = NULL;
         int st;
@@ -55,7 +54,17 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
                 return EXIT_BERTH;
         cli_warn_limits(ctx, s);
         int status;
-        if (envs_run(s, &o, &status, &err) < 0)
+        if (envs_run(s, o, &status, &err) < 0)
                 return cli_run_status(ctx, err);
         return status;
+}
+
+int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
+{
+        struct envs_run_opts o = {};
+        cli_parse_run_options(ctx, argc, argv, &o);
+        if (optind >= argc)
+                return cli_usage_error(ctx, "no command given: berth run [--] CMD [ARG...]");
+        o.argv = argv + optind;
+        return cli_run_dev_sandbox(ctx, &o);
 }

@@ -12,16 +12,10 @@ const char cmd_validate_help[] =
 
 int cmd_validate(struct cli_ctx *ctx, int argc, char **argv)
 {
-        static const struct option opts[] = { CLI_COMMON_LONG, {} };
-        int c;
-        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
-                if (!cli_common_option(ctx, c, optarg))
-                        return cli_usage_error(ctx, "unexpected option; see `berth validate --help`");
-        if (optind < argc)
-                return cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
-
+        int status = cli_parse_common_only(ctx, argc, argv);
+        if (status)
+                return status;
         _cleanup_spec_ struct spec *s = NULL;
-        int status;
         if (cli_load_spec(ctx, &s, &status) < 0)
                 return status;
         return EXIT_OK;

@@ -158,6 +158,9 @@ int fsync_dirfd_of(int dirfd, const char *path);
 int mkdir_p(const char *path, mode_t mode, berth_error **err);
 /* Remove a tree below dirfd without following symlinks. Missing is fine. */
 int rm_rf_at(int dirfd, const char *name, berth_error **err);
+/* opendir() of path below dirfd ("." for dirfd itself), with extra open flags
+ * such as O_NOFOLLOW. NULL with errno set on failure; no fd is left open. */
+DIR *opendir_at(int dirfd, const char *path, int flags);
 /* A unique temporary name beside name: ".name.tmp-XXXXXX" style. */
 char *tmp_name_for(const char *name);
 

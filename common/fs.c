@@ -133,6 +133,20 @@ int mkdir_p(const char *path, mode_t mode, berth_error **err)
         return 0;
 }
 
+DIR *opendir_at(int dirfd, const char *path, int flags)
+{
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+        if (fd < 0)
+                return NULL;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int e = errno;
+                close(fd);
+                errno = e;
+        }
+        return d;
+}
+
 /* Deep enough for any real tree; a bound keeps a hostile one from exhausting fds. */
 #define RM_RF_MAX_DEPTH 512
 

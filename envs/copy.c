@@ -35,13 +35,9 @@ static uint64_t layers_key(char *const *layers, size_t n)
 /* Old copies (other layer lists) and builds a crash left behind. */
 static void remove_stale(int dfd, const char *keep)
 {
-        _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        _cleanup_closedir_ DIR *d = opendir_at(dfd, ".", 0);
+        if (!d)
                 return;
-        }
         struct dirent *de;
         while ((de = readdir(d)))
                 if ((startswith(de->d_name, "copy-") || startswith(de->d_name, ".copy-")) && !streq(de->d_name, keep)) {

@@ -86,12 +86,9 @@ static int parse_ref(int dirfd, const char *name, struct ref *ret, berth_error *
 
 static int load_refs(struct store *s, struct ref **ret, size_t *ret_n, berth_error **err)
 {
-        int fd = openat(s->refs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                closep(&fd);
+        _cleanup_closedir_ DIR *d = opendir_at(s->refs_fd, ".", 0);
+        if (!d)
                 return berth_err(err, errno, "open refs");
-        }
         struct ref *v = NULL;
         size_t n = 0;
         struct dirent *de;
@@ -119,12 +116,9 @@ static uint64_t tree_size(int parent, const char *name, int depth)
                 return S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0;
         if (depth > 256)
                 return 0;
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                closep(&fd);
+        _cleanup_closedir_ DIR *d = opendir_at(parent, name, O_NOFOLLOW);
+        if (!d)
                 return 0;
-        }
         uint64_t total = 0;
         struct dirent *de;
         while ((de = readdir(d)))
@@ -143,12 +137,9 @@ static bool has_digest(struct images_entry *v, size_t n, const char *hex)
 
 static void add_names(int dirfd, struct images_entry **v, size_t *n)
 {
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                closep(&fd);
+        _cleanup_closedir_ DIR *d = opendir_at(dirfd, ".", 0);
+        if (!d)
                 return;
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (!sha256_valid_hex(de->d_name) || has_digest(*v, *n, de->d_name))
@@ -311,12 +302,9 @@ static bool leftover_free(struct store *s, int dirfd, const char *name)
 /* Interrupted downloads and unpacks nobody will resume. */
 static void collect_leftovers(struct store *s, int dirfd, bool dry_run, struct images_gc_result *res)
 {
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                closep(&fd);
+        _cleanup_closedir_ DIR *d = opendir_at(dirfd, ".", 0);
+        if (!d)
                 return;
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (de->d_name[0] != '.' || streq(de->d_name, ".") || streq(de->d_name, ".."))

@@ -45,10 +45,8 @@ static int cmp_names(const void *a, const void *b)
 
 static char **sorted_names(int fd, berth_error **err)
 {
-        int dfd = dup(fd);
-        _cleanup_closedir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        _cleanup_closedir_ DIR *d = opendir_at(fd, ".", 0);
         if (!d) {
-                closep(&dfd);
                 berth_err(err, errno, "read folder");
                 return NULL;
         }

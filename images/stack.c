@@ -104,11 +104,9 @@ static bool is_opaque(int fd)
 
 static int clear_dir(int dfd, berth_error **err)
 {
-        _cleanup_close_ int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        _cleanup_closedir_ DIR *d = opendir_at(dfd, ".", 0);
         if (!d)
                 return berth_err(err, errno, "open a folder to clear");
-        fd = -1;
         struct dirent *de;
         while ((errno = 0, de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, "..") && rm_rf_at(dfd, de->d_name, err) < 0)
@@ -164,13 +162,9 @@ static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err)
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "folders nested deeper than %d", MAX_DEPTH);
         if (is_opaque(sfd) && clear_dir(dfd, err) < 0)
                 return -1;
-        int fd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                if (fd >= 0)
-                        close(fd);
+        _cleanup_closedir_ DIR *d = opendir_at(sfd, ".", 0);
+        if (!d)
                 return berth_err(err, errno, "read a layer folder");
-        }
         struct dirent *de;
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))

@@ -90,12 +90,9 @@ char *store_layer_path(struct store *s, const char *hex)
 void store_clean_stale(struct store *s, const char *hex)
 {
         _cleanup_free_ char *prefix = xasprintf(".%s.tmp-", hex);
-        int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                closep(&fd);
+        _cleanup_closedir_ DIR *d = opendir_at(s->layers_fd, ".", 0);
+        if (!d)
                 return;
-        }
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, prefix)) {

@@ -198,15 +198,7 @@ loaded_libs() { # VERB ARGS...: run berth, print the shared objects it loaded
   start_faultserver "$T/www"
   write_spec stall
   "$BERTH" pull -f "$T/berth.yaml" >/dev/null 2>&1 &
-  pid=$!
-  PIDS+=($pid)
-  for _ in $(seq 100); do
-    [ -s "$BERTH_CACHE_DIR/blobs/sha256/.$A.partial" ] && break
-    sleep 0.05
-  done
-  sleep 0.2
-  kill -9 "$pid"
-  wait "$pid" || true
+  kill9_mid_download $! "$A"
   [ ! -e "$BERTH_CACHE_DIR/layers/sha256/$A" ]
   run "$BERTH" pull -f "$T/berth.yaml"
   [ "$status" -eq 0 ]

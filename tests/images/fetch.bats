@@ -230,15 +230,7 @@ requests() { grep -c "^$1 " "$LOG" || true; }
 @test "kill -9 during a download: the rerun resumes with Range" {
   start_faultserver "$T/www"
   "$IMAGES_TOOL" pull "$(url stall)" >/dev/null 2>&1 &
-  pid=$!
-  PIDS+=($pid)
-  for _ in $(seq 100); do
-    [ -s "$BERTH_CACHE_DIR/blobs/sha256/.$A.partial" ] && break
-    sleep 0.05
-  done
-  sleep 0.2
-  kill -9 "$pid"
-  wait "$pid" || true
+  kill9_mid_download $! "$A"
   [ ! -e "$BERTH_CACHE_DIR/blobs/sha256/$A" ]
   size=$(stat -c %s "$BERTH_CACHE_DIR/blobs/sha256/.$A.partial")
   [ "$size" -gt 0 ]

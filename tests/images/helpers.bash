@@ -101,3 +101,17 @@ make_layer() {
   tar -C "$d" -czf "$out" .
   rm -rf "$d"
 }
+
+# kill9_mid_download PID DIGEST: SIGKILL a pull once its partial blob has
+# bytes on disk (and a little more has come), and reap it.
+kill9_mid_download() {
+  local pid=$1 digest=$2
+  PIDS+=("$pid")
+  for _ in $(seq 100); do
+    [ -s "$BERTH_CACHE_DIR/blobs/sha256/.$digest.partial" ] && break
+    sleep 0.05
+  done
+  sleep 0.2
+  kill -9 "$pid"
+  wait "$pid" || true
+}
