@@ -34,8 +34,10 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned
 {
         int nr = seccomp_syscall_resolve_name(name);
         if (nr == __NR_SCMP_ERROR)
-                return 0; /* this libseccomp does not know it: the default (ENOSYS) applies */
+                return 0; /* this libseccomp does not know it: the prologue answers ENOSYS */
         int r = seccomp_rule_add_array(ctx, action, nr, n, cmp);
+        if (r == -EACCES)
+                return 0; /* the same as the default action: nothing to add */
         if (r < 0)
                 return berth_err(err, -r, "seccomp rule for %s", name);
         return 0;
@@ -53,9 +55,8 @@ static int add_clone_rules(scmp_filter_ctx ctx, berth_error **err)
         struct scmp_arg_cmp ok = SCMP_A0(SCMP_CMP_MASKED_EQ, all, 0);
         if (rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &ok, err) < 0)
                 return -1;
-        /* clone3 hides its flags in memory: it gets the default ENOSYS, which
-         * makes libc fall back to clone. */
-        return 0;
+        /* clone3 hides its flags in memory: ENOSYS makes libc fall back to clone. */
+        return rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err);
 }
 
 static int add_socket_rules(scmp_filter_ctx ctx, berth_error **err)
@@ -84,38 +85,6 @@ static int add_personality_rules(scmp_filter_ctx ctx, berth_error **err)
         return 0;
 }
 
-static bool is_filtered_by_args(const char *name)
-{
-        static const char *const names[] = { "clone", "clone3", "ioctl", "socket", "personality" };
-        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-                if (streq(name, names[i]))
-                        return true;
-        return false;
-}
-
-static bool in_allowlist(const char *name)
-{
-        for (size_t i = 0; seccomp_default_allow[i]; i++)
-                if (streq(seccomp_default_allow[i], name))
-                        return true;
-        return false;
-}
-
-/* Every call libseccomp knows and we do not allow gets EPERM, so only calls
- * newer than the filter see the ENOSYS default. */
-static int add_eperm_rules(scmp_filter_ctx ctx, berth_error **err)
-{
-        for (int nr = 0; nr < 1024; nr++) {
-                _cleanup_free_ char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-                if (!name || in_allowlist(name) || is_filtered_by_args(name))
-                        continue;
-                int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-                if (r < 0 && r != -EEXIST)
-                        return berth_err(err, -r, "seccomp rule for %s", name);
-        }
-        return 0;
-}
-
 int seccomp_add_default_rules(scmp_filter_ctx ctx, berth_error **err)
 {
         for (size_t i = 0; seccomp_default_allow[i]; i++)
@@ -127,33 +96,80 @@ int seccomp_add_default_rules(scmp_filter_ctx ctx, berth_error **err)
         if (add_clone_rules(ctx, err) < 0 || add_socket_rules(ctx, err) < 0 ||
             add_personality_rules(ctx, err) < 0)
                 return -1;
-        return add_eperm_rules(ctx, err);
+        return 0;
+}
+
+/* The default filter refuses what it does not allow with EPERM, and numbers
+ * no syscall had when libseccomp was built with ENOSYS, as the kernel would:
+ * a range check here instead of an EPERM rule for each of some hundred known
+ * calls keeps the program a third shorter, and loading it is a tenth of a
+ * start. Ranges found from libseccomp's table, the last one open-ended. */
+#define MAX_SYSCALL_NR 1024
+#define MAX_UNKNOWN_RANGES 8
+struct nr_range {
+        uint32_t first, end;    /* end exclusive; 0 for open-ended */
+};
+
+static size_t unknown_ranges(struct nr_range *r)
+{
+        size_t n = 0;
+        int start = -1;
+        for (int nr = 0; nr <= MAX_SYSCALL_NR; nr++) {
+                char *name = nr < MAX_SYSCALL_NR ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr) : NULL;
+                bool known = name != NULL;
+                free(name);
+                if (!known && start < 0 && nr < MAX_SYSCALL_NR)
+                        start = nr;
+                else if ((known || nr == MAX_SYSCALL_NR) && start >= 0) {
+                        if (n == MAX_UNKNOWN_RANGES)
+                                return n;
+                        r[n++] = (struct nr_range) { (uint32_t) start, known ? (uint32_t) nr : 0 };
+                        start = -1;
+                }
+        }
+        return n;
 }
 
 /* libseccomp cannot refuse one ioctl request while allowing the rest (its
  * overlapping rules let the ALLOW win), so a hand-written prologue does it,
  * comparing only the 32 bits the kernel reads: TIOCSTI | 1<<32 is refused
- * too. Prepended to every filter, Docker profiles included. */
-#define PROLOGUE_LEN 8
-static void write_prologue(struct sock_filter *f)
+ * too. Prepended to every filter, Docker profiles included; the ENOSYS
+ * ranges only to the default one. Returns the number of instructions. */
+#define MAX_PROLOGUE_LEN (9 + 2 * MAX_UNKNOWN_RANGES)
+static size_t write_prologue(struct sock_filter *f, const struct nr_range *r, size_t n_ranges)
 {
         uint32_t arch = seccomp_arch_native();
-        uint32_t nr = (uint32_t) seccomp_syscall_resolve_name("ioctl");
+        uint32_t ioctl_nr = (uint32_t) seccomp_syscall_resolve_name("ioctl");
         uint32_t lo = offsetof(struct seccomp_data, args[1]) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0);
-        const struct sock_filter p[PROLOGUE_LEN] = {
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 6),
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4),
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 1, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 0, 1),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        };
-        memcpy(f, p, sizeof(p));
+        size_t len = 0;
+        for (size_t i = 0; i < n_ranges; i++)
+                len += r[i].end ? 2 : 1;
+        len += 9;
+        /* Jump offsets count from the next instruction. */
+        size_t k = 0, end = len, ret_eperm = len - 2, ret_enosys = len - 1;
+#define AT(target) ((uint8_t) ((target) - k - 1))
+        f[k] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)), k++;
+        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, AT(end)), k++;
+        f[k] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)), k++;
+        for (size_t i = 0; i < n_ranges; i++) {
+                if (r[i].end) { /* first <= nr < end */
+                        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, r[i].end, 1, 0), k++;
+                        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, r[i].first, AT(ret_enosys), 0), k++;
+                } else {
+                        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, r[i].first, AT(ret_enosys), 0), k++;
+                }
+        }
+        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ioctl_nr, 0, AT(end)), k++;
+        f[k] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo), k++;
+        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, AT(ret_eperm), 0), k++;
+        f[k] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, AT(ret_eperm), AT(end)), k++;
+#undef AT
+        f[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+        f[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+        return k;
 }
 
-static int export_bpf(scmp_filter_ctx ctx, struct sandbox_bpf *ret, berth_error **err)
+static int export_bpf(scmp_filter_ctx ctx, bool enosys_ranges, struct sandbox_bpf *ret, berth_error **err)
 {
         _cleanup_close_ int fd = memfd_create("berth-bpf", MFD_CLOEXEC);
         if (fd < 0)
@@ -172,17 +188,21 @@ static int export_bpf(scmp_filter_ctx ctx, struct sandbox_bpf *ret, berth_error 
                 return berth_err(err, 0, "seccomp program has a bad size (%zu bytes)", len);
         }
         size_t n = len / sizeof(struct sock_filter);
-        if (n + PROLOGUE_LEN > BPF_MAXINSNS) {
+        struct nr_range ranges[MAX_UNKNOWN_RANGES];
+        size_t n_ranges = enosys_ranges ? unknown_ranges(ranges) : 0;
+        struct sock_filter p[MAX_PROLOGUE_LEN];
+        size_t np = write_prologue(p, ranges, n_ranges);
+        if (n + np > BPF_MAXINSNS) {
                 free(buf);
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "seccomp program: %zu instructions, the kernel takes %d",
-                                        n + PROLOGUE_LEN, BPF_MAXINSNS);
+                                        n + np, BPF_MAXINSNS);
         }
-        struct sock_filter *f = xcalloc(n + PROLOGUE_LEN, sizeof(*f));
-        write_prologue(f);
-        memcpy(f + PROLOGUE_LEN, buf, len);
+        struct sock_filter *f = xcalloc(n + np, sizeof(*f));
+        memcpy(f, p, np * sizeof(*f));
+        memcpy(f + np, buf, len);
         free(buf);
         ret->insns = f;
-        ret->n_insns = n + PROLOGUE_LEN;
+        ret->n_insns = n + np;
         return 0;
 }
 
@@ -194,7 +214,7 @@ static int build_filter(enum sandbox_seccomp mode, const char *profile, size_t p
                 if (seccomp_from_json(profile, profile_len, caps, &ctx, err) < 0)
                         return -1;
         } else {
-                ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
+                ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
                 if (!ctx)
                         return berth_err(err, ENOMEM, "seccomp_init");
                 if (seccomp_add_default_rules(ctx, err) < 0)
@@ -205,7 +225,7 @@ static int build_filter(enum sandbox_seccomp mode, const char *profile, size_t p
          * command makes runs this program. */
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
         seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-        return export_bpf(ctx, ret, err);
+        return export_bpf(ctx, mode != SANDBOX_SECCOMP_PROFILE, ret, err);
 }
 
 /* The exact inputs of a filter: what the cache file must match. */
@@ -216,7 +236,7 @@ static char *filter_inputs(enum sandbox_seccomp mode, const char *profile, size_
         dynbuf b;
         dynbuf_init(&b, SIZE_MAX, "seccomp inputs");
         berth_error *e = NULL;
-        dynbuf_printf(&b, &e, "prologue=1 optimize=2 mode=%d caps=%016llx libseccomp=%u.%u.%u arch=%u\n", (int) mode,
+        dynbuf_printf(&b, &e, "prologue=2 optimize=2 mode=%d caps=%016llx libseccomp=%u.%u.%u arch=%u\n", (int) mode,
                       (unsigned long long) caps, v->major, v->minor, v->micro, seccomp_arch_native());
         if (mode == SANDBOX_SECCOMP_PROFILE)
                 dynbuf_add(&b, profile, profile_len, &e);
