@@ -322,6 +322,10 @@ const char *sandbox_limit_mech_name(enum sandbox_limit_mech m)
 
 char *sandbox_unenforced_limits(const struct sandbox_limits *l)
 {
+        /* cpus is the one limit without an rlimit behind it; no need to probe
+         * the host (the sandbox does that again) when none is declared. */
+        if (!l->millicpus)
+                return NULL;
         enum sandbox_limit_mech mem, cpu, pids;
         limits_detect(&mem, &cpu, &pids, NULL);
         _cleanup_free_ char *out = NULL;
