@@ -35,7 +35,7 @@ if [ ! -e "$policy" ]; then
   $SUDO chmod 755 "$policy"
   made_policy=1
 fi
-cleanup() { [ -n "$made_policy" ] && $SUDO rm -f "$policy"; }
+cleanup() { if [ -n "$made_policy" ]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 echo "deps: installing ${missing[*]}" >&2
