@@ -405,13 +405,15 @@ static char **command_env(char *const *env, bool *has_path)
         return out;
 }
 
+/* Raw system calls, as in posix_spawn's child: the command still shares the
+ * init's memory here (see spawn_command). */
 static int become_user(const struct child_args *a, berth_error **err)
 {
-        if (setgroups(0, NULL) < 0 && errno != EPERM)
+        if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
                 return berth_err(err, errno, "setgroups");
-        if (setresgid(a->gid, a->gid, a->gid) < 0)
+        if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
                 return berth_err(err, errno, "group %u is not mapped in the sandbox", (unsigned) a->gid);
-        if (setresuid(a->uid, a->uid, a->uid) < 0)
+        if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
                 return berth_err(err, errno, "user %u is not mapped in the sandbox", (unsigned) a->uid);
         return 0;
 }
@@ -451,8 +453,6 @@ static _Noreturn void command_main(const struct child_args *a, int last_cap, int
         }
         if (e || (a->bpf && load_seccomp(a->bpf, &e) < 0))
                 report_and_exit(a->report_fd, e, 125);
-        bool has_path;
-        environ = command_env(a->c->env, &has_path);
         execvp(a->c->argv[0], a->c->argv);
         int en = errno;
         berth_error_make(&e, en == ENOENT || en == ENOTDIR ? BERTH_E_NOCMD : BERTH_E_NOEXEC, en, "exec `%s`",
@@ -461,6 +461,42 @@ static _Noreturn void command_main(const struct child_args *a, int last_cap, int
 }
 
 /* ---- init ------------------------------------------------------------- */
+
+struct command {
+        const struct child_args *a;
+        int last_cap, pty_slave;
+};
+
+static int command_entry(void *arg)
+{
+        const struct command *c = arg;
+        command_main(c->a, c->last_cap, c->pty_slave);
+}
+
+/* The command shares the init's memory until it execs (CLONE_VM with
+ * CLONE_VFORK, as posix_spawn does): no page tables to copy and none for exec
+ * to tear down, about 0.15 ms of every start. The init is single-threaded and
+ * waits meanwhile; whatever the command allocates before a failed exec dies
+ * with the init. Signal handlers, fds, cwd, credentials and the seccomp
+ * filter stay the command's own. */
+static pid_t spawn_command(const struct child_args *a, int last_cap, int pty_slave)
+{
+        bool has_path;
+        struct command c = { .a = a, .last_cap = last_cap, .pty_slave = pty_slave };
+        /* The init needs no environment of its own; execvp searches the
+         * command's PATH. */
+        environ = command_env(a->c->env, &has_path);
+#ifdef __SANITIZE_ADDRESS__
+        /* AddressSanitizer cannot follow a switch to another stack. */
+        pid_t pid = fork();
+        if (pid == 0)
+                command_entry(&c);
+        return pid;
+#else
+        static char stack[256 * 1024] __attribute__((aligned(16)));
+        return clone(command_entry, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+#endif
+}
 
 static int forward_set(sigset_t *s)
 {
@@ -564,13 +600,11 @@ _Noreturn void child_main(const struct child_args *a)
                 close(master);
                 close(a->pty_sock);
         }
-        pid_t cmd = fork();
+        pid_t cmd = spawn_command(a, last_cap, slave);
         if (cmd < 0) {
-                berth_err(&e, errno, "fork the command");
+                berth_err(&e, errno, "start the command");
                 report_and_exit(a->report_fd, e, 125);
         }
-        if (cmd == 0)
-                command_main(a, last_cap, slave);
         if (slave >= 0)
                 close(slave);
         close(a->report_fd);

@@ -108,12 +108,13 @@ static int enter_private_mntns(berth_error **err)
         return 0;
 }
 
-static int overlay_idmapped(const struct sandbox_root *root, int ns, int *ret_fd, berth_error **err)
+/* The idmapped layers were stacked on the mountpoint only for overlay to
+ * find them; it holds its own references. */
+static void detach_layers(const struct sandbox_root *root)
 {
-        int r = root_make_idmapped(root, ns, ret_fd, err);
-        while (umount2(root->mountpoint, MNT_DETACH) == 0)
-                ;
-        return r;
+        if (!root->dir)
+                while (umount2(root->mountpoint, MNT_DETACH) == 0)
+                        ;
 }
 
 /* Image files belong to host ids 0..65535 (root unpacked them); idmapped
@@ -129,9 +130,9 @@ static int send_root(struct run *r, berth_error **err)
         _cleanup_close_ int fd = -1;
         if (ns < 0)
                 return berth_err(err, errno, "open %s", path);
-        int ok = r->c->root.dir ? root_make_idmapped(&r->c->root, ns, &fd, err)
-                                : overlay_idmapped(&r->c->root, ns, &fd, err);
+        int ok = root_make_idmapped(&r->c->root, ns, &fd, err);
         if (ok < 0) {
+                detach_layers(&r->c->root);
                 log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
                 berth_error_free(*err);
                 *err = NULL;
@@ -140,6 +141,8 @@ static int send_root(struct run *r, berth_error **err)
         }
         if (pty_send_master(r->root_sock, fd) < 0)
                 return berth_err(err, errno, "hand the root to the sandbox");
+        /* Only now, while the child makes its mounts. */
+        detach_layers(&r->c->root);
         return 0;
 }
 
