@@ -45,10 +45,11 @@ static int idmapped_tree(const char *path, int idmap_ns, int *ret_fd, berth_erro
         return 0;
 }
 
-/* overlay takes only layers attached in our mount namespace: stack each
- * idmapped layer on the mountpoint and hand overlay the path while it is on
- * top. The caller is in a private mount namespace that goes away after. */
-static int add_layer(int fs, const char *path, int idmap_ns, const char *stack_on, berth_error **err)
+/* Linux 6.13 and later take an idmapped layer as the detached mount's fd.
+ * Before, overlay took only layers attached in our mount namespace: stack
+ * each one on the mountpoint and hand overlay the path while it is on top
+ * (the caller is then in a private mount namespace that goes away after). */
+static int add_layer(int fs, const char *path, int idmap_ns, const char *stack_on, int *ret_keep, berth_error **err)
 {
         if (idmap_ns < 0) {
                 if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
@@ -58,22 +59,55 @@ static int add_layer(int fs, const char *path, int idmap_ns, const char *stack_o
         _cleanup_close_ int t = -1;
         if (idmapped_tree(path, idmap_ns, &t, err) < 0)
                 return -1;
+        if (!stack_on) {
+                if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, t) < 0)
+                        return berth_err(err, errno, "overlay layer `%s` (idmapped)", path);
+                /* Closing the fd would dissolve the mount before overlay
+                 * takes it, at CMD_CREATE. */
+                *ret_keep = TAKE_FD(t);
+                return 0;
+        }
         if (move_mount(t, "", AT_FDCWD, stack_on, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", stack_on, 0) < 0)
                 return berth_err(err, errno, "overlay layer `%s` (idmapped)", path);
         return 0;
 }
 
-static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap_ns, int *ret_fd, berth_error **err)
+struct layer_fds {
+        int *fds;
+        size_t n;
+};
+
+static void close_layersp(struct layer_fds *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (l->fds[i] >= 0)
+                        close(l->fds[i]);
+        free(l->fds);
+}
+
+bool overlay_takes_fds(const char *dir)
+{
+        _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        _cleanup_close_ int d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return fs >= 0 && d >= 0 && fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, d) == 0;
+}
+
+static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap_ns, bool fd_layers, int *ret_fd,
+                         berth_error **err)
 {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return berth_err(err, errno, "fsopen overlay");
+        _cleanup_(close_layersp) struct layer_fds keep = { .fds = xcalloc(r->n_lowerdirs, sizeof(int)) };
         /* lowerdir+ takes one layer at a time, topmost first, with no escaping
          * or page-size limit on the option string. */
-        for (size_t i = r->n_lowerdirs; i-- > 0;)
-                if (add_layer(fs, r->lowerdirs[i], idmap_ns, r->mountpoint, err) < 0)
+        for (size_t i = r->n_lowerdirs; i-- > 0;) {
+                keep.fds[keep.n] = -1;
+                if (add_layer(fs, r->lowerdirs[i], idmap_ns, fd_layers ? NULL : r->mountpoint, &keep.fds[keep.n++],
+                              err) < 0)
                         return -1;
+        }
         if (r->upperdir && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", r->upperdir, 0) < 0 ||
                             fsconfig(fs, FSCONFIG_SET_STRING, "workdir", r->workdir, 0) < 0))
                 return berth_err(err, errno, "overlay upper dir `%s`", r->upperdir);
@@ -90,17 +124,17 @@ static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap
         return 0;
 }
 
-int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err)
+int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, bool fd_layers, int *ret_fd, berth_error **err)
 {
         if (!r->dir)
-                return overlay_mount(r, true, idmap_ns, ret_fd, err);
+                return overlay_mount(r, true, idmap_ns, fd_layers, ret_fd, err);
         return idmapped_tree(r->dir, idmap_ns, ret_fd, err);
 }
 
 int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err)
 {
         if (!r->dir)
-                return overlay_mount(r, userxattr, -1, ret_fd, err);
+                return overlay_mount(r, userxattr, -1, false, ret_fd, err);
         int t = open_tree(AT_FDCWD, r->dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         if (t < 0)
                 return berth_err(err, errno, "bind root `%s`", r->dir);

@@ -37,6 +37,7 @@ struct run {
         sigset_t old_mask;
         struct termios saved_tio;
         bool raw;
+        bool fd_layers;                         /* overlay takes idmapped layers as fds */
 };
 
 static int check_config(const struct sandbox_config *c, berth_error **err)
@@ -110,10 +111,10 @@ static int enter_private_mntns(berth_error **err)
 
 /* The idmapped layers were stacked on the mountpoint only for overlay to
  * find them; it holds its own references. */
-static void detach_layers(const struct sandbox_root *root)
+static void detach_layers(const struct run *r)
 {
-        if (!root->dir)
-                while (umount2(root->mountpoint, MNT_DETACH) == 0)
+        if (!r->c->root.dir && !r->fd_layers)
+                while (umount2(r->c->root.mountpoint, MNT_DETACH) == 0)
                         ;
 }
 
@@ -130,9 +131,9 @@ static int send_root(struct run *r, berth_error **err)
         _cleanup_close_ int fd = -1;
         if (ns < 0)
                 return berth_err(err, errno, "open %s", path);
-        int ok = root_make_idmapped(&r->c->root, ns, &fd, err);
+        int ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, err);
         if (ok < 0) {
-                detach_layers(&r->c->root);
+                detach_layers(r);
                 log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
                 berth_error_free(*err);
                 *err = NULL;
@@ -142,7 +143,7 @@ static int send_root(struct run *r, berth_error **err)
         if (pty_send_master(r->root_sock, fd) < 0)
                 return berth_err(err, errno, "hand the root to the sandbox");
         /* Only now, while the child makes its mounts. */
-        detach_layers(&r->c->root);
+        detach_layers(r);
         return 0;
 }
 
@@ -178,8 +179,13 @@ static int prepare(struct run *r, berth_error **err)
                 return -1;
         /* Before any cgroup thread exists: unshare(CLONE_NEWNS) refuses a
          * process whose threads share its fs_struct. */
-        if (r->ids.as_root && !c->root.dir && enter_private_mntns(err) < 0)
-                return -1;
+        if (r->ids.as_root && !c->root.dir) {
+                /* BERTH_OVERLAY_LAYERS=mountpoint: the older way, for tests */
+                const char *how = getenv("BERTH_OVERLAY_LAYERS");
+                r->fd_layers = !(how && streq(how, "mountpoint")) && overlay_takes_fds(c->root.lowerdirs[0]);
+                if (!r->fd_layers && enter_private_mntns(err) < 0)
+                        return -1;
+        }
         int sj;
         if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0 ||
             (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)

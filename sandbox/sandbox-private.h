@@ -89,10 +89,12 @@ int mount_at(int mntfd, int rootfd, const char *target, bool dir, berth_error **
  * always passes userxattr=true. */
 int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_error **err);
 /* As root: the same, with the image's ids shown as the sandbox's range
- * through idmapped mounts (idmap_ns is a user namespace fd). For an overlay
- * the caller must be in a private mount namespace (layers are stacked on the
- * mountpoint there). */
-int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, int *ret_fd, berth_error **err);
+ * through idmapped mounts (idmap_ns is a user namespace fd). fd_layers: hand
+ * overlay the layers as fds, where overlay_takes_fds() (Linux 6.13+);
+ * otherwise the caller must be in a private mount namespace (layers are
+ * stacked on the mountpoint there). */
+int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, bool fd_layers, int *ret_fd, berth_error **err);
+bool overlay_takes_fds(const char *dir);
 struct child_args {
         const struct sandbox_config *c;
         const struct idmap_plan *ids;

@@ -292,13 +292,30 @@ except Exception: pass
     lower="$W/userroot"; cp -a "$W/root" "$lower"; chown -R "$RUNNER:" "$st" "$lower"
   fi
   run as_runner "$W/bin/sandbox-driver" --lower "$lower" --upper "$st/upper" --work "$st/work" --mnt "$st/mnt" \
-    -- sh -c 'echo new >/etc/new && rm /bin/ps && ls /bin/ps'
+    -- sh -c 'stat -c %u:%g /bin /etc/passwd; echo new >/etc/new && rm /bin/ps && ls /bin/ps'
   echo "$output"
   [ "$status" -ne 0 ]
+  [ "${lines[0]}" = 0:0 ] && [ "${lines[1]}" = 0:0 ] # the image belongs to the sandbox's root
   [ "$(cat "$st/upper/etc/new")" = new ]
   [ -c "$st/upper/bin/ps" ] # a whiteout
   [ -L "$lower/bin/ps" ]
   [ ! -e "$lower/etc/new" ]
+}
+
+@test "as root, idmapped layers reach overlay as fds (Linux 6.13+) or stacked on a mountpoint" {
+  need overlay
+  [ -z "$RUNNER" ] || skip "idmapped layers are for berth run as root"
+  # A layer that lost its idmapping would show the image as nobody's (65534).
+  for how in "" mountpoint; do
+    st="$W/ovl.$BATS_TEST_NUMBER.$how"; mkdir -p "$st"/{upper,work,mnt}
+    chown -R 1879048192:1879048192 "$st"
+    run env BERTH_OVERLAY_LAYERS="$how" "$W/bin/sandbox-driver" --lower "$W/root" \
+      --upper "$st/upper" --work "$st/work" --mnt "$st/mnt" -- stat -c %u:%g /bin /etc/passwd
+    echo "${how:-fds}: $output"
+    [ "$status" -eq 0 ]
+    [ "$output" = "0:0
+0:0" ]
+  done
 }
 
 @test "layers stack: whiteouts (char 0:0) and opaque folders (user.overlay.opaque) from images/" {
