@@ -63,7 +63,7 @@ static bool word_in(const char *list, const char *word)
 
 /* The folder under which we may create cgroups with these controllers:
  * ours, if its subtree_control already delegates them and we can write it. */
-static char *cgroup2_delegated_dir(void)
+char *cgroup2_delegated_dir(void)
 {
         const char *m = cgroup2_mount();
         _cleanup_free_ char *own = m ? own_cgroup2_path() : NULL;
@@ -224,13 +224,19 @@ static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cg
 
 int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err)
 {
+        _cleanup_free_ char *v2 = l->memory || l->pids || l->millicpus ? cgroup2_delegated_dir() : NULL;
+        return cgroup_create_in(v2, l, name, ret, err);
+}
+
+int cgroup_create_in(const char *v2, const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret,
+                     berth_error **err)
+{
         struct cgroup_handle h = {};
         if (!l->memory && !l->pids && !l->millicpus) {
                 *ret = h;
                 return 0;
         }
         _cleanup_free_ char *leaf = unique_name(name);
-        _cleanup_free_ char *v2 = cgroup2_delegated_dir();
         int r = v2 ? create_v2(v2, l, leaf, &h, err) : create_v1(l, leaf, &h, err);
         if (r < 0) {
                 cgroup_destroy(&h);
@@ -266,11 +272,11 @@ int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err)
         return 1;
 }
 
-int cgroup_self_join(const struct cgroup_handle *h, berth_error **err)
+int cgroup_self_join(const int *fds, size_t n, berth_error **err)
 {
-        for (size_t i = 0; i < h->n_join_fds; i++)
-                if (write(h->join_fds[i], "0", 1) != 1)
-                        return berth_err(err, errno, "join berth's cgroup %s", h->dirs[i]);
+        for (size_t i = 0; i < n; i++)
+                if (write(fds[i], "0", 1) != 1)
+                        return berth_err(err, errno, "join berth's cgroup");
         return 0;
 }
 
@@ -299,13 +305,13 @@ static int set_rlimit(int res, uint64_t v, const char *what, berth_error **err)
         return 0;
 }
 
-int rlimits_apply(const struct sandbox_limits *l, const struct cgroup_handle *cg, berth_error **err)
+int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgroup_pids, berth_error **err)
 {
         if (l->nofile && set_rlimit(RLIMIT_NOFILE, l->nofile, "nofile", err) < 0)
                 return -1;
-        if (l->memory && !cg->memory && set_rlimit(RLIMIT_AS, l->memory, "memory", err) < 0)
+        if (l->memory && !cgroup_memory && set_rlimit(RLIMIT_AS, l->memory, "memory", err) < 0)
                 return -1;
-        if (l->pids && !cg->pids && set_rlimit(RLIMIT_NPROC, l->pids, "pids", err) < 0)
+        if (l->pids && !cgroup_pids && set_rlimit(RLIMIT_NPROC, l->pids, "pids", err) < 0)
                 return -1;
         return 0;
 }

@@ -587,7 +587,7 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 return berth_err(err, errno, "become root in the user namespace");
         /* Changing ids cleared the parent-death signal: set it again, then make
-         * sure berth did not die in between (it holds the sync pipe open). */
+         * sure berth did not die in between (it holds the sync socket open). */
         struct pollfd p = { .fd = a->sync_fd, .events = POLLIN };
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR)))
                 _exit(125);
@@ -601,9 +601,27 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         *ret_last_cap = read_last_cap();
         if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, err) < 0)
                 return berth_error_wrap(err, "root");
-        if (enter_root(rootfd, err) < 0)
+        return enter_root(rootfd, err);
+}
+
+/* The command starts only inside berth's cgroup, in a cgroup namespace
+ * rooted there, and under rlimits for what the cgroup does not cover. */
+static int join_limits(const struct child_args *a, berth_error **err)
+{
+        struct join_msg j;
+        int fds[MAX_PASSED_FDS];
+        size_t n = 0;
+        if (recv_fds(a->sync_fd, &j, sizeof(j), fds, &n) < 0 || j.tag != 'j')
+                _exit(125); /* berth died */
+        close(a->sync_fd);
+        int r = cgroup_self_join(fds, n, err);
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+        if (r < 0)
                 return -1;
-        return rlimits_apply(&c->limits, a->cgroup, err);
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                return berth_err(err, errno, "cgroup namespace");
+        return rlimits_apply(&a->c->limits, j.memory, j.pids, err);
 }
 
 _Noreturn void child_main(const struct child_args *a)
@@ -616,18 +634,8 @@ _Noreturn void child_main(const struct child_args *a)
         int last_cap = 40, master = -1, slave = -1;
         if (setup(a, &last_cap, &e) < 0)
                 report_and_exit(a->report_fd, e, 125);
-        /* The command starts only inside berth's cgroup, and in a cgroup
-         * namespace rooted there. */
-        if (read(a->sync_fd, &b, 1) != 1)
-                _exit(125);
-        close(a->sync_fd);
-        if (cgroup_self_join(a->cgroup, &e) < 0 || unshare(CLONE_NEWCGROUP) < 0) {
-                if (!e)
-                        berth_err(&e, errno, "cgroup namespace");
+        if (join_limits(a, &e) < 0)
                 report_and_exit(a->report_fd, e, 125);
-        }
-        for (size_t i = 0; i < a->cgroup->n_join_fds; i++)
-                close(a->cgroup->join_fds[i]);
         if (a->pty_sock >= 0) {
                 if (open_pty(&master, &slave, &e) < 0 || pty_send_master(a->pty_sock, master) < 0)
                         report_and_exit(a->report_fd, e, 125);

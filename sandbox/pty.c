@@ -9,38 +9,65 @@
 
 #include "sandbox-private.h"
 
-int pty_send_master(int sock, int fd)
+int send_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds)
 {
-        char dummy = 'm';
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = len };
         union {
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * MAX_PASSED_FDS)];
                 struct cmsghdr align;
         } u = {};
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (n_fds > MAX_PASSED_FDS)
+                return -1;
+        if (n_fds) {
+                msg.msg_control = u.buf;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t) len ? 0 : -1;
 }
 
-int pty_recv_master(int sock, int *ret_fd, berth_error **err)
+int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds)
 {
-        char dummy;
-        struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+        struct iovec iov = { .iov_base = data, .iov_len = len };
         union {
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * MAX_PASSED_FDS)];
                 struct cmsghdr align;
         } u = {};
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
         ssize_t n;
+        *n_fds = 0;
         while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
                 ;
-        struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-        if (!c || c->cmsg_type != SCM_RIGHTS)
-                return berth_err(err, n < 0 ? errno : 0, "receive the sandbox's terminal");
-        memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+        if (n != (ssize_t) len)
+                return -1;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                *n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                memcpy(fds, CMSG_DATA(c), sizeof(int) * *n_fds);
+        }
+        return 0;
+}
+
+int pty_send_master(int sock, int fd)
+{
+        return send_fds(sock, "m", 1, &fd, 1);
+}
+
+int pty_recv_master(int sock, int *ret_fd, berth_error **err)
+{
+        char tag;
+        size_t n = 0;
+        int fds[MAX_PASSED_FDS];
+        if (recv_fds(sock, &tag, 1, fds, &n) < 0 || n != 1) {
+                for (size_t i = 0; i < n; i++)
+                        close(fds[i]);
+                return berth_err(err, errno, "receive the sandbox's terminal");
+        }
+        *ret_fd = fds[0];
         return 0;
 }

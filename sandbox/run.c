@@ -28,6 +28,7 @@ struct run {
         struct sandbox_bpf bpf;
         struct cgroup_handle cgroup;
         bool self_join;                         /* v1: the init joins itself */
+        bool cgroup_later;                      /* v1: made while the child mounts */
         pthread_t cgroup_thread;
         bool cgroup_started;
         berth_error *cgroup_err;
@@ -163,6 +164,16 @@ static int block_signals(struct run *r, berth_error **err)
         return 0;
 }
 
+static int make_cgroup(struct run *r, const char *v2, berth_error **err)
+{
+        int sj;
+        if (cgroup_create_in(v2, &r->c->limits, r->c->name, &r->cgroup, err) < 0 ||
+            (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
+                return -1;
+        r->self_join = sj == 1;
+        return 0;
+}
+
 static int prepare(struct run *r, berth_error **err)
 {
         const struct sandbox_config *c = r->c;
@@ -186,11 +197,15 @@ static int prepare(struct run *r, berth_error **err)
                 if (!r->fd_layers && enter_private_mntns(err) < 0)
                         return -1;
         }
-        int sj;
-        if (cgroup_create(&c->limits, c->name, &r->cgroup, err) < 0 ||
-            (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
+        /* v2: the cgroup must exist now, for the thread that moves the child
+         * in while the root is built (that takes an RCU grace period). v1:
+         * the init joins by itself, so its cgroup is made later, while the
+         * child makes its mounts. */
+        const struct sandbox_limits *l = &c->limits;
+        _cleanup_free_ char *v2 = l->memory || l->pids || l->millicpus ? cgroup2_delegated_dir() : NULL;
+        if (v2 && make_cgroup(r, v2, err) < 0)
                 return -1;
-        r->self_join = sj == 1;
+        r->cgroup_later = !v2 && (l->memory || l->pids || l->millicpus);
         if (c->network == SANDBOX_NET_HOST) {
                 _cleanup_error_ berth_error *e = NULL;
                 read_file_bounded(AT_FDCWD, "/etc/resolv.conf", MAX_RESOLV_CONF, "resolv.conf", &r->args.resolv_conf,
@@ -211,7 +226,7 @@ static unsigned long clone_flags(const struct sandbox_config *c)
 static int start_child(struct run *r, berth_error **err)
 {
         int sync[2], report[2], pty[2] = { -1, -1 };
-        if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(report, O_CLOEXEC) < 0)
                 return berth_err(err, errno, "pipe");
         if (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)
                 return berth_err(err, errno, "socketpair");
@@ -223,7 +238,6 @@ static int start_child(struct run *r, berth_error **err)
         r->args.root_sock = root[1];
         r->args.c = r->c;
         r->args.ids = &r->ids;
-        r->args.cgroup = &r->cgroup;
         r->args.sync_fd = sync[0];
         r->args.report_fd = report[1];
         r->args.pty_sock = pty[1];
@@ -280,9 +294,9 @@ static int cgroup_join(struct run *r, berth_error **err)
         return 0;
 }
 
-/* Two bytes on the sync pipe: "mapped" lets the child build its mounts,
- * "joined" lets it start the command once it is in the cgroup. The pipe
- * stays open: the child sees it hang up if we die. */
+/* Two messages on the sync socket: "m" (mapped) lets the child build its
+ * mounts, a join_msg lets it start the command once it is in the cgroup.
+ * The socket stays open: the child sees it hang up if we die. */
 static int release_child(struct run *r, berth_error **err)
 {
         if (idmap_write(&r->ids, r->child, err) < 0)
@@ -297,9 +311,12 @@ static int release_child(struct run *r, berth_error **err)
                 return berth_err(err, errno, "start the sandbox");
         if (r->root_sock >= 0 && send_root(r, err) < 0)
                 return -1;
+        if (r->cgroup_later && make_cgroup(r, NULL, err) < 0)
+                return -1;
         if (cgroup_join(r, err) < 0)
                 return -1;
-        if (write(r->sync_w, "j", 1) != 1)
+        struct join_msg j = { .tag = 'j', .memory = r->cgroup.memory, .pids = r->cgroup.pids };
+        if (send_fds(r->sync_w, &j, sizeof(j), r->cgroup.join_fds, r->cgroup.n_join_fds) < 0)
                 return berth_err(err, errno, "start the sandbox");
         return 0;
 }

@@ -53,6 +53,10 @@ void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpu
                    char **ret_cgroup2_dir);
 /* Create berth's cgroup for the limits (if any mechanism is a cgroup). */
 int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err);
+/* The same, in the v2 folder cgroup2_delegated_dir() returned (NULL: v1). */
+int cgroup_create_in(const char *v2, const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret,
+                     berth_error **err);
+char *cgroup2_delegated_dir(void);
 int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
 /* v1: open each folder's `tasks` so the sandbox's init can move itself in by
  * writing "0": a thread moving itself skips the global threadgroup lock and
@@ -61,13 +65,13 @@ int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
  * credentials. Returns 1 if the child should join this way. */
 int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err);
 /* In the child: write "0" to each join fd. */
-int cgroup_self_join(const struct cgroup_handle *h, berth_error **err);
+int cgroup_self_join(const int *fds, size_t n, berth_error **err);
 void cgroup_destroy(struct cgroup_handle *h);
 /* Write the v2 limit files into an existing folder (tested on a fake tree). */
 int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
 int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err);
 /* rlimits for what no cgroup enforces; runs inside before exec. */
-int rlimits_apply(const struct sandbox_limits *l, const struct cgroup_handle *cg, berth_error **err);
+int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgroup_pids, berth_error **err);
 
 /* ---- users (user.c) ---- */
 /* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd
@@ -102,8 +106,7 @@ struct child_args {
         gid_t gid;
         uint64_t caps;
         const struct sandbox_bpf *bpf;  /* NULL = unconfined */
-        const struct cgroup_handle *cgroup;     /* which limits a cgroup takes; join fds */
-        int sync_fd;            /* read: parent wrote our maps */
+        int sync_fd;            /* unix socket: "m" (maps written), then a join_msg */
         int report_fd;          /* write, CLOEXEC: setup or exec failure */
         int pty_sock;           /* write the pty master here, or -1 */
         const int *bind_fds;    /* per config mount: a tree berth prepared, or -1 */
@@ -122,3 +125,15 @@ struct child_report {
 /* ---- pty relay (pty.c) ---- */
 int pty_recv_master(int sock, int *ret_fd, berth_error **err);
 int pty_send_master(int sock, int fd);
+/* len bytes with up to MAX_PASSED_FDS fds (SCM_RIGHTS) on a unix socket;
+ * received fds are close-on-exec. */
+#define MAX_PASSED_FDS 4
+int send_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
+int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds);
+
+/* The "joined" message on the sync socket: which limits berth's cgroup
+ * enforces, with the v1 `tasks` fds for the init to join by itself. */
+struct join_msg {
+        char tag;               /* 'j' */
+        bool memory, pids;
+};
