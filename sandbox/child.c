@@ -164,13 +164,54 @@ static int root_mount(const struct child_args *a, int *ret_fd, berth_error **err
         return 0;
 }
 
-/* ---- /proc ------------------------------------------------------------- */
+/* ---- /proc, /dev, /tmp, /etc files ------------------------------------ */
+
+/* The sandbox's own filesystems are made in two steps. prepare_mounts()
+ * creates every one as a detached mount while berth still builds the root;
+ * attach_mounts() then only moves them into place, since a detached mount
+ * can take no mount on top of it before Linux 6.15. */
 
 static const char *const proc_masked[] = {
         "acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats",
         "sched_debug", "scsi", NULL,
 };
 static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys", "sysrq-trigger", NULL };
+static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+static const char *const etc_files[] = { "hosts", "hostname", "resolv.conf", NULL };
+
+#define N_PROC_OVER (ARRAY_SIZE(proc_masked) + ARRAY_SIZE(proc_readonly))
+#define N_DEVICES (ARRAY_SIZE(devices) - 1)
+#define N_ETC (ARRAY_SIZE(etc_files) - 1)
+
+struct mounts {
+        int proc;
+        struct {
+                int src, target;        /* target: O_PATH in the proc mount */
+                const char *what;
+        } over[N_PROC_OVER];            /* masks and read-only paths */
+        size_t n_over;
+        int dev, pts, shm, device[N_DEVICES];
+        int tmp;                        /* -1: the spec mounts /tmp */
+        int etc[N_ETC];                 /* generated files, each a bind */
+};
+
+static void mounts_done(struct mounts *m)
+{
+        int *all[] = { &m->proc, &m->dev, &m->pts, &m->shm, &m->tmp };
+        for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+                if (*all[i] >= 0)
+                        close(*all[i]);
+        for (size_t i = 0; i < m->n_over; i++) {
+                close(m->over[i].src);
+                close(m->over[i].target);
+        }
+        for (size_t i = 0; i < N_DEVICES; i++)
+                if (m->device[i] >= 0)
+                        close(m->device[i]);
+        for (size_t i = 0; i < N_ETC; i++)
+                if (m->etc[i] >= 0)
+                        close(m->etc[i]);
+}
 
 static int bind_clone(int dirfd, const char *path, unsigned attr, bool recursive, int *ret_fd, berth_error **err)
 {
@@ -187,93 +228,73 @@ static int bind_clone(int dirfd, const char *path, unsigned attr, bool recursive
         return 0;
 }
 
-static int mask_one(int procfd, const char *name, berth_error **err)
+/* What goes over /proc/NAME: an empty read-only tmpfs for a folder,
+ * /dev/null for a file (masked), or NAME itself read-only. A path this
+ * kernel does not have is skipped. */
+static int prepare_proc_over(struct mounts *m, const char *name, bool mask, berth_error **err)
 {
-        _cleanup_close_ int t = openat(procfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int t = openat(m->proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (t < 0 || fstat(t, &st) < 0)
-                return 0; /* not on this kernel */
-        _cleanup_close_ int m = -1;
-        if (S_ISDIR(st.st_mode)) {
-                static const char *const opts[] = { "size", "0", NULL };
-                if (fs_new("tmpfs", opts, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &m, err) < 0)
-                        return -1;
-        } else if (bind_clone(AT_FDCWD, "/dev/null", MOUNT_ATTR_RDONLY, false, &m, err) < 0)
-                return -1;
-        if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return berth_err(err, errno, "mask /proc/%s", name);
-        return 0;
-}
-
-static int readonly_one(int procfd, const char *name, berth_error **err)
-{
-        _cleanup_close_ int t = openat(procfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (t < 0)
                 return 0;
-        _cleanup_close_ int m = -1;
-        if (bind_clone(procfd, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                       true, &m, err) < 0)
+        int src = -1;
+        static const char *const opts[] = { "size", "0", NULL };
+        const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        if (!mask ? bind_clone(m->proc, name, ro, true, &src, err) < 0
+                  : S_ISDIR(st.st_mode) ? fs_new("tmpfs", opts, ro, &src, err) < 0
+                                        : bind_clone(AT_FDCWD, "/dev/null", MOUNT_ATTR_RDONLY, false, &src, err) < 0)
                 return -1;
-        if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return berth_err(err, errno, "make /proc/%s read-only", name);
+        m->over[m->n_over].src = src;
+        m->over[m->n_over].target = TAKE_FD(t);
+        m->over[m->n_over++].what = name;
         return 0;
 }
 
-static int setup_proc(int rootfd, berth_error **err)
+static int prepare_proc(struct mounts *m, berth_error **err)
 {
-        _cleanup_close_ int m = -1;
-        if (fs_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &m, err) < 0 ||
-            mount_at(m, rootfd, "proc", true, err) < 0)
+        if (fs_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &m->proc, err) < 0)
                 return berth_error_wrap(err, "/proc");
         for (size_t i = 0; proc_masked[i]; i++)
-                if (mask_one(m, proc_masked[i], err) < 0)
-                        return -1;
+                if (prepare_proc_over(m, proc_masked[i], true, err) < 0)
+                        return berth_error_wrap(err, "mask /proc/%s", proc_masked[i]);
         for (size_t i = 0; proc_readonly[i]; i++)
-                if (readonly_one(m, proc_readonly[i], err) < 0)
-                        return -1;
+                if (prepare_proc_over(m, proc_readonly[i], false, err) < 0)
+                        return berth_error_wrap(err, "make /proc/%s read-only", proc_readonly[i]);
         return 0;
 }
 
-/* ---- /dev -------------------------------------------------------------- */
-
-static int bind_device(int devfd, const char *name, berth_error **err)
-{
-        _cleanup_free_ char *host = xasprintf("/dev/%s", name);
-        _cleanup_close_ int m = -1;
-        if (bind_clone(AT_FDCWD, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, &m, err) < 0)
-                return -1;
-        return mount_at(m, devfd, name, false, err);
-}
-
-static int setup_dev(int rootfd, berth_error **err)
+static int prepare_dev(struct mounts *m, berth_error **err)
 {
         static const char *const dev_opts[] = { "mode", "0755", "size", "65536", NULL };
         static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
         static const char *const shm_opts[] = { "mode", "1777", "size", "67108864", NULL };
-        static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
         static const char *const links[][2] = {
                 { "ptmx", "pts/ptmx" }, { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
                 { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" }, { "core", "/proc/kcore" },
         };
-        _cleanup_close_ int dev = -1, pts = -1, shm = -1;
-        if (fs_new("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &dev, err) < 0)
+        if (fs_new("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &m->dev, err) < 0)
                 return berth_error_wrap(err, "/dev");
-        for (size_t i = 0; devices[i]; i++)
-                if (bind_device(dev, devices[i], err) < 0)
+        for (size_t i = 0; devices[i]; i++) {
+                char host[32];
+                snprintf(host, sizeof(host), "/dev/%s", devices[i]);
+                if (bind_clone(AT_FDCWD, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, &m->device[i], err) < 0)
                         return berth_error_wrap(err, "/dev");
+                _cleanup_close_ int f = openat(m->dev, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                               0644);
+                if (f < 0)
+                        return berth_err(err, errno, "/dev/%s", devices[i]);
+        }
         for (size_t i = 0; i < ARRAY_SIZE(links); i++)
-                if (symlinkat(links[i][1], dev, links[i][0]) < 0)
+                if (symlinkat(links[i][1], m->dev, links[i][0]) < 0)
                         return berth_err(err, errno, "/dev/%s", links[i][0]);
-        if (fs_new("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &pts, err) < 0 ||
-            mount_at(pts, dev, "pts", true, err) < 0)
+        if (mkdirat(m->dev, "pts", 0755) < 0 || mkdirat(m->dev, "shm", 0755) < 0)
+                return berth_err(err, errno, "/dev");
+        if (fs_new("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &m->pts, err) < 0)
                 return berth_error_wrap(err, "/dev/pts");
-        if (fs_new("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &shm, err) < 0 ||
-            mount_at(shm, dev, "shm", true, err) < 0)
+        if (fs_new("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &m->shm, err) < 0)
                 return berth_error_wrap(err, "/dev/shm");
-        return mount_at(dev, rootfd, "dev", true, err);
+        return 0;
 }
-
-/* ---- /etc files, /tmp, the spec's mounts ----------------------------- */
 
 static int put_file(int dirfd, const char *name, const char *text, berth_error **err)
 {
@@ -283,28 +304,7 @@ static int put_file(int dirfd, const char *name, const char *text, berth_error *
         return 0;
 }
 
-/* Bind a generated file over /etc/NAME. A read-only root without the file
- * simply goes without. */
-static int bind_etc(int rootfd, int srcfd, const char *name, berth_error **err)
-{
-        _cleanup_free_ char *target = xasprintf("etc/%s", name);
-        _cleanup_close_ int t = -1, m = -1;
-        _cleanup_error_ berth_error *e = NULL;
-        if (open_beneath(rootfd, target, true, false, &t, &e) < 0) {
-                log_debug("no /%s in the sandbox: %s", target, e->msg);
-                return 0;
-        }
-        struct stat st;
-        if (fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
-                return 0;
-        if (bind_clone(srcfd, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false, &m, err) < 0)
-                return -1;
-        if (move_mount(m, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return berth_err(err, errno, "mount /%s", target);
-        return 0;
-}
-
-static int setup_etc(int rootfd, const struct child_args *a, berth_error **err)
+static int prepare_etc(struct mounts *m, const struct child_args *a, berth_error **err)
 {
         static const char *const opts[] = { "mode", "0755", "size", "1048576", NULL };
         const char *host = a->c->hostname ? a->c->hostname : "berth";
@@ -312,14 +312,14 @@ static int setup_etc(int rootfd, const struct child_args *a, berth_error **err)
         _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", host);
         _cleanup_free_ char *hostname = xasprintf("%s\n", host);
         const char *resolv = a->resolv_conf ? a->resolv_conf : "# berth: no name servers in this network mode\n";
+        const char *text[] = { hosts, hostname, resolv };
         if (fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fs, err) < 0)
                 return -1;
-        if (put_file(fs, "hosts", hosts, err) < 0 || put_file(fs, "hostname", hostname, err) < 0 ||
-            put_file(fs, "resolv.conf", resolv, err) < 0)
-                return -1;
-        if (bind_etc(rootfd, fs, "hosts", err) < 0 || bind_etc(rootfd, fs, "hostname", err) < 0 ||
-            bind_etc(rootfd, fs, "resolv.conf", err) < 0)
-                return -1;
+        for (size_t i = 0; etc_files[i]; i++)
+                if (put_file(fs, etc_files[i], text[i], err) < 0 ||
+                    bind_clone(fs, etc_files[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false,
+                               &m->etc[i], err) < 0)
+                        return -1;
         return 0;
 }
 
@@ -330,6 +330,72 @@ static bool has_mount_at(const struct sandbox_config *c, const char *target)
                         return true;
         return false;
 }
+
+static int prepare_mounts(struct mounts *m, const struct child_args *a, berth_error **err)
+{
+        *m = (struct mounts) { .proc = -1, .dev = -1, .pts = -1, .shm = -1, .tmp = -1 };
+        for (size_t i = 0; i < N_DEVICES; i++)
+                m->device[i] = -1;
+        for (size_t i = 0; i < N_ETC; i++)
+                m->etc[i] = -1;
+        if (prepare_proc(m, err) < 0 || prepare_dev(m, err) < 0)
+                return -1;
+        static const char *const tmp_opts[] = { "mode", "1777", NULL };
+        if (!has_mount_at(a->c, "/tmp") &&
+            fs_new("tmpfs", tmp_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &m->tmp, err) < 0)
+                return berth_error_wrap(err, "/tmp");
+        if (prepare_etc(m, a, err) < 0)
+                return berth_error_wrap(err, "/etc");
+        return 0;
+}
+
+static int move_onto(int src, int target, const char *what, berth_error **err)
+{
+        if (move_mount(src, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return berth_err(err, errno, "mount %s", what);
+        return 0;
+}
+
+/* A generated file goes over /etc/NAME; a read-only root without the file
+ * simply goes without. */
+static int attach_etc(int rootfd, int src, const char *name, berth_error **err)
+{
+        _cleanup_free_ char *target = xasprintf("etc/%s", name);
+        _cleanup_close_ int t = -1;
+        _cleanup_error_ berth_error *e = NULL;
+        if (open_beneath(rootfd, target, true, false, &t, &e) < 0) {
+                log_debug("no /%s in the sandbox: %s", target, e->msg);
+                return 0;
+        }
+        struct stat st;
+        if (fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
+                return 0;
+        return move_onto(src, t, target, err);
+}
+
+static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
+{
+        if (mount_at(m->proc, rootfd, "proc", true, err) < 0)
+                return berth_error_wrap(err, "/proc");
+        for (size_t i = 0; i < m->n_over; i++)
+                if (move_onto(m->over[i].src, m->over[i].target, m->over[i].what, err) < 0)
+                        return berth_error_wrap(err, "/proc");
+        if (mount_at(m->dev, rootfd, "dev", true, err) < 0)
+                return berth_error_wrap(err, "/dev");
+        for (size_t i = 0; i < N_DEVICES; i++)
+                if (mount_at(m->device[i], m->dev, devices[i], false, err) < 0)
+                        return berth_error_wrap(err, "/dev");
+        if (mount_at(m->pts, m->dev, "pts", true, err) < 0 || mount_at(m->shm, m->dev, "shm", true, err) < 0)
+                return berth_error_wrap(err, "/dev");
+        if (m->tmp >= 0 && mount_at(m->tmp, rootfd, "tmp", true, err) < 0)
+                return berth_error_wrap(err, "/tmp");
+        for (size_t i = 0; i < N_ETC; i++)
+                if (attach_etc(rootfd, m->etc[i], etc_files[i], err) < 0)
+                        return berth_error_wrap(err, "/etc");
+        return 0;
+}
+
+/* ---- the spec's mounts ------------------------------------------------- */
 
 static int user_mount(int rootfd, const struct sandbox_mount *m, int prepared_fd, berth_error **err)
 {
@@ -357,20 +423,11 @@ static int user_mount(int rootfd, const struct sandbox_mount *m, int prepared_fd
         return mount_at(fd, rootfd, m->target, S_ISDIR(st.st_mode), err);
 }
 
-static int setup_mounts(int rootfd, const struct child_args *a, berth_error **err)
+static int setup_mounts(int rootfd, const struct child_args *a, const struct mounts *own, berth_error **err)
 {
         const struct sandbox_config *c = a->c;
-        if (setup_proc(rootfd, err) < 0 || setup_dev(rootfd, err) < 0)
+        if (attach_mounts(rootfd, own, err) < 0)
                 return -1;
-        if (!has_mount_at(c, "/tmp")) {
-                static const char *const opts[] = { "mode", "1777", NULL };
-                _cleanup_close_ int t = -1;
-                if (fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &t, err) < 0 ||
-                    mount_at(t, rootfd, "tmp", true, err) < 0)
-                        return berth_error_wrap(err, "/tmp");
-        }
-        if (setup_etc(rootfd, a, err) < 0)
-                return berth_error_wrap(err, "/etc");
         for (size_t i = 0; i < c->n_mounts; i++)
                 if (user_mount(rootfd, &c->mounts[i], a->bind_fds ? a->bind_fds[i] : -1, err) < 0)
                         return berth_error_wrap(err, "mount %s", c->mounts[i].target);
@@ -596,10 +653,14 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         const char *h = c->hostname ? c->hostname : "berth";
         if (sethostname(h, strlen(h)) < 0)
                 return berth_err(err, errno, "sethostname");
+        /* As root, berth builds the overlay meanwhile. */
+        _cleanup_(mounts_done) struct mounts own;
+        if (prepare_mounts(&own, a, err) < 0)
+                return -1;
         if (c->network != SANDBOX_NET_HOST && (unshare(CLONE_NEWNET) < 0 || loopback_up(err) < 0))
                 return berth_err(err, errno, "network namespace");
         *ret_last_cap = read_last_cap();
-        if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, err) < 0)
+        if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, &own, err) < 0)
                 return berth_error_wrap(err, "root");
         return enter_root(rootfd, err);
 }
