@@ -657,8 +657,6 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         _cleanup_(mounts_done) struct mounts own;
         if (prepare_mounts(&own, a, err) < 0)
                 return -1;
-        if (c->network != SANDBOX_NET_HOST && (unshare(CLONE_NEWNET) < 0 || loopback_up(err) < 0))
-                return berth_err(err, errno, "network namespace");
         *ret_last_cap = read_last_cap();
         if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, &own, err) < 0)
                 return berth_error_wrap(err, "root");
@@ -690,6 +688,14 @@ _Noreturn void child_main(const struct child_args *a)
         berth_error *e = NULL;
         char b;
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Our user namespace gives us the capabilities for this before it
+         * has maps: make the network namespace while berth writes them
+         * (rootless, that is two setuid helpers). */
+        if (a->c->network != SANDBOX_NET_HOST && (unshare(CLONE_NEWNET) < 0 || loopback_up(&e) < 0)) {
+                if (!e)
+                        berth_err(&e, errno, "network namespace");
+                report_and_exit(a->report_fd, e, 125);
+        }
         if (read(a->sync_fd, &b, 1) != 1)
                 _exit(125); /* berth died before it mapped us */
         int last_cap = 40, master = -1, slave = -1;

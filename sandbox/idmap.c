@@ -6,11 +6,14 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "sandbox-private.h"
+
+extern char **environ;
 
 /* Outside useradd's SUB_UID_MIN..SUB_UID_MAX, so it never meets a user's range. */
 #define ROOT_RANGE_BASE 0x70000000u
@@ -97,27 +100,38 @@ static int write_proc(pid_t pid, const char *file, const char *text, berth_error
         return 0;
 }
 
-static int run_helper(const char *helper, pid_t pid, unsigned self, unsigned base, unsigned count,
-                      berth_error **err)
+/* newuidmap/newgidmap are setuid programs: start them with posix_spawn
+ * (no copy of our page tables), stdin and stdout on /dev/null, no blocked
+ * signals. */
+static int helper_start(const char *helper, pid_t pid, unsigned self, unsigned base, unsigned count, pid_t *ret,
+                        berth_error **err)
 {
-        char spid[16], s0[16], s1[16], sb[16], sc[16];
+        char spid[16], s0[16], sb[16], sc[16];
         snprintf(spid, sizeof(spid), "%d", (int) pid);
         snprintf(s0, sizeof(s0), "%u", self);
-        snprintf(s1, sizeof(s1), "%u", 1u);
         snprintf(sb, sizeof(sb), "%u", base);
         snprintf(sc, sizeof(sc), "%u", count - 1);
-        pid_t h = fork();
-        if (h < 0)
-                return berth_err(err, errno, "fork %s", helper);
-        if (h == 0) {
-                int null = open("/dev/null", O_RDWR);
-                if (null >= 0) {
-                        dup2(null, 0);
-                        dup2(null, 1);
-                }
-                execl(helper, helper, spid, "0", s0, "1", s1, sb, sc, (char *) NULL);
-                _exit(127);
-        }
+        char *argv[] = { (char *) helper, spid, "0", s0, "1", "1", sb, sc, NULL };
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+        posix_spawn_file_actions_adddup2(&fa, 0, 1);
+        posix_spawnattr_init(&at);
+        posix_spawnattr_setsigmask(&at, &none);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+        int r = posix_spawn(ret, helper, &fa, &at, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        if (r != 0)
+                return berth_err(err, r, "start %s", helper);
+        return 0;
+}
+
+static int helper_wait(const char *helper, pid_t h, berth_error **err)
+{
         int st;
         while (waitpid(h, &st, 0) < 0)
                 if (errno != EINTR)
@@ -131,9 +145,20 @@ int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err)
 {
         char buf[128];
         if (p->use_helpers) {
-                if (run_helper("/usr/bin/newuidmap", pid, p->host_uid, p->uid_base, p->count, err) < 0)
+                /* Both at once: each costs an exec of a setuid program. */
+                static const char *const uidmap = "/usr/bin/newuidmap", *const gidmap = "/usr/bin/newgidmap";
+                pid_t u, g;
+                if (helper_start(uidmap, pid, p->host_uid, p->uid_base, p->count, &u, err) < 0)
                         return -1;
-                return run_helper("/usr/bin/newgidmap", pid, p->host_gid, p->gid_base, p->count, err);
+                if (helper_start(gidmap, pid, p->host_gid, p->gid_base, p->count, &g, err) < 0) {
+                        _cleanup_error_ berth_error *ignored = NULL;
+                        helper_wait(uidmap, u, &ignored);
+                        return -1;
+                }
+                int ru = helper_wait(uidmap, u, err);
+                _cleanup_error_ berth_error *later = NULL;
+                int rg = helper_wait(gidmap, g, ru < 0 ? &later : err);
+                return ru < 0 || rg < 0 ? -1 : 0;
         }
         snprintf(buf, sizeof(buf), "0 %u %u\n", (unsigned) p->uid_base, (unsigned) p->count);
         if (write_proc(pid, "uid_map", buf, err) < 0)
