@@ -4,7 +4,7 @@
 # curl command line (`curl -o`). Median throughput of $BENCH_RUNS, MB/s.
 set -euo pipefail
 . "$(dirname "$0")/lib.bash"
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-9}
 make_archive
 S=$(scratch)
 NGINX_PID=
@@ -43,18 +43,19 @@ size=$(stat -c %s "$ARCHIVE")
 sha=$(sha256sum "$ARCHIVE" | cut -d' ' -f1)
 url=http://127.0.0.1:$port/usr.tar.zst
 
-berth_fetch() { rm -rf "$S/cache"; BERTH_CACHE_DIR=$S/cache "$IMAGES_TOOL" fetch "$url#$sha"; }
-curl_fetch() { rm -f "$S/curl.out"; curl -fsS -o "$S/curl.out" "$url"; }
+berth_fetch() { BERTH_CACHE_DIR=$S/cache "$IMAGES_TOOL" fetch "$url#$sha"; }
+curl_fetch() { curl -fsS -o "$S/curl.out" "$url"; }
+warm_mb=$((size * 12 / 10 / 1000000))
 
 b=() c=()
 for i in $(seq "$RUNS"); do
-  # alternating order (ABBA), so neither always runs on pages just freed
+  # warm memory before each run (see lib.bash), and alternate the order (ABBA)
   if [ $((i % 2)) = 1 ]; then
-    b+=("$(seconds berth_fetch)"); rm -rf "$S/cache"
-    c+=("$(seconds curl_fetch)"); rm -f "$S/curl.out"
+    warm_memory "$S" $warm_mb; b+=("$(seconds berth_fetch)"); rm -rf "$S/cache"
+    warm_memory "$S" $warm_mb; c+=("$(seconds curl_fetch)"); rm -f "$S/curl.out"
   else
-    c+=("$(seconds curl_fetch)"); rm -f "$S/curl.out"
-    b+=("$(seconds berth_fetch)"); rm -rf "$S/cache"
+    warm_memory "$S" $warm_mb; c+=("$(seconds curl_fetch)"); rm -f "$S/curl.out"
+    warm_memory "$S" $warm_mb; b+=("$(seconds berth_fetch)"); rm -rf "$S/cache"
   fi
 done
 bm=$(printf '%s\n' "${b[@]}" | median)

@@ -26,6 +26,16 @@ scratch() {
   mktemp -d "$base/berth-bench.XXXXXX"
 }
 
+# warm_memory DIR MB: write and delete MB of zeroes in DIR (the tmpfs the next
+# run writes to). On a virtual machine, memory freed a few seconds earlier
+# has often gone back to the host, and touching it again costs 2-3x as much
+# as touching memory in use; whether a run meets such memory depends on how
+# long ago the last 1 GiB tree was removed. Every timed run follows this, so
+# every tool starts from memory the guest has just touched.
+warm_memory() {
+  head -c "${2}M" /dev/zero >"$1/.warm" && rm -f "$1/.warm"
+}
+
 # seconds CMD...: wall time of one run, in seconds with 3 decimals.
 seconds() {
   local s e

@@ -9,22 +9,22 @@ make_archive
 S=$(scratch)
 trap 'rm -rf "$S"' EXIT
 
-berth_unpack() { rm -rf "$S/layer"; "$IMAGES_TOOL" unpack "$ARCHIVE" "$S/layer"; }
-tar_unpack() { rm -rf "$S/tar"; mkdir "$S/tar"; tar -C "$S/tar" -I zstd -xf "$ARCHIVE"; }
+berth_unpack() { "$IMAGES_TOOL" unpack "$ARCHIVE" "$S/layer"; }
+tar_unpack() { mkdir "$S/tar"; tar -C "$S/tar" -I zstd -xf "$ARCHIVE"; }
 decompress() { zstd -dc "$ARCHIVE" >/dev/null; }
+# the unpacked tree is about 3.1x the archive
+warm_mb=$(($(stat -c %s "$ARCHIVE") * 35 / 10 / 1000000))
 
-# Each unpack follows the removal of the previous 1 GiB tree at once: on a
-# virtual machine, pages freed a few seconds earlier have gone back to the host
-# and cost far more to touch again, which would favour whichever tool runs
-# right after a removal. The order alternates (ABBA) for the same reason.
+# Memory is warmed before each unpack (see lib.bash), and the order
+# alternates (ABBA).
 b=() t=() z=()
 for i in $(seq "$RUNS"); do
   if [ $((i % 2)) = 1 ]; then
-    b+=("$(seconds berth_unpack)"); rm -rf "$S/layer"
-    t+=("$(seconds tar_unpack)"); rm -rf "$S/tar"
+    warm_memory "$S" $warm_mb; b+=("$(seconds berth_unpack)"); rm -rf "$S/layer"
+    warm_memory "$S" $warm_mb; t+=("$(seconds tar_unpack)"); rm -rf "$S/tar"
   else
-    t+=("$(seconds tar_unpack)"); rm -rf "$S/tar"
-    b+=("$(seconds berth_unpack)"); rm -rf "$S/layer"
+    warm_memory "$S" $warm_mb; t+=("$(seconds tar_unpack)"); rm -rf "$S/tar"
+    warm_memory "$S" $warm_mb; b+=("$(seconds berth_unpack)"); rm -rf "$S/layer"
   fi
 done
 for _ in $(seq "$RUNS"); do
