@@ -52,7 +52,8 @@ fi
 
 # crun: an OCI bundle with the same filter berth's default is measured
 # against (Docker's default profile, resolved for amd64 and the capabilities
-# berth keeps), the same capabilities and the same limits.
+# berth keeps), the same capabilities, the same limits and the same
+# namespaces, a user namespace included (until 2026-12-01 it had none).
 mkdir -p "$w/bundle"
 ln -s "$root" "$w/bundle/rootfs"
 python3 - "$here/../tests/sandbox/profiles/docker-default.json" "$w/bundle/config.json" <<'PY'
@@ -89,7 +90,10 @@ spec = {
              {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
              {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}],
   "linux": {
-    "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+    # every namespace berth makes, the user namespace mapped as berth maps it as root
+    "namespaces": [{"type": t} for t in ("user", "pid", "network", "ipc", "uts", "mount", "cgroup")],
+    "uidMappings": [{"containerID": 0, "hostID": 1879048192, "size": 65536}],
+    "gidMappings": [{"containerID": 0, "hostID": 1879048192, "size": 65536}],
     "resources": {"memory": {"limit": 268435456}, "pids": {"limit": 256}},
     "seccomp": {"defaultAction": docker["defaultAction"], "defaultErrnoRet": docker["defaultErrnoRet"],
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
