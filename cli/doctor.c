@@ -64,9 +64,19 @@ int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
                 return cli_usage_error(ctx, "unexpected argument `%s`", argv[optind]);
         struct sandbox_host h;
         enum envs_stacking how;
-        _cleanup_error_ berth_error *err = NULL;
-        if (envs_stacking_from_env(&how, &err) < 0 || sandbox_host_probe(&h, &err) < 0)
+        _cleanup_error_ berth_error *err = NULL, *state_err = NULL;
+        /* overlay is tried where the environments' writable layers live */
+        _cleanup_free_ char *state = NULL;
+        if (berth_state_dir(&state, &state_err) < 0)
+                state = NULL;
+        if (envs_stacking_from_env(&how, &err) < 0 || sandbox_host_probe(&h, state, &err) < 0)
                 return cli_report(ctx, err);
+        if (state_err) {
+                h.overlay = false;
+                free(h.overlay_detail);
+                _cleanup_free_ char *why = berth_error_text(state_err);
+                h.overlay_detail = xasprintf("state folder: %s", why);
+        }
         if (ctx->json)
                 cli_print_json(host_json(&h, how));
         else

@@ -253,7 +253,8 @@ static int overlay_failed(struct dev_sandbox *d, berth_error **err)
         _cleanup_error_ berth_error *e = NULL;
         if (sandbox_overlay_usable(&d->c.root, &reason, &e) != 0)
                 return 0;
-        log_debug("overlay cannot be mounted (%s): the root is a copy of the layers", reason);
+        log_warn("overlay cannot be mounted on the state folder (%s): %s root is a copy of its layers "
+                 "(see berth doctor)", reason, d->run_dir ? "this run's" : "from now on, this environment's");
         if (!d->run_dir)
                 remember_copy(d->state, reason);
         berth_error_free(*err);

@@ -97,11 +97,11 @@ int sandbox_overlay_usable(const struct sandbox_root *r, char **ret_reason, bert
         return 0;
 }
 
-/* Overlay of empty folders in a temporary folder under $TMPDIR, removed
- * whatever happens. */
-static bool probe_overlay(char **ret_reason)
+/* Overlay of empty folders in a temporary folder under dir (else $TMPDIR),
+ * removed whatever happens. */
+static bool probe_overlay(const char *dir, char **ret_reason)
 {
-        const char *base = getenv("TMPDIR");
+        const char *base = dir ? dir : getenv("TMPDIR");
         _cleanup_free_ char *tmp = xasprintf("%s/berth-doctor-XXXXXX", base && base[0] == '/' ? base : "/tmp");
         if (!mkdtemp(tmp)) {
                 *ret_reason = xasprintf("temporary folder: %s", strerror(errno));
@@ -146,12 +146,12 @@ static bool probe_idmap(void)
         return t >= 0 && mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof(a)) == 0;
 }
 
-int sandbox_host_probe(struct sandbox_host *ret, berth_error **err)
+int sandbox_host_probe(struct sandbox_host *ret, const char *dir, berth_error **err)
 {
         struct sandbox_host h = {};
         struct idmap_plan ids;
         h.userns = probe_userns();
-        h.overlay = h.userns && probe_overlay(&h.overlay_detail);
+        h.overlay = h.userns && probe_overlay(dir, &h.overlay_detail);
         h.idmap = probe_idmap();
         h.seccomp = prctl(PR_GET_SECCOMP) >= 0 && access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
         h.subid = idmap_plan_make(&ids, err) == 0 && (ids.use_helpers || ids.as_root);

@@ -112,8 +112,9 @@ struct sandbox_host {
         char *overlay_detail;   /* why overlay could not be mounted, or NULL */
 };
 /* Probe the host (forks short-lived sandboxes). Never fails on a missing
- * feature: the fields say what is missing. */
-int sandbox_host_probe(struct sandbox_host *ret, berth_error **err);
+ * feature: the fields say what is missing. overlay is tried in a temporary
+ * folder under dir, where the writable layers will live (NULL: $TMPDIR). */
+int sandbox_host_probe(struct sandbox_host *ret, const char *dir, berth_error **err);
 void sandbox_host_done(struct sandbox_host *h);
 
 /* Whether this overlay root (its real layers, upper and work dirs) can be

@@ -27,6 +27,14 @@ YAML
 }
 teardown_file() { sandbox_teardown_file; }
 
+# A test that failed half-way may leave its overlayfs mounted.
+teardown() {
+  local m
+  for m in "$W"/ovlfs.*/m; do
+    if mountpoint -q "$m"; then umount "$m"; fi
+  done
+}
+
 setup() {
   [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
   need user_namespaces
@@ -142,20 +150,45 @@ shared"* ]]
 # A state folder listed with what identifies each entry, for before/after.
 state_listing() { (cd "$W/home/state" 2>/dev/null && find . | sort); }
 
-@test "doctor and run leave no berth-doctor-* folder in TMPDIR" {
-  mkdir -p "$W/tmpdir"; chmod 1777 "$W/tmpdir"
-  run as_runner env TMPDIR="$W/tmpdir" "$W/bin/berth" doctor
+@test "doctor tries overlay in the state folder and leaves nothing there or in TMPDIR" {
+  mkdir -p "$W/tmpdir" "$W/dstate"; chmod 1777 "$W/tmpdir"; chmod 700 "$W/dstate"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$W/dstate"
+  run as_runner env TMPDIR="$W/tmpdir" BERTH_STATE_DIR="$W/dstate" "$W/bin/berth" doctor
   [ "$status" -eq 0 ]
   [[ "$output" == *"overlayfs         ok"* ]]
   (cd "$W/proj" && as_runner env TMPDIR="$W/tmpdir" BERTH_STATE_DIR="$W/home/state" \
     BERTH_CACHE_DIR="$W/home/cache" "$W/bin/berth" run -- true)
-  run ls -A "$W/tmpdir"
-  [ -z "$output" ]
-  # a probe that cannot even make its folder says why and leaves nothing
-  run as_runner env TMPDIR="$W/tmpdir/missing" "$W/bin/berth" doctor
-  [[ "$output" == *"stacking          copy (temporary folder: No such file or directory)"* ]]
-  run ls -A "$W/tmpdir"
-  [ -z "$output" ]
+  run ls -A "$W/tmpdir" "$W/dstate"
+  [ "$output" = "$W/dstate:
+
+$W/tmpdir:" ]
+  # a state folder that cannot be made: doctor says why instead of probing
+  touch "$W/afile"
+  run as_runner env BERTH_STATE_DIR="$W/afile/state" "$W/bin/berth" doctor
+  echo "$output"
+  [[ "$output" == *"stacking          copy (state folder: "*"Not a directory)"* ]]
+}
+
+@test "where overlay refuses the state folder (an overlayfs, as in a container), run copies the layers and says so" {
+  o="$W/ovlfs.$BATS_TEST_NUMBER"; mkdir -p "$o"/{l,u,w,m}
+  mount -t overlay overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" "$o/m"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$o/m"
+  st="$o/m/state"
+  in_ovl() { (cd "$W/proj" && as_runner env BERTH_STATE_DIR="$st" BERTH_CACHE_DIR="$W/home/cache" "$W/bin/berth" "$@"); }
+  run --separate-stderr in_ovl run -- sh -c 'echo kept >/etc/fallback; cat /etc/fallback'
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ] && [ "$output" = kept ]
+  [[ "$stderr" == *"overlay cannot be mounted on the state folder"*"copy of its layers"* ]]
+  ls -d "$st"/envs/demo-*/rootfs/copy-*
+  [ "$(head -1 "$st"/envs/demo-*/rootfs/stacking)" = copy ]
+  # from now on straight to the copy, silently, with the writes kept
+  run --separate-stderr in_ovl run -- cat /etc/fallback
+  [ "$status" -eq 0 ] && [ "$output" = kept ]
+  [[ "$stderr" != *"overlay cannot be mounted"* ]]
+  run in_ovl doctor
+  echo "$output"
+  [[ "$output" == *"stacking          copy ("* ]]
+  umount "$o/m"
 }
 
 @test "doctor says which stacking is in use and why" {
