@@ -54,13 +54,21 @@ static int build_kept(char *const *layers, size_t n, const char *dir, const char
                 return berth_err(err, errno, "open `%s`", dir);
         remove_stale(dfd, name);
         _cleanup_free_ char *tmp = xasprintf("%s/.%s.tmp", dir, name), *final = xasprintf("%s/%s", dir, name);
-        if (build_copy(layers, n, tmp, err) < 0)
-                return -1;
         /* A kept root is published only once it is on disk. */
-        if (syncfs(dfd) < 0)
-                return berth_err(err, errno, "syncfs `%s`", dir);
-        if (rename(tmp, final) < 0)
-                return berth_err(err, errno, "rename `%s`", tmp);
+        int r = build_copy(layers, n, tmp, err);
+        if (r == 0 && syncfs(dfd) < 0)
+                r = berth_err(err, errno, "syncfs `%s`", dir);
+        if (r == 0 && rename(tmp, final) < 0)
+                r = berth_err(err, errno, "rename `%s`", tmp);
+        if (r < 0) {
+                /* A full disk must not keep what it filled; kill -9 leaves it
+                 * to remove_stale() of the next build. */
+                _cleanup_error_ berth_error *e = NULL;
+                _cleanup_free_ char *base = xasprintf(".%s.tmp", name);
+                if (rm_rf_at(dfd, base, &e) < 0)
+                        log_debug("remove a failed root copy: %s", e->msg);
+                return -1;
+        }
         if (fsync(dfd) < 0)
                 return berth_err(err, errno, "fsync `%s`", dir);
         return 0;

@@ -27,10 +27,10 @@ YAML
 }
 teardown_file() { sandbox_teardown_file; }
 
-# A test that failed half-way may leave its overlayfs mounted.
+# A test that failed half-way may leave its filesystem mounted.
 teardown() {
   local m
-  for m in "$W"/ovlfs.*/m; do
+  for m in "$W"/ovlfs.*/m "$W"/small.*; do
     if mountpoint -q "$m"; then umount "$m"; fi
   done
 }
@@ -174,7 +174,7 @@ $W/tmpdir:" ]
   mount -t overlay overlay -o "lowerdir=$o/l,upperdir=$o/u,workdir=$o/w" "$o/m"
   [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$o/m"
   st="$o/m/state"
-  in_ovl() { (cd "$W/proj" && as_runner env BERTH_STATE_DIR="$st" BERTH_CACHE_DIR="$W/home/cache" "$W/bin/berth" "$@"); }
+  in_ovl() { in_state "$st" "$@"; }
   run --separate-stderr in_ovl run -- sh -c 'echo kept >/etc/fallback; cat /etc/fallback'
   echo "$output / $stderr"
   [ "$status" -eq 0 ] && [ "$output" = kept ]
@@ -222,6 +222,28 @@ $W/tmpdir:" ]
   in_proj run -f ephem.yaml --ephemeral -- sh -c 'echo z >/etc/z'
   in_proj_env BERTH_ROOTFS=copy run -f ephem.yaml --ephemeral -- sh -c 'echo z >/etc/z'
   [ "$(state_listing)" = "$before" ]
+}
+
+in_state() { # STATE-DIR VAR=value... berth-args...
+  local st=$1 vars=()
+  shift
+  while [[ "${1:-}" == *=* ]]; do vars+=("$1"); shift; done
+  (cd "$W/proj" && as_runner env "${vars[@]}" BERTH_STATE_DIR="$st" BERTH_CACHE_DIR="$W/home/cache" "$W/bin/berth" "$@")
+}
+
+# berth in the background, exec'd with no process in between, so that $! is
+# berth: STATE-DIR OUTPUT VAR=value... berth-args...
+berth_bg() {
+  local st=$1 out=$2 vars=()
+  shift 2
+  while [[ "${1:-}" == *=* ]]; do vars+=("$1"); shift; done
+  local env=(env -i PATH=/usr/bin:/bin HOME="$W/home" "${vars[@]}" BERTH_STATE_DIR="$st" BERTH_CACHE_DIR="$W/home/cache")
+  if [ -n "${RUNNER:-}" ]; then
+    (cd "$W/proj" && exec setpriv --reuid="$RUNNER" --regid="$RUNNER" --init-groups "${env[@]}" "$W/bin/berth" "$@") \
+      >"$out" 2>&1 &
+  else
+    (cd "$W/proj" && exec "${env[@]}" "$W/bin/berth" "$@") >"$out" 2>&1 &
+  fi
 }
 
 in_proj_env() { # VAR=value... berth-args...
@@ -296,4 +318,56 @@ w
   echo "$output"; [ "$output" = "kept
 kept" ]
   [ "$(state_listing)" = "$before" ]
+}
+
+@test "kill -9 while a root copy is built: nothing is published, and the next run builds it and cleans up" {
+  big="$W/biglayer"
+  mkdir -p "$big/many"
+  python3 -c 'import os, sys
+for i in range(20000):
+    open(os.path.join(sys.argv[1], "f%05d" % i), "w").write("x" * 64)' "$big/many"
+  chmod -R a+rX "$big"
+  cat >"$W/proj/big.yaml" <<YAML
+berth: 1
+name: big
+image:
+  - url: $W/img
+  - url: $big
+network: none
+YAML
+  chmod 644 "$W/proj/big.yaml"
+  st="$W/home/state"
+  berth_bg "$st" "$W/big.out" BERTH_ROOTFS=copy run -f big.yaml -- true
+  pid=$!
+  for _ in $(seq 500); do
+    compgen -G "$st/envs/big-*/rootfs/.copy-*.tmp" >/dev/null && break
+    sleep 0.01
+  done
+  sleep 0.02
+  kill -9 "$pid"
+  wait "$pid" || true
+  cat "$W/big.out"
+  # the kill landed mid-build: a partial copy under its temporary name only
+  compgen -G "$st/envs/big-*/rootfs/.copy-*.tmp"
+  [ -z "$(compgen -G "$st/envs/big-*/rootfs/copy-*")" ]
+  run in_proj_env BERTH_ROOTFS=copy -q run -f big.yaml -- sh -c 'ls /many | wc -l'
+  [ "$status" -eq 0 ] && [ "$output" = 20000 ]
+  [ -z "$(compgen -G "$st/envs/big-*/rootfs/.copy-*")" ]
+  compgen -G "$st/envs/big-*/rootfs/copy-*"
+}
+
+@test "a full disk while a root copy is built: a clear error, nothing half-made, and a later run succeeds" {
+  d="$W/small.$BATS_TEST_NUMBER"
+  mkdir -p "$d"
+  mount -t tmpfs -o size=1m,mode=0755 tmpfs "$d"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$d"
+  run --separate-stderr in_state "$d/state" BERTH_ROOTFS=copy -q run -- true
+  echo "$stderr"
+  [ "$status" -eq 125 ]
+  [[ "$stderr" == *"No space left on device"* ]]
+  [ -z "$(compgen -G "$d/state/envs/demo-*/rootfs/*copy-*")" ]
+  mount -o remount,size=64m "$d"
+  run in_state "$d/state" BERTH_ROOTFS=copy -q run -- cat /etc/hostname
+  [ "$status" -eq 0 ] && [ "$output" = demo ]
+  umount "$d"
 }
