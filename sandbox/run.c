@@ -228,7 +228,7 @@ static int start_child(struct run *r, berth_error **err)
 {
         int sync[2], report[2], pty[2] = { -1, -1 };
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(report, O_CLOEXEC) < 0)
-                return berth_err(err, errno, "pipe");
+                return berth_err(err, errno, "sync socket and report pipe");
         if (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)
                 return berth_err(err, errno, "socketpair");
         /* As root, the sandbox's ids cannot reach into our private folders:
