@@ -222,17 +222,11 @@ static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cg
         return 0;
 }
 
-int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err)
-{
-        _cleanup_free_ char *v2 = l->memory || l->pids || l->millicpus ? cgroup2_delegated_dir() : NULL;
-        return cgroup_create_in(v2, l, name, ret, err);
-}
-
-int cgroup_create_in(const char *v2, const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret,
+int cgroup_create(const char *v2, const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret,
                      berth_error **err)
 {
         struct cgroup_handle h = {};
-        if (!l->memory && !l->pids && !l->millicpus) {
+        if (!limits_want_cgroup(l)) {
                 *ret = h;
                 return 0;
         }

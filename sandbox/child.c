@@ -152,10 +152,10 @@ static int root_mount(const struct child_args *a, int *ret_fd, berth_error **err
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return berth_err(err, errno, "make / private");
         if (a->root_sock >= 0) {
-                int rc = pty_recv_master(a->root_sock, &t, err);
+                int rc = recv_fd(a->root_sock, "the root", &t, err);
                 close(a->root_sock);
                 if (rc < 0)
-                        return berth_error_wrap(err, "receive the root");
+                        return -1;
         } else if (root_make(r, true, &t, err) < 0)
                 return -1;
         if (t < 0 || move_mount(t, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -279,6 +279,7 @@ static int prepare_dev(struct mounts *m, berth_error **err)
                 snprintf(host, sizeof(host), "/dev/%s", devices[i]);
                 if (bind_clone(AT_FDCWD, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, &m->device[i], err) < 0)
                         return berth_error_wrap(err, "/dev");
+                /* The targets too, so that attaching only moves. */
                 _cleanup_close_ int f = openat(m->dev, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                                0644);
                 if (f < 0)
@@ -711,7 +712,7 @@ _Noreturn void child_main(const struct child_args *a)
         if (join_limits(a, &e) < 0)
                 report_and_exit(a->report_fd, e, 125);
         if (a->pty_sock >= 0) {
-                if (open_pty(&master, &slave, &e) < 0 || pty_send_master(a->pty_sock, master) < 0)
+                if (open_pty(&master, &slave, &e) < 0 || send_fd(a->pty_sock, master) < 0)
                         report_and_exit(a->report_fd, e, 125);
                 close(master);
                 close(a->pty_sock);

@@ -53,20 +53,22 @@ int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds)
         return 0;
 }
 
-int pty_send_master(int sock, int fd)
+int send_fd(int sock, int fd)
 {
-        return send_fds(sock, "m", 1, &fd, 1);
+        return send_fds(sock, "f", 1, &fd, 1);
 }
 
-int pty_recv_master(int sock, int *ret_fd, berth_error **err)
+int recv_fd(int sock, const char *what, int *ret_fd, berth_error **err)
 {
         char tag;
         size_t n = 0;
         int fds[MAX_PASSED_FDS];
-        if (recv_fds(sock, &tag, 1, fds, &n) < 0 || n != 1) {
+        int r = recv_fds(sock, &tag, 1, fds, &n);
+        if (r < 0 || n != 1) {
+                int e = r < 0 ? errno : 0;
                 for (size_t i = 0; i < n; i++)
                         close(fds[i]);
-                return berth_err(err, errno, "receive the sandbox's terminal");
+                return berth_err(err, e, "receive %s", what);
         }
         *ret_fd = fds[0];
         return 0;

@@ -141,7 +141,7 @@ static int send_root(struct run *r, berth_error **err)
                 if (root_make(&r->c->root, true, &fd, err) < 0)
                         return berth_error_wrap(err, "root");
         }
-        if (pty_send_master(r->root_sock, fd) < 0)
+        if (send_fd(r->root_sock, fd) < 0)
                 return berth_err(err, errno, "hand the root to the sandbox");
         /* Only now, while the child makes its mounts. */
         detach_layers(r);
@@ -167,7 +167,7 @@ static int block_signals(struct run *r, berth_error **err)
 static int make_cgroup(struct run *r, const char *v2, berth_error **err)
 {
         int sj;
-        if (cgroup_create_in(v2, &r->c->limits, r->c->name, &r->cgroup, err) < 0 ||
+        if (cgroup_create(v2, &r->c->limits, r->c->name, &r->cgroup, err) < 0 ||
             (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
                 return -1;
         r->self_join = sj == 1;
@@ -201,11 +201,11 @@ static int prepare(struct run *r, berth_error **err)
          * in while the root is built (that takes an RCU grace period). v1:
          * the init joins by itself, so its cgroup is made later, while the
          * child makes its mounts. */
-        const struct sandbox_limits *l = &c->limits;
-        _cleanup_free_ char *v2 = l->memory || l->pids || l->millicpus ? cgroup2_delegated_dir() : NULL;
+        bool want = limits_want_cgroup(&c->limits);
+        _cleanup_free_ char *v2 = want ? cgroup2_delegated_dir() : NULL;
         if (v2 && make_cgroup(r, v2, err) < 0)
                 return -1;
-        r->cgroup_later = !v2 && (l->memory || l->pids || l->millicpus);
+        r->cgroup_later = want && !v2;
         if (c->network == SANDBOX_NET_HOST) {
                 _cleanup_error_ berth_error *e = NULL;
                 read_file_bounded(AT_FDCWD, "/etc/resolv.conf", MAX_RESOLV_CONF, "resolv.conf", &r->args.resolv_conf,
@@ -461,7 +461,7 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **e
                 goto out;
         if (r.pty_sock >= 0) {
                 _cleanup_error_ berth_error *e = NULL;
-                if (pty_recv_master(r.pty_sock, &r.master, &e) == 0)
+                if (recv_fd(r.pty_sock, "the sandbox's terminal", &r.master, &e) == 0)
                         make_raw(&r);
         }
         if (read_report(&r, err) < 0)

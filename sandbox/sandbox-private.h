@@ -51,11 +51,15 @@ const char *cgroup2_mount(void);
 /* Detect which mechanism enforces each limit. */
 void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpus, enum sandbox_limit_mech *pids,
                    char **ret_cgroup2_dir);
-/* Create berth's cgroup for the limits (if any mechanism is a cgroup). */
-int cgroup_create(const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret, berth_error **err);
-/* The same, in the v2 folder cgroup2_delegated_dir() returned (NULL: v1). */
-int cgroup_create_in(const char *v2, const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret,
-                     berth_error **err);
+/* Whether l declares a limit a cgroup would enforce. */
+static inline bool limits_want_cgroup(const struct sandbox_limits *l)
+{
+        return l->memory || l->pids || l->millicpus;
+}
+/* Create berth's cgroup for the limits, in the v2 folder
+ * cgroup2_delegated_dir() returned, or on v1 (v2 NULL). */
+int cgroup_create(const char *v2, const struct sandbox_limits *l, const char *name, struct cgroup_handle *ret,
+                  berth_error **err);
 char *cgroup2_delegated_dir(void);
 int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
 /* v1: open each folder's `tasks` so the sandbox's init can move itself in by
@@ -123,8 +127,9 @@ struct child_report {
 };
 
 /* ---- pty relay (pty.c) ---- */
-int pty_recv_master(int sock, int *ret_fd, berth_error **err);
-int pty_send_master(int sock, int fd);
+/* One fd over a unix socket: the pty master, or the root as root. */
+int send_fd(int sock, int fd);
+int recv_fd(int sock, const char *what, int *ret_fd, berth_error **err);
 /* len bytes with up to MAX_PASSED_FDS fds (SCM_RIGHTS) on a unix socket;
  * received fds are close-on-exec. */
 #define MAX_PASSED_FDS 4
