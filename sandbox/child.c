@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <sched.h>
 #include <linux/filter.h>
@@ -86,11 +87,15 @@ static void close_layersp(struct layer_fds *l)
         free(l->fds);
 }
 
-bool overlay_takes_fds(const char *dir)
+/* The kernel's version, not a probe: freeing a probe's overlay context
+ * waits for an RCU grace period, a tenth of a start-up on two vCPUs. */
+bool overlay_takes_fds(void)
 {
-        _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
-        _cleanup_close_ int d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        return fs >= 0 && d >= 0 && fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, d) == 0;
+        struct utsname u;
+        unsigned major, minor;
+        if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+                return false;
+        return major > 6 || (major == 6 && minor >= 13);
 }
 
 static int overlay_mount(const struct sandbox_root *r, bool userxattr, int idmap_ns, bool fd_layers, int *ret_fd,
@@ -265,7 +270,8 @@ static int prepare_proc(struct mounts *m, berth_error **err)
 
 static int prepare_dev(struct mounts *m, berth_error **err)
 {
-        static const char *const dev_opts[] = { "mode", "0755", "size", "65536", NULL };
+        /* Room for the /etc files too (prepare_etc), resolv.conf up to 64 KiB. */
+        static const char *const dev_opts[] = { "mode", "0755", "size", "1048576", NULL };
         static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
         static const char *const shm_opts[] = { "mode", "1777", "size", "67108864", NULL };
         static const char *const links[][2] = {
@@ -280,9 +286,7 @@ static int prepare_dev(struct mounts *m, berth_error **err)
                 if (bind_clone(AT_FDCWD, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, &m->device[i], err) < 0)
                         return berth_error_wrap(err, "/dev");
                 /* The targets too, so that attaching only moves. */
-                _cleanup_close_ int f = openat(m->dev, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                               0644);
-                if (f < 0)
+                if (mknodat(m->dev, devices[i], S_IFREG | 0644, 0) < 0)
                         return berth_err(err, errno, "/dev/%s", devices[i]);
         }
         for (size_t i = 0; i < ARRAY_SIZE(links); i++)
@@ -305,22 +309,26 @@ static int put_file(int dirfd, const char *name, const char *text, berth_error *
         return 0;
 }
 
+/* The generated files are written into the /dev tmpfs and cloned as
+ * read-only binds; attach_mounts() unlinks them there once the binds are in
+ * place (a bind of an unlinked file cannot be attached), so the sandbox sees
+ * them only in /etc. A tmpfs of their own would cost an RCU grace period
+ * when its detached mount is closed, on the way to every start. */
 static int prepare_etc(struct mounts *m, const struct child_args *a, berth_error **err)
 {
-        static const char *const opts[] = { "mode", "0755", "size", "1048576", NULL };
         const char *host = a->c->hostname ? a->c->hostname : "berth";
-        _cleanup_close_ int fs = -1;
         _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", host);
         _cleanup_free_ char *hostname = xasprintf("%s\n", host);
         const char *resolv = a->resolv_conf ? a->resolv_conf : "# berth: no name servers in this network mode\n";
         const char *text[] = { hosts, hostname, resolv };
-        if (fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fs, err) < 0)
-                return -1;
-        for (size_t i = 0; etc_files[i]; i++)
-                if (put_file(fs, etc_files[i], text[i], err) < 0 ||
-                    bind_clone(fs, etc_files[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false,
+        for (size_t i = 0; etc_files[i]; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), ".berth-%s", etc_files[i]);
+                if (put_file(m->dev, name, text[i], err) < 0 ||
+                    bind_clone(m->dev, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false,
                                &m->etc[i], err) < 0)
                         return -1;
+        }
         return 0;
 }
 
@@ -390,9 +398,14 @@ static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
                 return berth_error_wrap(err, "/dev");
         if (m->tmp >= 0 && mount_at(m->tmp, rootfd, "tmp", true, err) < 0)
                 return berth_error_wrap(err, "/tmp");
-        for (size_t i = 0; i < N_ETC; i++)
+        for (size_t i = 0; i < N_ETC; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), ".berth-%s", etc_files[i]);
                 if (attach_etc(rootfd, m->etc[i], etc_files[i], err) < 0)
                         return berth_error_wrap(err, "/etc");
+                if (unlinkat(m->dev, name, 0) < 0)
+                        return berth_err(err, errno, "unlink /dev/%s", name);
+        }
         return 0;
 }
 

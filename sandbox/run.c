@@ -193,7 +193,7 @@ static int prepare(struct run *r, berth_error **err)
         if (r->ids.as_root && !c->root.dir) {
                 /* BERTH_OVERLAY_LAYERS=mountpoint: the older way, for tests */
                 const char *how = getenv("BERTH_OVERLAY_LAYERS");
-                r->fd_layers = !(how && streq(how, "mountpoint")) && overlay_takes_fds(c->root.lowerdirs[0]);
+                r->fd_layers = !(how && streq(how, "mountpoint")) && overlay_takes_fds();
                 if (!r->fd_layers && enter_private_mntns(err) < 0)
                         return -1;
         }

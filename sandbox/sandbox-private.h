@@ -102,7 +102,7 @@ int root_make(const struct sandbox_root *r, bool userxattr, int *ret_fd, berth_e
  * otherwise the caller must be in a private mount namespace (layers are
  * stacked on the mountpoint there). */
 int root_make_idmapped(const struct sandbox_root *r, int idmap_ns, bool fd_layers, int *ret_fd, berth_error **err);
-bool overlay_takes_fds(const char *dir);
+bool overlay_takes_fds(void);
 struct child_args {
         const struct sandbox_config *c;
         const struct idmap_plan *ids;
