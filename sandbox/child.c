@@ -671,6 +671,14 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
                 _exit(125);
         if (setgroups(0, NULL) < 0 && errno != EPERM)
                 return berth_err(err, errno, "setgroups");
+        /* The init is a copy of berth: its memory holds berth's environment,
+         * and it runs with every capability and no seccomp filter. Not
+         * dumpable, no process in the sandbox may read or trace it, even
+         * with CAP_SYS_PTRACE: that would take the capability in the host's
+         * user namespace, which owns this memory. (Changing ids did this
+         * already as root; rootless the ids stay the caller's.) */
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+                return berth_err(err, errno, "prctl(PR_SET_DUMPABLE)");
         const char *h = c->hostname ? c->hostname : "berth";
         if (sethostname(h, strlen(h)) < 0)
                 return berth_err(err, errno, "sethostname");

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -190,6 +191,22 @@ int main(int argc, char **argv)
                 return write_file(argv[2]);
         if (!strcmp(c, "signals"))
                 return signals_wait();
+        if (!strcmp(c, "pid1")) {
+                int fd = open("/proc/1/environ", O_RDONLY | O_CLOEXEC);
+                printf("environ: %s\n", res(fd));
+                if (fd >= 0) {
+                        char b[8192];
+                        ssize_t n = read(fd, b, sizeof(b) - 1);
+                        for (ssize_t i = 0; i < n; i++)
+                                b[i] = b[i] ? b[i] : ' ';
+                        printf("environ-text: %.*s\n", n > 0 ? (int) n : 0, b);
+                }
+                printf("fd-dir: %s\n", res(open("/proc/1/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+                /* SEIZE: the same permission check as ATTACH, and pid 1 is not
+                 * stopped (and left stopped) if it wrongly succeeds. */
+                printf("ptrace-seize: %s\n", res(ptrace(PTRACE_SEIZE, 1, NULL, NULL)));
+                return 0;
+        }
         if (!strcmp(c, "exit") && argc > 2)
                 return atoi(argv[2]);
         if (!strcmp(c, "hostname")) {

@@ -210,6 +210,16 @@ except Exception: pass
   ! grep -qs "slee[p].$marker" /proc/[0-9]*/cmdline
 }
 
+@test "pid 1 is closed to the sandbox, CAP_SYS_PTRACE or not (it holds berth's environment)" {
+  run as_runner env BERTH_PID1_SECRET=host-only-pid1 "$W/bin/sandbox-driver" --root "$W/root" \
+    --cache "$W/home/cache" --cap-add SYS_PTRACE -- probe pid1
+  echo "$output"
+  [[ "$output" == *"environ: EACCES"* ]]
+  [[ "$output" == *"fd-dir: EACCES"* ]]
+  [[ "$output" == *"ptrace-seize: EPERM"* ]]
+  [[ "$output" != *"host-only-pid1"* ]]
+}
+
 @test "/proc masks and read-only paths, minimal /dev, generated /etc files" {
   run sb --hostname devbox -- sh -c 'wc -c </proc/timer_list; echo x >/proc/sys/kernel/hostname && echo wrote; ls -a /dev; hostname; cat /etc/hosts; echo x >>/etc/hosts && echo wrote-etc'
   echo "$output"
