@@ -309,6 +309,12 @@ static int put_file(int dirfd, const char *name, const char *text, berth_error *
         return 0;
 }
 
+/* Where the generated /etc file i waits in the /dev tmpfs. */
+static void etc_staged_name(size_t i, char *buf, size_t size)
+{
+        snprintf(buf, size, ".berth-%s", etc_files[i]);
+}
+
 /* The generated files are written into the /dev tmpfs and cloned as
  * read-only binds; attach_mounts() unlinks them there once the binds are in
  * place (a bind of an unlinked file cannot be attached), so the sandbox sees
@@ -323,7 +329,7 @@ static int prepare_etc(struct mounts *m, const struct child_args *a, berth_error
         const char *text[] = { hosts, hostname, resolv };
         for (size_t i = 0; etc_files[i]; i++) {
                 char name[32];
-                snprintf(name, sizeof(name), ".berth-%s", etc_files[i]);
+                etc_staged_name(i, name, sizeof(name));
                 if (put_file(m->dev, name, text[i], err) < 0 ||
                     bind_clone(m->dev, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false,
                                &m->etc[i], err) < 0)
@@ -400,7 +406,7 @@ static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
                 return berth_error_wrap(err, "/tmp");
         for (size_t i = 0; i < N_ETC; i++) {
                 char name[32];
-                snprintf(name, sizeof(name), ".berth-%s", etc_files[i]);
+                etc_staged_name(i, name, sizeof(name));
                 if (attach_etc(rootfd, m->etc[i], etc_files[i], err) < 0)
                         return berth_error_wrap(err, "/etc");
                 if (unlinkat(m->dev, name, 0) < 0)
