@@ -616,20 +616,19 @@ static pid_t spawn_command(const struct child_args *a, int last_cap, int pty_sla
 #endif
 }
 
-static int forward_set(sigset_t *s)
+void relayed_signals(sigset_t *s)
 {
         static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
                                     SIGCONT, SIGALRM };
         sigemptyset(s);
         for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
                 sigaddset(s, sigs[i]);
-        return 0;
 }
 
 static _Noreturn void init_loop(pid_t cmd)
 {
         sigset_t set;
-        forward_set(&set);
+        relayed_signals(&set);
         for (;;) {
                 siginfo_t si;
                 int sig = sigwaitinfo(&set, &si);

@@ -150,12 +150,8 @@ static int send_root(struct run *r, berth_error **err)
 
 static int block_signals(struct run *r, berth_error **err)
 {
-        static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-                                    SIGCONT, SIGALRM };
         sigset_t set;
-        sigemptyset(&set);
-        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-                sigaddset(&set, sigs[i]);
+        relayed_signals(&set);
         if (sigprocmask(SIG_BLOCK, &set, &r->old_mask) < 0)
                 return berth_err(err, errno, "sigprocmask");
         r->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -1,6 +1,7 @@
 /* sandbox/ internal declarations shared by its files. */
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "sandbox/sandbox.h"
@@ -118,6 +119,9 @@ struct child_args {
         char *resolv_conf;      /* host's, for network host; NULL otherwise */
 };
 _Noreturn void child_main(const struct child_args *a);
+/* What berth blocks and relays to the init, which inherits the mask and
+ * waits for the same set (SIGCHLD included: both reap a child). */
+void relayed_signals(sigset_t *s);
 
 /* What the child tells the parent before exec, or instead of it. */
 struct child_report {
