@@ -371,8 +371,9 @@ static int move_onto(int src, int target, const char *what, berth_error **err)
         return 0;
 }
 
-/* A generated file goes over /etc/NAME; a read-only root without the file
- * simply goes without. */
+/* A generated file goes over /etc/NAME, made if missing; where it cannot
+ * be (/etc a symlink out of the root, or not a folder) the sandbox goes
+ * without it. */
 static int attach_etc(int rootfd, int src, const char *name, berth_error **err)
 {
         _cleanup_free_ char *target = xasprintf("etc/%s", name);

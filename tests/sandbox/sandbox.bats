@@ -233,6 +233,18 @@ except Exception: pass
   [[ "$output" == *"127.0.0.1	localhost devbox"* ]]
 }
 
+@test "an image whose /etc points outside gets no /etc files, writes nothing there, and leaves nothing in /dev" {
+  r="$W/etclink.$BATS_TEST_NUMBER" out="$W/outside.$BATS_TEST_NUMBER"
+  cp -a "$W/root" "$r"
+  mkdir -p "$out" && chmod 777 "$out"
+  rm -rf "$r/etc" && ln -s "$out" "$r/etc"
+  run as_runner "$W/bin/sandbox-driver" --root "$r" --cache "$W/home/cache" -- sh -c 'ls -a /dev; echo done'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *done* && "$output" != *".berth-"* ]]
+  [ -z "$(ls -A "$out")" ]
+}
+
 @test "tmpfs with a size, read-only binds" {
   mkdir -p "$W/robind" && chmod 755 "$W/robind"
   run sb --tmpfs /scratch:1048576 --bind "$W/robind:/ro:ro" -- sh -c 'dd if=/dev/zero of=/scratch/f bs=1k count=2048 2>&1; touch /ro/x && echo wrote-ro'
