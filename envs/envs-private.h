@@ -3,6 +3,8 @@
 
 #include "envs/envs.h"
 
+/* The environment's folder under the state folder base (not created). */
+char *envs_dir_path(const char *base, const struct spec *s);
 int envs_layers(const struct spec *s, char ***ret, berth_error **err);
 /* Fill the NULL entries of layers (one per spec layer, bottom first) with the
  * unpacked folders of the spec's archives. */

@@ -9,6 +9,8 @@
  *     volumes/<volume>/           named volumes, kept until `down --volumes`
  *     rootfs/copy-<key>/          the root as a copy where overlay cannot be mounted
  *     rootfs/stacking             "copy" once overlay failed for this environment
+ *     rootfs/mntns                as root: the kept overlay's mount namespace,
+ *                                 bound here until `berth down` (sandbox/keep.c)
  *     run-<pid>/                  --ephemeral: a throwaway upper/work (or copy),
  *                                 removed after, with the environment's folder
  *                                 if that is then empty
@@ -33,6 +35,15 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
  * where overlay cannot be mounted), "overlay" (never a copy), "copy". */
 enum envs_stacking { ENVS_STACKING_AUTO, ENVS_STACKING_OVERLAY, ENVS_STACKING_COPY };
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err);
+
+/* `berth down`: release the environment's kept root mount; with volumes,
+ * remove its named volumes too (refused while a run holds them). The
+ * writable layer stays. */
+struct envs_down_result {
+        bool root_released;     /* a kept root was unmounted */
+        bool volumes_removed;
+};
+int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, berth_error **err);
 
 /* The environment's state folder (created 0700). */
 int envs_state_dir(const struct spec *s, char **ret, berth_error **err);

@@ -15,7 +15,7 @@ static uint32_t fnv1a32(const char *s)
         return h;
 }
 
-static char *env_dir_path(const char *base, const struct spec *s)
+char *envs_dir_path(const char *base, const struct spec *s)
 {
         return xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
 }
@@ -25,7 +25,7 @@ int envs_state_dir(const struct spec *s, char **ret, berth_error **err)
         _cleanup_free_ char *base = NULL;
         if (berth_state_dir(&base, err) < 0)
                 return -1;
-        char *dir = env_dir_path(base, s);
+        char *dir = envs_dir_path(base, s);
         if (mkdir_p(dir, 0700, err) < 0) {
                 free(dir);
                 return -1;
@@ -67,7 +67,7 @@ struct dev_sandbox {
         struct sandbox_config c;
         char **layers;
         char *state;                    /* the environment's folder */
-        char *upper, *work, *mnt, *run_dir, *copy;
+        char *upper, *work, *mnt, *run_dir, *copy, *keep_at;
         int layer_lock;                 /* held while this run owns the kept layer */
         struct sandbox_mount *mounts;
         char **volume_dirs;
@@ -80,6 +80,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         free(d->upper);
         free(d->work);
         free(d->mnt);
+        free(d->keep_at);
         free(d->copy);
         free(d->mounts);
         strv_free(d->volume_dirs);
@@ -136,6 +137,8 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->workdir = d->work;
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
+        if (!d->run_dir)
+                r->keep_at = d->keep_at = xasprintf("%s/rootfs/mntns", d->state);
         return 0;
 }
 
@@ -285,7 +288,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         if (envs_stacking_from_env(&how, err) < 0 || berth_state_dir(&base, err) < 0 ||
             berth_cache_dir(&cache, err) < 0)
                 return -1;
-        d.state = env_dir_path(base, s);
+        d.state = envs_dir_path(base, s);
         d.c.name = s->name;
         if (o->ephemeral) {
                 if (make_run_dir(&d, err) < 0)

@@ -39,6 +39,8 @@ struct run {
         struct termios saved_tio;
         bool raw;
         bool fd_layers;                         /* overlay takes idmapped layers as fds */
+        char *keep_key;                         /* the root is kept mounted (keep.c) */
+        int kept_fd;                            /* a clone of the kept root, or -1 */
 };
 
 static int check_config(const struct sandbox_config *c, berth_error **err)
@@ -124,6 +126,24 @@ static void detach_layers(const struct run *r)
  * sandbox's own user namespace, once mapped, is exactly that idmapping
  * (0.. -> base..), so it serves as one: no extra namespace to create. The
  * mount goes to the child over root_sock before it is released. */
+/* A fresh overlay, kept from now on when the pin works. A pin that failed
+ * half way may have taken the overlay with it: mount another. */
+static int pin_root(struct run *r, int userns, int *fd, berth_error **err)
+{
+        _cleanup_error_ berth_error *e = NULL;
+        int c;
+        if (kept_root_pin(*fd, r->c->root.keep_at, r->keep_key, &c, &e) == 0) {
+                log_debug("root: a new overlay, kept from now on on %s", r->c->root.keep_at);
+                close(*fd);
+                *fd = c;
+                return 0;
+        }
+        log_debug("the root is mounted for this run only: %s", e->msg);
+        close(*fd);
+        *fd = -1;
+        return root_make_idmapped(&r->c->root, userns, r->fd_layers, fd, err);
+}
+
 static int send_root(struct run *r, berth_error **err)
 {
         char path[64];
@@ -132,7 +152,11 @@ static int send_root(struct run *r, berth_error **err)
         _cleanup_close_ int fd = -1;
         if (ns < 0)
                 return berth_err(err, errno, "open %s", path);
-        int ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, err);
+        int ok = 0;
+        if (r->kept_fd >= 0)
+                fd = TAKE_FD(r->kept_fd);
+        else if ((ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, err)) == 0 && r->keep_key)
+                ok = pin_root(r, ns, &fd, err);
         if (ok < 0) {
                 detach_layers(r);
                 log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
@@ -170,6 +194,18 @@ static int make_cgroup(struct run *r, const char *v2, berth_error **err)
         return 0;
 }
 
+/* Only with fd layers: the mountpoint method leaves berth in a private mount
+ * namespace, where a pin would not outlive it. Before any thread: setns(). */
+static int open_kept_root(struct run *r, berth_error **err)
+{
+        const struct sandbox_root *root = &r->c->root;
+        r->keep_key = kept_root_key(root, &r->ids);
+        int hit = kept_root_open(root->keep_at, r->keep_key, &r->kept_fd, err);
+        if (hit > 0)
+                log_debug("root: the overlay kept on %s", root->keep_at);
+        return hit < 0 ? -1 : 0;
+}
+
 static int prepare(struct run *r, berth_error **err)
 {
         const struct sandbox_config *c = r->c;
@@ -191,6 +227,9 @@ static int prepare(struct run *r, berth_error **err)
                 const char *how = getenv("BERTH_OVERLAY_LAYERS");
                 r->fd_layers = !(how && streq(how, "mountpoint")) && overlay_takes_fds();
                 if (!r->fd_layers && enter_private_mntns(err) < 0)
+                        return -1;
+                if (r->fd_layers && c->root.keep_at && c->root.upperdir && !c->root.volatile_upper &&
+                    open_kept_root(r, err) < 0)
                         return -1;
         }
         /* v2: the cgroup must exist now, for the thread that moves the child
@@ -427,6 +466,9 @@ static void run_done(struct run *r)
         free(r->bind_fds);
         cgroup_destroy(&r->cgroup);
         sandbox_bpf_done(&r->bpf);
+        if (r->kept_fd >= 0)
+                close(r->kept_fd);
+        free(r->keep_key);
         free(r->args.resolv_conf);
         int fds[] = { r->sync_w, r->report_r, r->pty_sock, r->root_sock, r->sig_fd, r->master };
         for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
@@ -450,7 +492,7 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **e
 {
         struct run r = { .c = c, .args.root_sock = -1, .child = -1, .sync_w = -1, .report_r = -1,
                          .pty_sock = -1, .root_sock = -1, .sig_fd = -1,
-                         .master = -1 };
+                         .master = -1, .kept_fd = -1 };
         int status, ret = -1;
         if (prepare(&r, err) < 0 || block_signals(&r, err) < 0 || start_child(&r, err) < 0 ||
             release_child(&r, err) < 0)

@@ -130,6 +130,17 @@ struct child_report {
         char msg[1024];
 };
 
+/* ---- the kept root (keep.c) ---- */
+/* What a kept root was mounted from: layers, upper, work and ids. */
+char *kept_root_key(const struct sandbox_root *r, const struct idmap_plan *ids);
+/* 1 and a clone of the kept root if one with this key is pinned on keep_at;
+ * 0 if not (a pin with another key is released). -1: berth could not return
+ * to its own mount namespace. */
+int kept_root_open(const char *keep_at, const char *key, int *ret_fd, berth_error **err);
+/* Pin the overlay on keep_at (replacing any pin there) and return a clone of
+ * it for this run. On failure the overlay fd may be unusable. */
+int kept_root_pin(int overlay, const char *keep_at, const char *key, int *ret_fd, berth_error **err);
+
 /* ---- pty relay (pty.c) ---- */
 /* One fd over a unix socket: the pty master, or the root as root. */
 int send_fd(int sock, int fd);

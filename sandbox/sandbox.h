@@ -22,6 +22,9 @@ struct sandbox_root {
          * when the overlay goes away). Never for a layer that is kept. */
         bool volatile_upper;
         bool read_only;                 /* make / read-only once everything is mounted */
+        /* overlay with a kept upper, as root: keep it mounted between runs,
+         * pinned on this file (keep.c); NULL: mounted for each run. */
+        const char *keep_at;
 };
 
 enum sandbox_mount_type { SANDBOX_MOUNT_BIND, SANDBOX_MOUNT_TMPFS };
@@ -83,8 +86,15 @@ struct sandbox_config {
  * for a failure while building the sandbox. SIGINT, SIGTERM, SIGHUP, SIGQUIT,
  * SIGUSR1/2 sent to the caller reach the command while this runs. */
 int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **err);
+
 /* Side effect as root with an overlay root: the calling process moves (once)
- * into a private mount namespace, where the idmapped layers are stacked. */
+ * into a private mount namespace, where the idmapped layers are stacked
+ * (kernels before 6.13). */
+
+/* Unmount a root kept on keep_at (sandbox_root.keep_at) and remove the file.
+ * 1: there was one; 0: nothing was kept there. A sandbox still running on it
+ * keeps its root until it ends. */
+int sandbox_root_release(const char *keep_at, berth_error **err);
 
 /* The host ids the sandbox's root runs as: the caller's own when rootless,
  * a high subordinate range as root. Folders the sandbox writes (an overlay's

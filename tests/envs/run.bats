@@ -371,3 +371,62 @@ YAML
   [ "$status" -eq 0 ] && [ "$output" = demo ]
   umount "$d"
 }
+
+@test "as root the root stays mounted between runs, pinned in the state folder, until down" {
+  sed 's/name: demo/name: kept/' "$W/proj/berth.yaml" >"$W/proj/kept.yaml"; chmod 644 "$W/proj/kept.yaml"
+  run in_proj -vv run -f kept.yaml -- sh -c 'echo one >/etc/one; echo v >/cache/v'
+  [ "$status" -eq 0 ]
+  pin=$(echo "$W"/home/state/envs/kept-*/rootfs)/mntns
+  if [ -n "${RUNNER:-}" ]; then
+    # rootless: nothing can hold a mount without a process; one per run
+    [[ "$output" != *"kept"* ]] && [ ! -e "$pin" ]
+    run in_proj --json down -f kept.yaml
+    [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = false ]
+    return 0
+  fi
+  [[ "$output" == *"a new overlay, kept from now on on $pin"* ]]
+  [ "$(awk -v p="$pin" '$5 == p && $9 == "nsfs"' /proc/self/mountinfo | wc -l)" -eq 1 ]
+  # the pin holds a tmpfs and the overlay, none of the host's mounts
+  run "$W/root/bin/probe" ns-mounts "$pin"
+  echo "$output"
+  [ "${#lines[@]}" -eq 2 ]
+  [[ "${lines[0]}" == *" / rw,"*" - tmpfs "* || "${lines[1]}" == *" / rw,"*" - tmpfs "* ]]
+  [[ "$output" == *" /root rw,"*" - overlay "*"upperdir=$W/home/state/envs/kept-"* ]]
+  run in_proj -vv run -f kept.yaml -- cat /etc/one
+  [ "$status" -eq 0 ] && [[ "$output" == *"the overlay kept on $pin"* ]] && [[ "$output" == *one* ]]
+  # other layers: the pin is replaced, the writable layer kept
+  cp -a "$W/img" "$W/img2"
+  sed "s|url: .*|url: $W/img2|" "$W/proj/kept.yaml" >"$W/proj/kept2.yaml"; mv "$W/proj/kept2.yaml" "$W/proj/kept.yaml"
+  chmod 644 "$W/proj/kept.yaml"
+  run in_proj -vv run -f kept.yaml -- cat /etc/one
+  echo "$output"
+  [ "$status" -eq 0 ] && [[ "$output" == *"mounted from other layers or ids: replacing it"* ]] && [[ "$output" == *one* ]]
+  [ "$(awk -v p="$pin" '$5 == p' /proc/self/mountinfo | wc -l)" -eq 1 ]
+  run "$W/root/bin/probe" ns-mounts "$pin"
+  [[ "$output" == *"lowerdir+=/"* ]] && [ "${#lines[@]}" -eq 2 ]
+  # the same path made again (as `image gc` and a later pull do) is another layer
+  rm -rf "$W/img2"; cp -a "$W/img" "$W/img2"
+  run in_proj -vv run -f kept.yaml -- true
+  [ "$status" -eq 0 ] && [[ "$output" == *"replacing it"* ]]
+  # --ephemeral neither uses nor replaces it
+  run in_proj -vv run -f kept.yaml --ephemeral -- sh -c 'test ! -e /etc/one'
+  [ "$status" -eq 0 ] && [[ "$output" != *"kept"* ]]
+  # down unmounts it and keeps the writable layer and, without --volumes, the volumes
+  run in_proj --json down -f kept.yaml
+  [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = true ]
+  ! awk -v p="$pin" '$5 == p' /proc/self/mountinfo | grep -q .
+  [ ! -e "$pin" ]
+  run in_proj --json down -f kept.yaml
+  [ "$(jq -r .root_unmounted <<<"$output")" = false ]
+  # a pin that is not one (a plain file, as a crash between two steps leaves) is replaced
+  touch "$pin"
+  run in_proj -q run -f kept.yaml -- sh -c 'cat /etc/one /cache/v'
+  [ "$output" = "one
+v" ]
+  [ "$(awk -v p="$pin" '$5 == p && $9 == "nsfs"' /proc/self/mountinfo | wc -l)" -eq 1 ]
+  run in_proj --json down -f kept.yaml --volumes
+  [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  run in_proj -q run -f kept.yaml -- sh -c 'cat /etc/one; ls /cache'
+  [ "$output" = one ]
+  in_proj down -f kept.yaml
+}

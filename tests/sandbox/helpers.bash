@@ -73,6 +73,12 @@ sandbox_setup_file() {
 
 sandbox_teardown_file() {
   [ -n "${W:-}" ] || return 0
+  # Roots kept mounted by runs as root (berth down releases them), and
+  # whatever a failed test left mounted.
+  local m
+  awk -v w="$W/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+    umount -l "$m" || true
+  done
   if [ -f "$W/created-user" ]; then
     userdel "$(cat "$W/created-user")" 2>/dev/null || true
   fi

@@ -146,6 +146,22 @@ static int signals_wait(void)
         return 40 + sig;
 }
 
+/* Run on the host: the mounts of the mount namespace pinned on file. /proc
+ * is opened first: the namespace has none of its own. */
+static int ns_mounts(const char *file)
+{
+        int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ns = open(file, O_RDONLY | O_CLOEXEC);
+        if (proc < 0 || ns < 0 || setns(ns, CLONE_NEWNS) < 0) {
+                perror("probe: ns-mounts");
+                return 1;
+        }
+        FILE *f = fdopen(openat(proc, "self/mountinfo", O_RDONLY | O_CLOEXEC), "r");
+        char line[4096];
+        while (f && fgets(line, sizeof(line), f))
+                fputs(line, stdout);
+        return f ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -215,6 +231,8 @@ int main(int argc, char **argv)
                 printf("hostname: %s\n", h);
                 return 0;
         }
+        if (!strcmp(c, "ns-mounts") && argc > 2)
+                return ns_mounts(argv[2]);
         fprintf(stderr, "probe: unknown check `%s`\n", c);
         return 2;
 }
