@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start-up cost of a sandbox: `berth run -- /bin/true` with full isolation
 # (every namespace, the default seccomp filter, memory and pids limits, an
-# overlay root with a writable layer; kept, and with --ephemeral) against bubblewrap (namespaces only, no
+# overlay root with a writable layer: kept, whose overlay stays mounted
+# between runs as root, and --ephemeral, mounted for each run) against
+# bubblewrap (namespaces only, no
 # seccomp, no limits) and crun with a seccomp profile and the same limits on
 # an equivalent OCI bundle. Prints RESULT lines for bench/run (medians over
 # interleaved rounds; means go to stderr).
@@ -19,7 +21,12 @@ done
 
 w=$(mktemp -d /tmp/berth-bench-start.XXXXXX)
 chmod 755 "$w"
-trap 'rm -rf "$w"' EXIT
+# As root the environment's root stays mounted until `berth down`.
+cleanup() {
+  "$BERTH" -q -f "$w/proj/berth.yaml" down >/dev/null 2>&1 || true
+  rm -rf "$w"
+}
+trap cleanup EXIT
 
 # The same busybox root for all three.
 root="$w/rootfs"

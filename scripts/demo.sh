@@ -20,3 +20,4 @@ set -x
 "$berth" validate -f "$example/berth.yaml"
 "$berth" pull -f "$example/berth.yaml"
 "$berth" run -f "$example/berth.yaml" -- sh -c 'echo "$GREETING: $(id -u):$(id -g) in $(pwd), pid $$ of $(ls /proc | grep -c "^[0-9]")"; ls'
+"$berth" down -f "$example/berth.yaml"   # as root, the root stays mounted until down
