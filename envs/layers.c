@@ -15,14 +15,14 @@ static char *local_folder(const char *url)
         return NULL;
 }
 
-int envs_layers(const struct spec *s, char ***ret, berth_error **err)
+int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret, berth_error **err)
 {
         if (s->n_image == 0)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "%s: the environment has no image", s->path);
         _cleanup_strv_ char **dirs = xcalloc(s->n_image + 1, sizeof(char *));
         for (size_t i = 0; i < s->n_image; i++)
                 dirs[i] = local_folder(s->image[i].url);
-        if (envs_pull_layers(s, dirs, err) < 0)
+        if (envs_pull_layers(s, state, keep_record, dirs, err) < 0)
                 return -1;
         *ret = TAKE_PTR(dirs);
         return 0;

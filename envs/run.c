@@ -300,7 +300,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
                 if (busy < 0 || (busy > 0 && make_run_dir(&d, err) < 0))
                         goto out;
         }
-        if (envs_layers(s, &d.layers, err) < 0 || convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
+        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, err) < 0 || convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
                 goto out;
         convert_env(&d, s);
         convert_security(&d.c, s);

@@ -91,6 +91,10 @@ int images_opts_init(struct images_opts *ret, berth_error **err);
 int images_pull(const struct images_opts *opts, const struct image_ref *refs, size_t n, char ***ret_layer_dirs,
                 berth_error **err);
 
+/* A layer folder images_pull() returned was used again without a pull:
+ * `image ls` shows it as used now. */
+void images_mark_used(const char *layer_dir);
+
 /* Only fetch and verify: the same as images_pull() without unpacking; returns
  * the paths of the verified archives in the cache (ret_blobs may be NULL). For
  * `berth lock` and the download benchmark. */

@@ -139,6 +139,18 @@ void store_touch(struct store *s, const char *hex)
                 futimens(fd, NULL);
 }
 
+void images_mark_used(const char *layer_dir)
+{
+        static const char mid[] = "/layers/sha256/";
+        const char *hex = strrchr(layer_dir, '/');
+        size_t root = hex ? (size_t) (hex - layer_dir) + 1 : 0;
+        if (!hex || root < sizeof(mid) - 1 || strncmp(layer_dir + root - (sizeof(mid) - 1), mid, sizeof(mid) - 1))
+                return;
+        _cleanup_free_ char *lock = xasprintf("%.*s/locks/%s.lock", (int) (root - (sizeof(mid) - 1)), layer_dir,
+                                              hex + 1);
+        (void) utimensat(AT_FDCWD, lock, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
 int store_gc_lock(struct store *s, bool exclusive, berth_error **err)
 {
         _cleanup_close_ int fd = openat(s->locks_fd, "gc.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -430,3 +430,30 @@ v" ]
   [ "$output" = one ]
   in_proj down -f kept.yaml
 }
+
+@test "a pulled environment's next run uses its layers as the last pull found them, until they change" {
+  mkdir -p "$W/arch"; [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$W/arch"
+  cp -a "$W/img" "$W/arch/src"; echo one >"$W/arch/src/etc/version"
+  as_runner "$W/bin/berth" -q image pack "$W/arch/src" -o "$W/arch/img.tar.zst" >/dev/null
+  sed -e 's/name: demo/name: archived/' -e "s|url: .*|url: $W/arch/img.tar.zst|" "$W/proj/berth.yaml" >"$W/proj/arch.yaml"
+  chmod 644 "$W/proj/arch.yaml"
+  run in_proj -vv run -f arch.yaml -- cat /etc/version
+  [ "$status" -eq 0 ] && [[ "$output" == *one* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  run in_proj -vv run -f arch.yaml -- cat /etc/version
+  [ "$status" -eq 0 ] && [[ "$output" == *one* ]] && [[ "$output" == *"as the last pull found them"* ]]
+  # a new archive at the same path is pulled again
+  echo two >"$W/arch/src/etc/version"
+  as_runner "$W/bin/berth" -q image pack "$W/arch/src" -o "$W/arch/img.tar.zst" >/dev/null
+  run in_proj -vv run -f arch.yaml -- cat /etc/version
+  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  # a layer folder gone from the cache is unpacked again
+  rm -rf "$W"/home/cache/layers/sha256/*
+  run in_proj -vv run -f arch.yaml -- cat /etc/version
+  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  # --ephemeral reads the record but never writes one
+  sed 's/name: archived/name: archived-eph/' "$W/proj/arch.yaml" >"$W/proj/arch-eph.yaml"; chmod 644 "$W/proj/arch-eph.yaml"
+  run in_proj -q run -f arch-eph.yaml --ephemeral -- cat /etc/version
+  [ "$status" -eq 0 ] && [ "$output" = two ]
+  ! ls -d "$W"/home/state/envs/archived-eph-* 2>/dev/null
+  in_proj down -f arch.yaml
+}
