@@ -27,7 +27,8 @@ void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s)
         struct sandbox_limits l = { .memory = s->resources.memory, .millicpus = s->resources.millicpus,
                                     .pids = s->resources.pids, .nofile = s->resources.nofile };
         _cleanup_free_ char *missing = sandbox_unenforced_limits(&l);
-        if (missing && ctx->verbosity >= 0)
+        /* berth-dynamic running the command again: the front warned. */
+        if (missing && ctx->verbosity >= 0 && !getenv("BERTH_REEXEC"))
                 fprintf(stderr, "berth: warning: this host cannot enforce the %s limit; `berth doctor` says why\n",
                         missing);
 }

@@ -19,6 +19,8 @@ static const struct dl_symbol crypto_symbols[] = { DL_CRYPTO_SYMBOLS(DL_ENTRY) }
 int dl_open_table(const char *soname, const char *package, const struct dl_symbol *syms, size_t n, void **ret_handle,
                   berth_error **err)
 {
+        if (berth_static_front)
+                return berth_error_make(err, BERTH_E_HELPER, 0, "%s: loaded by berth-dynamic", soname);
         void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
         if (!h)
                 return berth_err(err, 0, "%s (install the Debian package %s): %s", soname, package, dlerror());
@@ -49,6 +51,7 @@ struct dl_lib {
         size_t n;
         void (*after)(void);
         char *error;            /* NULL once loaded */
+        int error_kind;
 };
 
 static void curl_after(void)
@@ -74,6 +77,7 @@ static void load(struct dl_lib *l)
         _cleanup_error_ berth_error *e = NULL;
         if (dl_open_table(l->soname, l->package, l->syms, l->n, NULL, &e) < 0) {
                 l->error = berth_error_text(e);
+                l->error_kind = e->kind;
                 return;
         }
         log_debug("loaded %s", l->soname);
@@ -88,7 +92,7 @@ static void load_crypto(void) { load(&crypto_lib); }
 static int loaded(struct dl_lib *l, berth_error **err)
 {
         if (l->error)
-                return berth_err(err, 0, "%s", l->error);
+                return berth_error_make(err, l->error_kind, 0, "%s", l->error);
         return 0;
 }
 

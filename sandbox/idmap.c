@@ -3,7 +3,6 @@
  * As root: a high range, so the sandbox's root is never host root. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -47,7 +46,7 @@ static bool have_helpers(void)
         return access("/usr/bin/newuidmap", X_OK) == 0 && access("/usr/bin/newgidmap", X_OK) == 0;
 }
 
-static int plan_make(struct idmap_plan *ret)
+static int plan_make(struct idmap_plan *ret, berth_error **err)
 {
         struct idmap_plan p = { .host_uid = geteuid(), .host_gid = getegid(), .count = 1 };
         if (p.host_uid == 0) {
@@ -61,10 +60,15 @@ static int plan_make(struct idmap_plan *ret)
         }
         p.uid_base = p.host_uid;
         p.gid_base = p.host_gid;
-        struct passwd *pw = getpwuid(p.host_uid);
+        _cleanup_free_ char *name = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        if (berth_passwd(p.host_uid, &name, NULL, &e) < 0 && e->kind == BERTH_E_HELPER) {
+                *err = TAKE_PTR(e);
+                return -1;
+        }
         uint32_t us, un, gs, gn;
-        if (have_helpers() && subid_lookup("/etc/subuid", pw ? pw->pw_name : NULL, p.host_uid, &us, &un) &&
-            subid_lookup("/etc/subgid", pw ? pw->pw_name : NULL, p.host_uid, &gs, &gn)) {
+        if (have_helpers() && subid_lookup("/etc/subuid", name, p.host_uid, &us, &un) &&
+            subid_lookup("/etc/subgid", name, p.host_uid, &gs, &gn)) {
                 p.use_helpers = true;
                 p.count = 1 + (un < gn ? un : gn);
                 p.uid_base = us; /* ids 1.. come from here; 0 stays the user */
@@ -81,9 +85,9 @@ int idmap_plan_make(struct idmap_plan *ret, berth_error **err)
 {
         static struct idmap_plan cached;
         static bool have;
-        (void) err;
         if (!have || cached.host_uid != geteuid() || cached.host_gid != getegid()) {
-                plan_make(&cached);
+                if (plan_make(&cached, err) < 0)
+                        return -1;
                 have = true;
         }
         *ret = cached;
