@@ -29,9 +29,10 @@ static const char *stacking(const struct sandbox_host *h, enum envs_stacking how
 static json_t *host_json(const struct sandbox_host *h, enum envs_stacking how)
 {
         const char *why, *st = stacking(h, how, &why);
-        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces", h->userns,
-                         "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts", h->idmap, "seccomp", h->seccomp, "subordinate_ids",
-                         h->subid, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
+        bool kept = h->kept_root && streq(st, "overlay");
+        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
+                         h->userns, "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts",
+                         h->idmap, "seccomp", h->seccomp, "subordinate_ids", h->subid, "kept_root", kept, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
                          sandbox_limit_mech_name(h->cpus), "pids", sandbox_limit_mech_name(h->pids), "nofile",
                          sandbox_limit_mech_name(h->nofile), "cgroup2_dir", h->cgroup2_dir, "detail", h->detail);
 }
@@ -46,6 +47,9 @@ static void print_human(const struct sandbox_host *h, enum envs_stacking how)
         printf("idmapped mounts   %s\n", h->idmap ? yes : no);
         printf("seccomp           %s\n", h->seccomp ? yes : no);
         printf("subordinate ids   %s\n", h->subid ? yes : "none (only root is mapped inside)");
+        printf("kept root         %s\n", h->kept_root && streq(st, "overlay") ? "yes (mounted until `berth down`)"
+                                          : geteuid() != 0 ? "no, mounted for each run (rootless)"
+                                                            : "no, mounted for each run (needs overlay and Linux 6.13+)");
         printf("limit memory      %s\n", sandbox_limit_mech_name(h->memory));
         printf("limit cpus        %s\n", sandbox_limit_mech_name(h->cpus));
         printf("limit pids        %s\n", sandbox_limit_mech_name(h->pids));

@@ -150,11 +150,15 @@ int sandbox_host_probe(struct sandbox_host *ret, const char *dir, berth_error **
 {
         struct sandbox_host h = {};
         struct idmap_plan ids;
+        /* Fails only where the static front must leave it to berth-dynamic. */
+        if (idmap_plan_make(&ids, err) < 0)
+                return -1;
         h.userns = probe_userns();
         h.overlay = h.userns && probe_overlay(dir, &h.overlay_detail);
         h.idmap = probe_idmap();
         h.seccomp = prctl(PR_GET_SECCOMP) >= 0 && access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
-        h.subid = idmap_plan_make(&ids, err) == 0 && (ids.use_helpers || ids.as_root);
+        h.subid = ids.use_helpers || ids.as_root;
+        h.kept_root = ids.as_root && h.overlay && h.idmap && overlay_takes_fds();
         limits_detect(&h.memory, &h.cpus, &h.pids, &h.cgroup2_dir);
         h.nofile = SANDBOX_LIMIT_RLIMIT;
         if (!h.userns)

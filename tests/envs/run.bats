@@ -384,6 +384,7 @@ YAML
     [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = false ]
     return 0
   fi
+  need kept_root
   [[ "$output" == *"a new overlay, kept from now on on $pin"* ]]
   [ "$(awk -v p="$pin" '$5 == p && $9 == "nsfs"' /proc/self/mountinfo | wc -l)" -eq 1 ]
   # the pin holds a tmpfs and the overlay, none of the host's mounts
