@@ -121,11 +121,6 @@ static void detach_layers(const struct run *r)
                         ;
 }
 
-/* Image files belong to host ids 0..65535 (root unpacked them); idmapped
- * layers show them as the sandbox's range, so its root owns its image. The
- * sandbox's own user namespace, once mapped, is exactly that idmapping
- * (0.. -> base..), so it serves as one: no extra namespace to create. The
- * mount goes to the child over root_sock before it is released. */
 /* A fresh overlay, kept from now on when the pin works. A pin that failed
  * half way may have taken the overlay with it: mount another. */
 static int pin_root(struct run *r, int userns, int *fd, berth_error **err)
@@ -133,7 +128,7 @@ static int pin_root(struct run *r, int userns, int *fd, berth_error **err)
         _cleanup_error_ berth_error *e = NULL;
         int c;
         if (kept_root_pin(*fd, r->c->root.keep_at, r->keep_key, &c, &e) == 0) {
-                log_debug("root: a new overlay, kept from now on on %s", r->c->root.keep_at);
+                log_debug("root: a new overlay, kept mounted from now on (%s)", r->c->root.keep_at);
                 close(*fd);
                 *fd = c;
                 return 0;
@@ -144,6 +139,11 @@ static int pin_root(struct run *r, int userns, int *fd, berth_error **err)
         return root_make_idmapped(&r->c->root, userns, r->fd_layers, fd, err);
 }
 
+/* Image files belong to host ids 0..65535 (root unpacked them); idmapped
+ * layers show them as the sandbox's range, so its root owns its image. The
+ * sandbox's own user namespace, once mapped, is exactly that idmapping
+ * (0.. -> base..), so it serves as one: no extra namespace to create. The
+ * mount goes to the child over root_sock before it is released. */
 static int send_root(struct run *r, berth_error **err)
 {
         char path[64];

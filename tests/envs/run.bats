@@ -385,7 +385,7 @@ YAML
     return 0
   fi
   need kept_root
-  [[ "$output" == *"a new overlay, kept from now on on $pin"* ]]
+  [[ "$output" == *"a new overlay, kept mounted from now on ($pin)"* ]]
   [ "$(awk -v p="$pin" '$5 == p && $9 == "nsfs"' /proc/self/mountinfo | wc -l)" -eq 1 ]
   # the pin holds a tmpfs and the overlay, none of the host's mounts
   run "$W/root/bin/probe" ns-mounts "$pin"
