@@ -38,7 +38,8 @@ static size_t key_line(char *k, size_t cap, const char *what, const char *path)
 
 char *kept_root_key(const struct sandbox_root *r, const struct idmap_plan *ids)
 {
-        size_t cap = 256 + strlen(r->upperdir) + strlen(r->workdir), len;
+        /* Each line: a word, two 20-digit numbers, the path. */
+        size_t cap = 128 + strlen(r->upperdir) + 64 + strlen(r->workdir) + 64, len;
         for (size_t i = 0; i < r->n_lowerdirs; i++)
                 cap += strlen(r->lowerdirs[i]) + 64;
         char *k = xmalloc(cap);
