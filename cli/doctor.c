@@ -26,10 +26,16 @@ static const char *stacking(const struct sandbox_host *h, enum envs_stacking how
         return "copy";
 }
 
+/* Only an overlay root is kept. */
+static bool kept_root(const struct sandbox_host *h, const char *stacking)
+{
+        return h->kept_root && streq(stacking, "overlay");
+}
+
 static json_t *host_json(const struct sandbox_host *h, enum envs_stacking how)
 {
         const char *why, *st = stacking(h, how, &why);
-        bool kept = h->kept_root && streq(st, "overlay");
+        bool kept = kept_root(h, st);
         return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
                          h->userns, "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts",
                          h->idmap, "seccomp", h->seccomp, "subordinate_ids", h->subid, "kept_root", kept, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
@@ -47,7 +53,7 @@ static void print_human(const struct sandbox_host *h, enum envs_stacking how)
         printf("idmapped mounts   %s\n", h->idmap ? yes : no);
         printf("seccomp           %s\n", h->seccomp ? yes : no);
         printf("subordinate ids   %s\n", h->subid ? yes : "none (only root is mapped inside)");
-        printf("kept root         %s\n", h->kept_root && streq(st, "overlay") ? "yes (mounted until `berth down`)"
+        printf("kept root         %s\n", kept_root(h, st) ? "yes (mounted until `berth down`)"
                                           : geteuid() != 0 ? "no, mounted for each run (rootless)"
                                                             : "no, mounted for each run (needs overlay and Linux 6.13+)");
         printf("limit memory      %s\n", sandbox_limit_mech_name(h->memory));

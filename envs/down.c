@@ -1,7 +1,5 @@
 /* `berth down`: what an environment holds on the host between runs. */
-#include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 
 #include "envs-private.h"
 #include "sandbox/sandbox.h"
@@ -13,22 +11,22 @@ int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, 
         if (berth_state_dir(&base, err) < 0)
                 return -1;
         _cleanup_free_ char *state = envs_dir_path(base, s);
-        _cleanup_free_ char *keep_at = xasprintf("%s/rootfs/mntns", state);
+        _cleanup_free_ char *keep_at = envs_kept_root_path(state);
         int r = sandbox_root_release(keep_at, err);
         if (r < 0)
                 return -1;
         ret->root_released = r > 0;
         if (!volumes)
                 return 0;
-        /* The run holding the layer lock has the volumes bound. */
-        _cleanup_free_ char *lock = xasprintf("%s/layer.lock", state);
-        _cleanup_close_ int fd = open(lock, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return berth_error_make(err, BERTH_E_FAILED, errno == EWOULDBLOCK ? 0 : errno,
-                                        "a run of %s is using its volumes; they stay", s->name);
         _cleanup_free_ char *vols = xasprintf("%s/volumes", state);
         if (access(vols, F_OK) < 0)
                 return 0;
+        _cleanup_close_ int lock = -1;
+        int busy = envs_lock_layer(state, &lock, err);
+        if (busy > 0)
+                return berth_error_make(err, BERTH_E_FAILED, 0, "a run of %s is using its volumes; they stay", s->name);
+        if (busy < 0)
+                return -1;
         if (rm_rf_at(AT_FDCWD, vols, err) < 0)
                 return berth_error_wrap(err, "remove the volumes of %s", s->name);
         ret->volumes_removed = true;

@@ -5,6 +5,11 @@
 
 /* The environment's folder under the state folder base (not created). */
 char *envs_dir_path(const char *base, const struct spec *s);
+/* Where, in the environment's folder, its root is kept mounted (as root). */
+char *envs_kept_root_path(const char *state);
+/* Take state/layer.lock, held by the run that owns the kept writable layer
+ * (and has the volumes bound): 0 and the fd, or 1 if another run holds it. */
+int envs_lock_layer(const char *state, int *ret_fd, berth_error **err);
 int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret, berth_error **err);
 /* Fill the NULL entries of layers (one per spec layer, bottom first) with the
  * unpacked folders of the spec's archives: as the last pull recorded in

@@ -71,28 +71,33 @@ static char **remembered(const char *state, const char *owner, const struct imag
                 struct stat st;
                 if (strlen(want) != len || memcmp(p, want, len) != 0 || stat(d, &st) < 0 || !S_ISDIR(st.st_mode))
                         return NULL;
-                images_mark_used(d);
                 dirs[i] = TAKE_PTR(d);
                 p = nl + 1;
         }
-        return *p ? NULL : TAKE_PTR(dirs);
+        if (*p)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                images_mark_used(dirs[i]);
+        return TAKE_PTR(dirs);
 }
 
 static void remember(const char *state, const char *owner, const struct image_ref *refs, size_t n, char **dirs)
 {
-        _cleanup_free_ char *path = xasprintf("%s/layers", state), *text = xasprintf(LAYERS_MAGIC "%s\n", owner);
-        if (!clean_field(owner))
+        _cleanup_free_ char *path = xasprintf("%s/layers", state);
+        _cleanup_dynbuf_ dynbuf b;
+        _cleanup_error_ berth_error *e = NULL;
+        dynbuf_init(&b, MAX_RECORD, "layers");
+        if (!clean_field(owner) || dynbuf_printf(&b, &e, LAYERS_MAGIC "%s\n", owner) < 0)
                 return;
         for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *line = NULL;
                 if (!clean_field(refs[i].url) || !clean_field(dirs[i]))
                         return;
-                _cleanup_free_ char *line = record_line(&refs[i], dirs[i]);
-                char *t = xasprintf("%s%s", text, line);
-                free(text);
-                text = t;
+                line = record_line(&refs[i], dirs[i]);
+                if (dynbuf_printf(&b, &e, "%s", line) < 0)
+                        return;
         }
-        _cleanup_error_ berth_error *e = NULL;
-        if (write_file_atomic(AT_FDCWD, path, text, strlen(text), 0600, &e) < 0)
+        if (write_file_atomic(AT_FDCWD, path, b.buf, b.len, 0600, &e) < 0)
                 log_debug("%s", e->msg);
 }
 

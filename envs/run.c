@@ -138,25 +138,35 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
         if (!d->run_dir)
-                r->keep_at = d->keep_at = xasprintf("%s/rootfs/mntns", d->state);
+                r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }
 
 /* One run at a time owns the kept writable layer: overlay cannot share a work
  * folder between mounts. A run beside it gets a throwaway layer, as with
  * --ephemeral, but keeps using the environment's volumes. Returns 1 if busy. */
+int envs_lock_layer(const char *state, int *ret_fd, berth_error **err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/layer.lock", state);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berth_err(err, errno, "state: open `%s`", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? 1 : berth_err(err, errno, "state: lock `%s`", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+char *envs_kept_root_path(const char *state)
+{
+        return xasprintf("%s/rootfs/mntns", state);
+}
+
 static int lock_layer(struct dev_sandbox *d, berth_error **err)
 {
-        _cleanup_free_ char *path = xasprintf("%s/layer.lock", d->state);
-        d->layer_lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (d->layer_lock < 0)
-                return berth_err(err, errno, "state: open `%s`", path);
-        if (flock(d->layer_lock, LOCK_EX | LOCK_NB) == 0)
-                return 0;
-        if (errno != EWOULDBLOCK)
-                return berth_err(err, errno, "state: lock `%s`", path);
-        closep(&d->layer_lock);
-        d->layer_lock = -1;
+        int busy = envs_lock_layer(d->state, &d->layer_lock, err);
+        if (busy != 1)
+                return busy;
         log_warn("another run of %s holds its writable layer: changes this run makes outside the project "
                  "folder and volumes are discarded when it ends", d->c.name);
         return 1;
