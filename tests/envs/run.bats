@@ -456,5 +456,25 @@ v" ]
   run in_proj -q run -f arch-eph.yaml --ephemeral -- cat /etc/version
   [ "$status" -eq 0 ] && [ "$output" = two ]
   ! ls -d "$W"/home/state/envs/archived-eph-* 2>/dev/null
-  in_proj down -f arch.yaml
+  # a record that is not one (garbage, say) is no shortcut: a full pull writes it again
+  env_dir=$(echo "$W"/home/state/envs/archived-????????)
+  printf 'berth layers 1\ngarbage\n' >"$env_dir/layers"
+  run in_proj -vv run -f arch.yaml -- cat /etc/version
+  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  run in_proj -vv run -f arch.yaml -- true
+  [ "$status" -eq 0 ] && [[ "$output" == *"as the last pull found them"* ]]
+  # down --volumes leaves the volumes to a run that has them bound
+  rm -f "$W/proj/go2"
+  in_proj run -f arch.yaml -- sh -c 'echo v >/cache/v; while [ ! -e /work/go2 ]; do sleep 0.05; done' \
+    >/dev/null 2>&1 3>&- &
+  holder=$!
+  for _ in $(seq 100); do [ -e "$env_dir/volumes/cache/v" ] && break; sleep 0.05; done
+  run in_proj down -f arch.yaml --volumes
+  [ "$status" -eq 1 ] && [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
+  [ -e "$env_dir/volumes/cache/v" ]
+  touch "$W/proj/go2"
+  wait "$holder"
+  run in_proj --json down -f arch.yaml --volumes
+  [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  [ ! -e "$env_dir/volumes" ]
 }
