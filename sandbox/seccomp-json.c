@@ -3,6 +3,7 @@
  * args, includes/excludes on caps, arches and minKernel, errnoRet). */
 #include "seccomp-private.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -200,25 +201,58 @@ static int add_syscall_entry(scmp_filter_ctx ctx, json_t *s, uint32_t def_action
         return 0;
 }
 
-/* Add the architectures the profile names for this machine (x32 and x86 on amd64). */
-static void add_arches(scmp_filter_ctx ctx, json_t *root)
+/* SCMP_ARCH_X86_64 → libseccomp's token (it knows only "x86_64"); 0 if
+ * the name is not an architecture. */
+static uint32_t arch_token(const char *name)
 {
-        json_t *map = json_object_get(root, "archMap"), *m;
-        size_t i;
-        json_array_foreach(map, i, m) {
-                const char *a = json_string_value(json_object_get(m, "architecture"));
-                uint32_t token = a ? seccomp_arch_resolve_name(startswith(a, "SCMP_ARCH_") ? a + 10 : a) : 0;
-                if (token != seccomp_arch_native())
-                        continue;
-                size_t j;
-                json_t *sub;
-                json_array_foreach(json_object_get(m, "subArchitectures"), j, sub) {
-                        const char *sa = json_string_value(sub);
-                        uint32_t t = sa ? seccomp_arch_resolve_name(startswith(sa, "SCMP_ARCH_") ? sa + 10 : sa) : 0;
-                        if (t)
-                                seccomp_arch_add(ctx, t);
+        char lower[32];
+        size_t i = 0;
+        if (!name || !startswith(name, "SCMP_ARCH_"))
+                return 0;
+        for (const char *c = name + 10; *c && i < sizeof(lower) - 1; c++)
+                lower[i++] = (char) tolower((unsigned char) *c);
+        lower[i] = 0;
+        return seccomp_arch_resolve_name(lower);
+}
+
+/* Add an architecture the profile lists if this machine's kernel runs it
+ * (Docker on amd64: x86 and x32); others could never match a call. */
+static int add_arch(scmp_filter_ctx ctx, json_t *name, berth_error **err)
+{
+        const char *s = json_string_value(name);
+        if (!s || !startswith(s, "SCMP_ARCH_"))
+                return berth_error_make(err, BERTH_E_INVALID, 0, "expected an SCMP_ARCH_ name");
+        uint32_t t = arch_token(s);
+        if (!t)
+                return 0; /* newer than this libseccomp: like an unknown syscall, skipped */
+        struct seccomp_abi abis[SECCOMP_MAX_ABIS];
+        size_t n = seccomp_native_abis(abis);
+        for (size_t i = 1; i < n; i++)
+                if (abis[i].token == t) {
+                        int r = seccomp_arch_add(ctx, t);
+                        if (r < 0 && r != -EEXIST)
+                                return berth_err(err, -r, "add architecture %s", s);
                 }
+        return 0;
+}
+
+/* archMap: the sub-architectures of the native one's entry; the older
+ * architectures: every one listed. */
+static int add_arches(scmp_filter_ctx ctx, json_t *root, berth_error **err)
+{
+        json_t *map = json_object_get(root, "archMap"), *m, *a;
+        size_t i, j;
+        json_array_foreach(map, i, m) {
+                if (arch_token(json_string_value(json_object_get(m, "architecture"))) != seccomp_arch_native())
+                        continue;
+                json_array_foreach(json_object_get(m, "subArchitectures"), j, a)
+                        if (add_arch(ctx, a, err) < 0)
+                                return berth_error_wrap(err, "archMap[%zu].subArchitectures[%zu]", i, j);
         }
+        json_array_foreach(json_object_get(root, "architectures"), i, a)
+                if (add_arch(ctx, a, err) < 0)
+                        return berth_error_wrap(err, "architectures[%zu]", i);
+        return 0;
 }
 
 int seccomp_from_json(const char *text, size_t len, uint64_t caps, scmp_filter_ctx *ret, berth_error **err)
@@ -235,7 +269,8 @@ int seccomp_from_json(const char *text, size_t len, uint64_t caps, scmp_filter_c
         _cleanup_seccomp_ scmp_filter_ctx ctx = seccomp_init(def);
         if (!ctx)
                 return berth_err(err, ENOMEM, "seccomp_init");
-        add_arches(ctx, root);
+        if (add_arches(ctx, root, err) < 0)
+                return -1;
         json_t *calls = json_object_get(root, "syscalls"), *s;
         size_t i;
         if (calls && !json_is_array(calls))

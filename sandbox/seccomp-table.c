@@ -3,8 +3,14 @@
  * argument (clone, clone3, ioctl, personality, socket; see seccomp.c). Every
  * other call libseccomp knows fails with EPERM; calls it does not know fail
  * with ENOSYS. */
+/* The default filter's tables (see docs/SANDBOX.md, "The default seccomp
+ * filter"). Names a libseccomp does not know are skipped; calls it knows
+ * and no table lists fail with EPERM; numbers it has no name for, ENOSYS. */
 #include "seccomp-private.h"
 
+/* What a container with Docker's default capabilities may call on x86-64
+ * and arm64, minus the calls berth filters by argument (ioctl, personality,
+ * socket; see seccomp.c), then the calls berth allows beyond it. */
 const char *const seccomp_default_allow[] = {
         "_llseek", "_newselect", "accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind",
         "brk", "cachestat", "capget", "capset", "chdir", "chmod", "chown", "chown32", "clock_adjtime",
@@ -58,5 +64,22 @@ const char *const seccomp_default_allow[] = {
         "truncate", "truncate64", "ugetrlimit", "umask", "uname", "unlink", "unlinkat", "uretprobe", "utime",
         "utimensat", "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid", "waitpid", "write",
         "writev",
+        /* Nested sandboxes, as podman allows: the kernel checks each against
+         * the capabilities of the namespace it acts on, which the sandbox
+         * has only in a user namespace it made itself. */
+        "chroot", "clone", "clone3", "fsconfig", "fsmount", "fsopen", "fspick", "mount", "mount_setattr",
+        "move_mount", "open_tree", "pivot_root", "setdomainname", "sethostname", "setns", "umount",
+        "umount2", "unshare",
+        /* NUMA policy of the caller's own memory, as podman allows: moving
+         * another process's pages (migrate_pages, move_pages, MPOL_MF_MOVE_ALL)
+         * stays refused or needs CAP_SYS_NICE. */
+        "get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node",
         NULL,
+};
+
+/* Newer kernel features berth does not offer: ENOSYS, as if the kernel had
+ * none, so libraries fall back (liburing users to epoll, for one). */
+const char *const seccomp_default_enosys[] = {
+        "io_uring_enter", "io_uring_register", "io_uring_setup", "lsm_get_self_attr", "lsm_list_modules",
+        "lsm_set_self_attr", NULL,
 };

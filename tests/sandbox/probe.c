@@ -75,8 +75,11 @@ static int tiocsti(void)
         if (fd < 0)
                 fd = 0;
         printf("tiocsti: %s\n", res(ioctl(fd, TIOCSTI, &c)));
+#if __SIZEOF_LONG__ == 8
         /* Upper bits the kernel ignores must not get past the filter. */
         printf("tiocsti-high: %s\n", res(syscall(SYS_ioctl, fd, (unsigned long) TIOCSTI | (1ul << 32), &c)));
+#endif
+        printf("tioclinux: %s\n", res(ioctl(fd, TIOCLINUX, &c)));
         struct termios t;
         printf("tcgets: %s\n", res(ioctl(fd, TCGETS, &t)));
         return 0;
@@ -144,6 +147,63 @@ static int signals_wait(void)
         sigwait(&s, &sig);
         printf("got: %s\n", sigabbrev_np(sig));
         return 40 + sig;
+}
+
+static void write_to(const char *path, const char *text)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t) strlen(text))
+                printf("write %s: %s\n", path, strerrorname_np(errno));
+        if (fd >= 0)
+                close(fd);
+}
+
+/* A nested sandbox, as bwrap makes one: a user namespace of its own, where
+ * it mounts and pivots, while what the outer sandbox locked stays so. */
+static int nest(void)
+{
+        char map[64];
+        unsigned uid = getuid(), gid = getgid();
+        printf("nest-unshare: %s\n", res(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS)));
+        snprintf(map, sizeof(map), "0 %u 1", uid);
+        write_to("/proc/self/uid_map", map);
+        write_to("/proc/self/setgroups", "deny");
+        snprintf(map, sizeof(map), "0 %u 1", gid);
+        write_to("/proc/self/gid_map", map);
+        printf("nest-hostname: %s\n", res(sethostname("nested", 6)));
+        printf("nest-mount: %s\n", res(mount("none", "/tmp", "tmpfs", 0, NULL)));
+        printf("nest-umount-mask: %s\n", res(umount2("/proc/timer_list", MNT_DETACH)));
+        printf("nest-remount-ro: %s\n", res(mount(NULL, "/proc/sys", NULL, MS_REMOUNT | MS_BIND, NULL)));
+        printf("nest-keyctl: %s\n", res(syscall(SYS_keyctl, 0, -1, 0)));
+        mkdir("/tmp/old", 0755);
+        printf("nest-pivot: %s\n", res(chdir("/tmp") == 0 ? syscall(SYS_pivot_root, ".", "old") : -1));
+        printf("nest-detach: %s\n", res(umount2("/old", MNT_DETACH)));
+        DIR *d = opendir("/");
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        printf("nest-root: %s\n", e->d_name);
+        return 0;
+}
+
+/* io_uring is refused as if the kernel had none; NUMA policy calls pass. */
+static int features(void)
+{
+        char params[120] = {};
+        printf("io_uring_setup: %s\n", res(syscall(SYS_io_uring_setup, 1, params)));
+        printf("get_mempolicy: %s\n", res(syscall(SYS_get_mempolicy, NULL, NULL, 0, NULL, 0)));
+        printf("set_mempolicy: %s\n", res(syscall(SYS_set_mempolicy, 0 /* MPOL_DEFAULT */, NULL, 0)));
+        return 0;
+}
+
+/* socket(2) by the C library (socketcall(2) on i386) and directly. */
+static int sockets(void)
+{
+        printf("abi: %d\n", (int) sizeof(long) * 8);
+        printf("socket-inet: %s\n", res(socket(AF_INET, SOCK_STREAM, 0)));
+        printf("socket-vsock: %s\n", res(syscall(SYS_socket, 40 /* AF_VSOCK */, SOCK_STREAM, 0)));
+        printf("socket-alg: %s\n", res(syscall(SYS_socket, 38 /* AF_ALG */, SOCK_SEQPACKET, 0)));
+        return 0;
 }
 
 /* Run on the host: the mounts of the mount namespace pinned on file. /proc
@@ -231,6 +291,12 @@ int main(int argc, char **argv)
                 printf("hostname: %s\n", h);
                 return 0;
         }
+        if (!strcmp(c, "nest"))
+                return nest();
+        if (!strcmp(c, "features"))
+                return features();
+        if (!strcmp(c, "sockets"))
+                return sockets();
         if (!strcmp(c, "ns-mounts") && argc > 2)
                 return ns_mounts(argv[2]);
         fprintf(stderr, "probe: unknown check `%s`\n", c);
