@@ -16,6 +16,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,6 +121,7 @@ static bool kernel_runs_x32(void)
                 return false;
         pid_t pid = fork();
         if (pid == 0) {
+                prctl(PR_SET_DUMPABLE, 0); /* no core file if a filter kills it */
                 long r = syscall(0x40000000L | 39 /* x32 getpid */);
                 _exit(r == (long) getpid() ? 0 : 1);
         }
@@ -340,7 +342,6 @@ static int export_bpf(scmp_filter_ctx ctx, bool enosys_ranges, struct sandbox_bp
         ret->n_insns = n + np;
         return 0;
 }
-
 
 /* We set no_new_privs ourselves and load the program with seccomp(2). A
  * binary tree of syscall numbers instead of a list: every call the command

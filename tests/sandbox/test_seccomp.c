@@ -389,7 +389,8 @@ static void test_bad_profiles(void **state)
         static const char *const bad[] = { "{", "[]", "{\"defaultAction\": \"SCMP_ACT_NOPE\"}",
                                            "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], "
                                            "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 9, \"value\": 1, "
-                                           "\"op\": \"SCMP_CMP_EQ\"}]}]}" };
+                                           "\"op\": \"SCMP_CMP_EQ\"}]}]}",
+                                           "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"x86\"]}" };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
                 _cleanup_free_ char *p = xasprintf("%s/p.json", dir);
                 FILE *f = fopen(p, "w");
