@@ -11,6 +11,7 @@ packages=(
   libcmocka-dev bats jq python3 python3-yaml curl nginx-light zstd xz-utils bzip2 gzip
   busybox-static uidmap iproute2 procps util-linux bsdutils passwd openssl
   golang-github-containers-common   # podman's seccomp profile, an import test input
+  mmdebstrap                        # a real Debian root for the pack/pull/run test
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )
