@@ -49,7 +49,8 @@ real_root() {
   if [ ! -d "$ROOT" ]; then
     mapfile -t sources < <(host_sources)
     [ "${#sources[@]}" -gt 0 ] || need "apt sources for $suite"
-    rm -rf "$ROOT.tmp"
+    # A build killed midway may have left /proc or /dev mounted inside: never descend into them.
+    rm -rf --one-file-system "$ROOT.tmp"
     without_fds mmdebstrap --mode=root --variant=minbase --include=ca-certificates,python3-minimal \
       "$suite" "$ROOT.tmp" "${sources[@]}" </dev/null >"$T/mmdebstrap.log" 2>&1 ||
       { cat "$T/mmdebstrap.log" >&2; return 1; }
