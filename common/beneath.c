@@ -299,15 +299,15 @@ static int check_type(const struct walk *w, mode_t mode, berth_error **err)
         return 0;
 }
 
-/* The entry the walk ended on, opened as the caller asked: O_PATH is the fd
- * the walk holds; anything else opens the same name again, not following, and
- * must find the same inode. */
+/* The entry the walk ended on (no folder: those are walked into), opened as
+ * the caller asked: O_PATH is the fd the walk holds; anything else opens the
+ * same name again, not following, and must find the same inode. */
 static int open_found(struct walk *w, struct found *f, const char *name, int *ret_fd, berth_error **err)
 {
         if (check_type(w, f->st.st_mode, err) < 0)
                 return -1;
         if (w->oflags & O_PATH) {
-                *ret_fd = f->dirs ? TAKE_FD(f->dirs[0]) : TAKE_FD(f->fd);
+                *ret_fd = TAKE_FD(f->fd);
                 return 0;
         }
         _cleanup_close_ int fd = openat(w->cur[f->layer], name, w->oflags | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
@@ -320,13 +320,14 @@ static int open_found(struct walk *w, struct found *f, const char *name, int *re
         return 0;
 }
 
-/* The path ended on the folder we are in (the root itself, or after "."). */
+/* The path ended on a folder: the root itself, or a name walked into. In
+ * layers, that is the topmost layer's. */
 static int open_cur(struct walk *w, int *ret_fd, berth_error **err)
 {
-        struct found f = { .fd = w->cur[0], .layer = 0 };
-        if (fstat(f.fd, &f.st) < 0)
+        struct stat st;
+        if (fstat(w->cur[0], &st) < 0)
                 return berth_err(err, errno, "stat `%s`", w->path);
-        if (check_type(w, f.st.st_mode, err) < 0)
+        if (check_type(w, st.st_mode, err) < 0)
                 return -1;
         int fd = openat(w->cur[0], ".", (w->oflags & O_PATH ? O_PATH : w->oflags) | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)

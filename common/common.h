@@ -1,4 +1,5 @@
-/* common: error object, cleanup helpers, logging, bounded buffers, fs helpers.
+/* common: error object, cleanup helpers, logging, bounded buffers, fs helpers,
+ * paths inside an untrusted root.
  * libc only. Rules in docs/ERRORS.md. */
 #pragma once
 
