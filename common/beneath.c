@@ -428,11 +428,10 @@ static int openat2_regular(int rootfd, const char *path, int oflags, unsigned fl
 }
 
 /* A regular file never blocks: O_NONBLOCK only kept the open safe. */
-static int opened(int fd, unsigned flags, int *ret_fd)
+static int opened(int fd, int oflags, unsigned flags, int *ret_fd)
 {
-        int fl = flags & BENEATH_REGULAR ? fcntl(fd, F_GETFL) : -1;
-        if (fl >= 0 && (fl & O_NONBLOCK))
-                (void) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        if (flags & BENEATH_REGULAR)
+                (void) fcntl(fd, F_SETFL, oflags & ~O_NONBLOCK);
         *ret_fd = fd;
         return 0;
 }
@@ -448,7 +447,7 @@ int beneath_open(int rootfd, const char *path, int oflags, unsigned flags, int *
          * an old kernel), the walk does it or says why. */
         if (fd < 0 && walk_layers(&rootfd, 1, false, path, oflags, flags, &fd, err) < 0)
                 return -1;
-        return opened(fd, flags, ret_fd);
+        return opened(fd, oflags, flags, ret_fd);
 }
 
 int beneath_open_layers(const int *layers, size_t n, const char *path, int oflags, unsigned flags, int *ret_fd,
@@ -461,7 +460,7 @@ int beneath_open_layers(const int *layers, size_t n, const char *path, int oflag
         int fd = -1;
         if (walk_layers(layers, n, true, path, oflags, flags, &fd, err) < 0)
                 return -1;
-        return opened(fd, flags, ret_fd);
+        return opened(fd, oflags, flags, ret_fd);
 }
 
 static int read_opened(int fd, const char *path, size_t max, char **ret_buf, size_t *ret_len, berth_error **err)

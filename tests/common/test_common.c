@@ -178,7 +178,8 @@ static int tree_setup(void **state)
         ln(t, "../etc/./passwd", "root/etc/rel");
         ln(t, "loop", "root/etc/loop");
         ln(t, "/d", "root/dlink");
-        t->root = open(at(t, "root"), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *root = at(t, "root");
+        t->root = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         assert_true(t->root >= 0);
         *state = t;
         return 0;
@@ -265,7 +266,11 @@ static void beneath_reads_refuse_what_is_not_a_file(void **state)
                 assert_null(read_in(t, "etc/zero", &err));
                 expect_error(err, 0, "`etc/zero` is a character device, not a regular file");
         }
+        /* What is returned reads as usual: O_NONBLOCK only guarded the open. */
         err = NULL;
+        _cleanup_close_ int fd = -1;
+        assert_int_equal(beneath_open(t->root, "etc/abs", O_RDONLY, BENEATH_REGULAR, &fd, &err), 0);
+        assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
         char *buf = NULL;
         assert_int_equal(beneath_read(t->root, "etc/passwd", 4, &buf, NULL, &err), -1);
         expect_error(err, BERTH_E_LIMIT, "larger than the limit of 4 bytes");
