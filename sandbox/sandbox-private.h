@@ -80,7 +80,9 @@ int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgrou
 
 /* ---- users (user.c) ---- */
 /* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd
- * and /etc/group (the upper layer first, then the layers top down). */
+ * and /etc/group as the sandbox will see them (the upper layer and the
+ * layers merged as overlay does, beneath_read_layers()); a FIFO, device or
+ * socket there is an error, never a hang. */
 int user_resolve(const struct sandbox_root *root, const char *user, uid_t *ret_uid, gid_t *ret_gid,
                  berth_error **err);
 
