@@ -57,6 +57,8 @@ struct walk {
         int *cur;               /* the folder we are in: its fd in each layer that has it */
         size_t n_cur;
         char *where;            /* cur's path from the root, resolved: ".." pops it */
+        char *rest;             /* what is left to resolve: rest + off */
+        size_t off;
         const char *via_link;   /* the first symlink followed, if any (malloc'd in links) */
         char *links[MAX_LINKS];
         unsigned n_links;
@@ -93,6 +95,7 @@ static void walk_done(struct walk *w)
         close_all(w->cur, w->n_cur);
         free(w->cur);
         free(w->where);
+        free(w->rest);
         for (unsigned i = 0; i < w->n_links; i++)
                 free(w->links[i]);
 }
@@ -243,7 +246,7 @@ static int make_missing(struct walk *w, const char *name, bool last, berth_error
 }
 
 /* Splice a symlink's target in front of what is left of the path. */
-static int follow(struct walk *w, const struct found *f, const char *name, char **rest, berth_error **err)
+static int follow(struct walk *w, const struct found *f, const char *name, berth_error **err)
 {
         _cleanup_free_ char *p = joined(w->where, name);
         if (w->flags & BENEATH_NO_SYMLINKS)
@@ -258,9 +261,10 @@ static int follow(struct walk *w, const struct found *f, const char *name, char 
         if (!w->via_link)
                 w->via_link = p;
         w->links[w->n_links++] = TAKE_PTR(p);
-        char *next = xasprintf("%s/%s", target, *rest);
-        free(*rest);
-        *rest = next;
+        char *next = xasprintf("%s/%s", target, w->rest + w->off);
+        free(w->rest);
+        w->rest = next;
+        w->off = 0;
         return target[0] == '/' ? set_root(w, err) : 0;
 }
 
@@ -336,14 +340,14 @@ static int open_cur(struct walk *w, int *ret_fd, berth_error **err)
         return 0;
 }
 
-/* One component. 1: go on with *rest; 0: done, *ret_fd set; -1. */
-static int step(struct walk *w, const char *name, char **rest, int *ret_fd, berth_error **err)
+/* One component. 1: go on with what is left; 0: done, *ret_fd set; -1. */
+static int step(struct walk *w, const char *name, int *ret_fd, berth_error **err)
 {
         if (streq(name, "."))
                 return 1;
         if (streq(name, ".."))
                 return w->where[0] ? (go_up(w, err) < 0 ? -1 : 1) : 1;
-        bool last = is_last(*rest);
+        bool last = is_last(w->rest + w->off);
         struct found f = { .fd = -1 };
         for (int tries = 0;; tries++) {
                 int r = lookup(w, name, &f, err);
@@ -360,7 +364,7 @@ static int step(struct walk *w, const char *name, char **rest, int *ret_fd, bert
         }
         int r = 1;
         if (S_ISLNK(f.st.st_mode) && !(last && (w->oflags & O_NOFOLLOW)))
-                r = follow(w, &f, name, rest, err) < 0 ? -1 : 1;
+                r = follow(w, &f, name, err) < 0 ? -1 : 1;
         else if (S_ISDIR(f.st.st_mode))
                 descend(w, &f, name);
         else if (!last) {
@@ -376,22 +380,19 @@ static int walk(struct walk *w, int *ret_fd, berth_error **err)
 {
         w->cur = xcalloc(w->n, sizeof(int));
         w->where = xstrdup("");
+        w->rest = xstrdup(w->path);
         if (set_root(w, err) < 0)
                 return -1;
-        char *rest = xstrdup(w->path);
         int r = 1;
         while (r > 0) {
-                char *p = rest + strspn(rest, "/");
+                const char *p = w->rest + w->off + strspn(w->rest + w->off, "/");
                 if (!*p)
                         break;
                 size_t len = strcspn(p, "/");
                 _cleanup_free_ char *name = xstrndup(p, len);
-                char *tail = xstrdup(p + len);
-                free(rest);
-                rest = tail;
-                r = step(w, name, &rest, ret_fd, err);
+                w->off = (size_t) (p + len - w->rest);
+                r = step(w, name, ret_fd, err);
         }
-        free(rest);
         if (r > 0)
                 r = open_cur(w, ret_fd, err);
         return r;

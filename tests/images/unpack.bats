@@ -64,6 +64,13 @@ outside_untouched() {
   run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/whiteouts.tar" "$L"
   [ "$status" -eq 0 ]
   [ -c "$L/etc/gone" ]
+  rm -rf "$L"
+  run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/hardlink-through-symlink.tar" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'entry `h`: hardlink target `l/secret`: goes through the symlink `l`'* ]]
+  rm -rf "$L"
+  run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/symlink-abs-escape.tar" "$L"
+  [ "$status" -eq 1 ]
   outside_untouched
 }
 
