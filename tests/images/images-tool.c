@@ -50,8 +50,6 @@ int main(int argc, char **argv)
 {
         if (getenv("IMAGES_TOOL_DEBUG"))
                 berth_log_set_level(BERTH_LOG_DEBUG);
-        if (getenv("IMAGES_NO_OPENAT2"))
-                images_no_openat2 = true;
         if (argc < 2)
                 return usage();
         _cleanup_error_ berth_error *err = NULL;
