@@ -134,7 +134,7 @@ shared"* ]]
   run as_runner sh -c "cd '$W/proj' && echo 'echo in-shell; exit 3' | env $env '$W/bin/berth' shell"
   [[ "$output" == *"in-shell"* ]]
   [ "$status" -eq 3 ]
-  command -v script >/dev/null || skip "no script(1)"
+  command -v script >/dev/null || fail_or_skip "no script(1)"
   run as_runner sh -c "cd '$W/proj' && printf 'tty; exit 4\n' | script -qec 'env $env $W/bin/berth shell' /dev/null"
   echo "$output"
   [[ "$output" == *"/dev/pts/0"* ]]
@@ -177,13 +177,13 @@ $W/tmpdir:" ]
   in_ovl() { in_state "$st" "$@"; }
   run --separate-stderr in_ovl run -- sh -c 'echo kept >/etc/fallback; cat /etc/fallback'
   echo "$output / $stderr"
-  [ "$status" -eq 0 ] && [ "$output" = kept ]
+  [ "$status" -eq 0 ]; [ "$output" = kept ]
   [[ "$stderr" == *"overlay cannot be mounted on the state folder"*"copy of its layers"* ]]
   ls -d "$st"/envs/demo-*/rootfs/copy-*
   [ "$(head -1 "$st"/envs/demo-*/rootfs/stacking)" = copy ]
   # from now on straight to the copy, silently, with the writes kept
   run --separate-stderr in_ovl run -- cat /etc/fallback
-  [ "$status" -eq 0 ] && [ "$output" = kept ]
+  [ "$status" -eq 0 ]; [ "$output" = kept ]
   [[ "$stderr" != *"overlay cannot be mounted"* ]]
   run in_ovl doctor
   echo "$output"
@@ -351,7 +351,7 @@ YAML
   compgen -G "$st/envs/big-*/rootfs/.copy-*.tmp"
   [ -z "$(compgen -G "$st/envs/big-*/rootfs/copy-*")" ]
   run in_proj_env BERTH_ROOTFS=copy -q run -f big.yaml -- sh -c 'ls /many | wc -l'
-  [ "$status" -eq 0 ] && [ "$output" = 20000 ]
+  [ "$status" -eq 0 ]; [ "$output" = 20000 ]
   [ -z "$(compgen -G "$st/envs/big-*/rootfs/.copy-*")" ]
   compgen -G "$st/envs/big-*/rootfs/copy-*"
 }
@@ -368,7 +368,7 @@ YAML
   [ -z "$(compgen -G "$d/state/envs/demo-*/rootfs/*copy-*")" ]
   mount -o remount,size=64m "$d"
   run in_state "$d/state" BERTH_ROOTFS=copy -q run -- cat /etc/hostname
-  [ "$status" -eq 0 ] && [ "$output" = demo ]
+  [ "$status" -eq 0 ]; [ "$output" = demo ]
   umount "$d"
 }
 
@@ -379,9 +379,9 @@ YAML
   pin=$(echo "$W"/home/state/envs/kept-*/rootfs)/mntns
   if [ -n "${RUNNER:-}" ]; then
     # rootless: nothing can hold a mount without a process; one per run
-    [[ "$output" != *"kept"* ]] && [ ! -e "$pin" ]
+    [[ "$output" != *"kept"* ]]; [ ! -e "$pin" ]
     run in_proj --json down -f kept.yaml
-    [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = false ]
+    [ "$status" -eq 0 ]; [ "$(jq -r .root_unmounted <<<"$output")" = false ]
     return 0
   fi
   need kept_root
@@ -394,28 +394,28 @@ YAML
   [[ "${lines[0]}" == *" / rw,"*" - tmpfs "* || "${lines[1]}" == *" / rw,"*" - tmpfs "* ]]
   [[ "$output" == *" /root rw,"*" - overlay "*"upperdir=$W/home/state/envs/kept-"* ]]
   run in_proj -vv run -f kept.yaml -- cat /etc/one
-  [ "$status" -eq 0 ] && [[ "$output" == *"the overlay kept on $pin"* ]] && [[ "$output" == *one* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"the overlay kept on $pin"* ]]; [[ "$output" == *one* ]]
   # other layers: the pin is replaced, the writable layer kept
   cp -a "$W/img" "$W/img2"
   sed "s|url: .*|url: $W/img2|" "$W/proj/kept.yaml" >"$W/proj/kept2.yaml"; mv "$W/proj/kept2.yaml" "$W/proj/kept.yaml"
   chmod 644 "$W/proj/kept.yaml"
   run in_proj -vv run -f kept.yaml -- cat /etc/one
   echo "$output"
-  [ "$status" -eq 0 ] && [[ "$output" == *"mounted from other layers or ids: replacing it"* ]] && [[ "$output" == *one* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"mounted from other layers or ids: replacing it"* ]]; [[ "$output" == *one* ]]
   [ "$(awk -v p="$pin" '$5 == p' /proc/self/mountinfo | wc -l)" -eq 1 ]
   run "$W/root/bin/probe" ns-mounts "$pin"
-  [[ "$output" == *"lowerdir+=/"* ]] && [ "${#lines[@]}" -eq 2 ]
+  [[ "$output" == *"lowerdir+=/"* ]]; [ "${#lines[@]}" -eq 2 ]
   # the same path made again (as `image gc` and a later pull do) is another layer
   rm -rf "$W/img2"; cp -a "$W/img" "$W/img2"
   run in_proj -vv run -f kept.yaml -- true
-  [ "$status" -eq 0 ] && [[ "$output" == *"replacing it"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"replacing it"* ]]
   # --ephemeral neither uses nor replaces it
   run in_proj -vv run -f kept.yaml --ephemeral -- sh -c 'test ! -e /etc/one'
-  [ "$status" -eq 0 ] && [[ "$output" != *"kept"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" != *"kept"* ]]
   # down unmounts it and keeps the writable layer and, without --volumes, the volumes
   run in_proj --json down -f kept.yaml
-  [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = true ]
-  ! awk -v p="$pin" '$5 == p' /proc/self/mountinfo | grep -q .
+  [ "$status" -eq 0 ]; [ "$(jq -r .root_unmounted <<<"$output")" = true ]
+  ! awk -v p="$pin" '$5 == p' /proc/self/mountinfo | grep -q . || false
   [ ! -e "$pin" ]
   run in_proj --json down -f kept.yaml
   [ "$(jq -r .root_unmounted <<<"$output")" = false ]
@@ -426,7 +426,7 @@ YAML
 v" ]
   [ "$(awk -v p="$pin" '$5 == p && $9 == "nsfs"' /proc/self/mountinfo | wc -l)" -eq 1 ]
   run in_proj --json down -f kept.yaml --volumes
-  [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  [ "$status" -eq 0 ]; [ "$(jq -r .volumes_removed <<<"$output")" = true ]
   run in_proj -q run -f kept.yaml -- sh -c 'cat /etc/one; ls /cache'
   [ "$output" = one ]
   in_proj down -f kept.yaml
@@ -439,30 +439,30 @@ v" ]
   sed -e 's/name: demo/name: archived/' -e "s|url: .*|url: $W/arch/img.tar.zst|" "$W/proj/berth.yaml" >"$W/proj/arch.yaml"
   chmod 644 "$W/proj/arch.yaml"
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *one* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *one* ]]; [[ "$output" != *"as the last pull found them"* ]]
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *one* ]] && [[ "$output" == *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *one* ]]; [[ "$output" == *"as the last pull found them"* ]]
   # a new archive at the same path is pulled again
   echo two >"$W/arch/src/etc/version"
   as_runner "$W/bin/berth" -q image pack "$W/arch/src" -o "$W/arch/img.tar.zst" >/dev/null
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *two* ]]; [[ "$output" != *"as the last pull found them"* ]]
   # a layer folder gone from the cache is unpacked again
   rm -rf "$W"/home/cache/layers/sha256/*
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *two* ]]; [[ "$output" != *"as the last pull found them"* ]]
   # --ephemeral reads the record but never writes one
   sed 's/name: archived/name: archived-eph/' "$W/proj/arch.yaml" >"$W/proj/arch-eph.yaml"; chmod 644 "$W/proj/arch-eph.yaml"
   run in_proj -q run -f arch-eph.yaml --ephemeral -- cat /etc/version
-  [ "$status" -eq 0 ] && [ "$output" = two ]
-  ! ls -d "$W"/home/state/envs/archived-eph-* 2>/dev/null
+  [ "$status" -eq 0 ]; [ "$output" = two ]
+  ! ls -d "$W"/home/state/envs/archived-eph-* 2>/dev/null || false
   # a record that is not one (garbage, say) is no shortcut: a full pull writes it again
   env_dir=$(echo "$W"/home/state/envs/archived-????????)
   printf 'berth layers 1\ngarbage\n' >"$env_dir/layers"
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *two* ]]; [[ "$output" != *"as the last pull found them"* ]]
   run in_proj -vv run -f arch.yaml -- true
-  [ "$status" -eq 0 ] && [[ "$output" == *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"as the last pull found them"* ]]
   # down --volumes leaves the volumes to a run that has them bound
   rm -f "$W/proj/go2"
   in_proj run -f arch.yaml -- sh -c 'echo v >/cache/v; while [ ! -e /work/go2 ]; do sleep 0.05; done' \
@@ -470,11 +470,11 @@ v" ]
   holder=$!
   for _ in $(seq 100); do [ -e "$env_dir/volumes/cache/v" ] && break; sleep 0.05; done
   run in_proj down -f arch.yaml --volumes
-  [ "$status" -eq 1 ] && [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
+  [ "$status" -eq 1 ]; [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
   [ -e "$env_dir/volumes/cache/v" ]
   touch "$W/proj/go2"
   wait "$holder"
   run in_proj --json down -f arch.yaml --volumes
-  [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  [ "$status" -eq 0 ]; [ "$(jq -r .volumes_removed <<<"$output")" = true ]
   [ ! -e "$env_dir/volumes" ]
 }
