@@ -24,6 +24,7 @@ struct envs_run_opts {
         char *const *argv;      /* the command */
         bool ephemeral;         /* throw the writable layer away afterwards */
         bool tty;               /* interactive: a pty relayed to our terminal */
+        berth_warnings *warnings; /* limits not enforced, fallbacks taken (may be NULL) */
 };
 
 /* Run argv in the environment's dev sandbox and wait. *ret_status is the
