@@ -133,12 +133,10 @@ char *berth_warning_text(const berth_warning *x);
 
 enum berth_log_level { BERTH_LOG_ERROR, BERTH_LOG_WARN, BERTH_LOG_INFO, BERTH_LOG_DEBUG };
 
-/* Libraries log at debug level only; cli/ decides what the user sees. */
+/* Libraries log at debug level only (warnings are data, above); cli/ sets
+ * the level: -v shows log_info, -vv log_debug too. */
 void berth_log_set_level(int level);
-int berth_log_get_level(void);
 void berth_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_error(...) berth_log(BERTH_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) berth_log(BERTH_LOG_WARN, __VA_ARGS__)
 #define log_info(...) berth_log(BERTH_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) berth_log(BERTH_LOG_DEBUG, __VA_ARGS__)
 
@@ -176,7 +174,6 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 size_t strv_length(char *const *v);
-char **strv_copy(char *const *v);
 /* Edit distance, capped: returns cap+1 once the distance exceeds cap. */
 size_t string_distance(const char *a, const char *b, size_t cap);
 /* From candidates (NULL-terminated), the closest to word within a small

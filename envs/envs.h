@@ -46,5 +46,3 @@ struct envs_down_result {
 };
 int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, berth_error **err);
 
-/* The environment's state folder (created 0700). */
-int envs_state_dir(const struct spec *s, char **ret, berth_error **err);

@@ -20,20 +20,6 @@ char *envs_dir_path(const char *base, const struct spec *s)
         return xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
 }
 
-int envs_state_dir(const struct spec *s, char **ret, berth_error **err)
-{
-        _cleanup_free_ char *base = NULL;
-        if (berth_state_dir(&base, err) < 0)
-                return -1;
-        char *dir = envs_dir_path(base, s);
-        if (mkdir_p(dir, 0700, err) < 0) {
-                free(dir);
-                return -1;
-        }
-        *ret = dir;
-        return 0;
-}
-
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
 {
         const char *v = getenv("BERTH_ROOTFS");
