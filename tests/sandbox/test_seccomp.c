@@ -164,11 +164,13 @@ static void test_named_calls(void **state)
         static const char *const refused[] = { "keyctl", "add_key", "request_key", "bpf", "unshare", "mount",
                                                "umount2", "pivot_root", "open_by_handle_at", "perf_event_open",
                                                "kexec_load", "init_module", "finit_module", "delete_module",
-                                               "setns", "reboot", "swapon", "ptrace_not_a_call" };
+                                               "setns", "reboot", "swapon" };
         for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
                 int nr = seccomp_syscall_resolve_name(refused[i]);
+                /* Every name here is a real call: one libseccomp cannot
+                 * resolve would test nothing. */
                 if (nr == __NR_SCMP_ERROR)
-                        continue;
+                        fail_msg("%s: libseccomp knows no such call", refused[i]);
                 if (!is_errno(bpf_run(&b, nr, zero), EPERM))
                         fail_msg("%s is not refused with EPERM", refused[i]);
         }
