@@ -552,3 +552,52 @@ YAML
   [ "$status" -eq 0 ]
   [ "$stderr" = "wpull.yaml:5:1: warning: ports: not acted on yet: berth does not publish ports" ]
 }
+
+@test "the cpus limit is enforced: a busy command is throttled (cpu.stat), or run says the host cannot" {
+  sed -e 's/name: demo/name: cpuspin/' -e 's/cpus: 1/cpus: 0.2/' "$W/proj/berth.yaml" >"$W/proj/cpuspin.yaml"
+  chmod 644 "$W/proj/cpuspin.yaml"
+  mech=$(limit_mech cpus)
+  if [ "$mech" = none ]; then
+    # rootless without a delegated cpu controller: doctor says so, and so does run
+    [ -n "${RUNNER:-}" ] || fail_or_skip "berth doctor: no cpu controller for root"
+    run in_proj run -f cpuspin.yaml -- true
+    [ "$status" -eq 0 ]; [[ "$output" == *"cannot enforce the cpus limit"* ]]
+    return 0
+  fi
+  case "$mech" in
+    "cgroup v1") base=/sys/fs/cgroup/cpu/berth ;;
+    "cgroup v2") base="$(jq -r .cgroup2_dir "$W/doctor.json")/berth" ;;
+  esac
+  # a second of spinning at 0.2 CPUs: throttled in most 100 ms periods
+  in_proj run -f cpuspin.yaml -- /bin/busybox timeout 1 sh -c 'while :; do :; done' >/dev/null 2>&1 3>&- &
+  pid=$!
+  periods=0 throttled=0
+  while kill -0 "$pid" 2>/dev/null; do
+    stat=$(cat "$base"/cpuspin-*/cpu.stat 2>/dev/null || true)
+    p=$(sed -n 's/^nr_periods //p' <<<"$stat") t=$(sed -n 's/^nr_throttled //p' <<<"$stat")
+    if [ -n "$t" ]; then periods=$p throttled=$t; fi
+    sleep 0.05
+  done
+  wait "$pid" || true
+  echo "$mech: $throttled of $periods periods throttled"
+  [ "$periods" -gt 3 ]
+  [ "$throttled" -gt $((periods / 2)) ]
+}
+
+@test "without BERTH_CACHE_DIR and BERTH_STATE_DIR: \$XDG_*_HOME/berth, else ~/.cache/berth and ~/.local/state/berth, each 0700" {
+  x="$W/xdg.$BATS_TEST_NUMBER" h="$W/xhome.$BATS_TEST_NUMBER"
+  mkdir -p "$x" "$h"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$x" "$h"
+  run as_runner sh -c "cd '$W/proj' && env HOME='$h' XDG_CACHE_HOME='$x/cache' XDG_STATE_HOME='$x/state' '$W/bin/berth' -q run --ephemeral -- echo xdg"
+  [ "$status" -eq 0 ]; [ "$output" = xdg ]
+  [ "$(stat -c %a "$x/cache/berth")" = 700 ]; [ "$(stat -c %a "$x/state/berth")" = 700 ]
+  [ -n "$(ls -A "$x/cache/berth")" ]
+  [ ! -e "$h/.cache" ]; [ ! -e "$h/.local" ]
+  # a relative XDG folder is ignored, as the XDG spec says: HOME's are used
+  run as_runner sh -c "cd '$W/proj' && env HOME='$h' XDG_CACHE_HOME=rel '$W/bin/berth' -q run --ephemeral -- echo home"
+  [ "$status" -eq 0 ]; [ "$output" = home ]
+  [ "$(stat -c %a "$h/.cache/berth")" = 700 ]; [ "$(stat -c %a "$h/.local/state/berth")" = 700 ]
+  [ -n "$(ls -A "$h/.cache/berth")" ]
+  [ ! -e "$W/proj/rel" ]
+  [ "$(stat -c %u "$h/.local/state/berth")" = "$(runner_uid)" ]
+}

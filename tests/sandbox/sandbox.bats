@@ -20,6 +20,26 @@ setup() {
   [[ "$output" == *"pid: 1"* ]]
 }
 
+@test "it sees only its own mounts" {
+  mkdir -p "$W/mnt-src" && chmod 755 "$W/mnt-src"
+  run sb --bind "$W/mnt-src:/work" --tmpfs /scratch:1048576 -- cat /proc/self/mountinfo
+  echo "$output"
+  [ "$status" -eq 0 ]
+  inside=$(awk '{ print $5 }' <<<"$output")
+  # each mount point is one the sandbox made: its root, /proc and its masks,
+  # /dev, /tmp, the generated /etc files, and the two asked for
+  bad=$(grep -Ev '^(/|/proc(/.*)?|/dev(/.*)?|/tmp|/etc/(hosts|hostname|resolv\.conf)|/work|/scratch)$' <<<"$inside" || true)
+  [ -z "$bad" ]
+  [ "$(grep -cx / <<<"$inside")" -eq 1 ]
+  grep -qx /work <<<"$inside"
+  grep -qx /scratch <<<"$inside"
+  # and none of the host's own (its cgroups, /boot, the folders tests run in ...)
+  for m in $(awk '{ print $5 }' /proc/self/mountinfo | sort -u); do
+    case "$m" in /|/proc|/dev|/dev/*|/tmp|/work|/scratch) continue ;; esac
+    if grep -qx "$m" <<<"$inside"; then echo "host mount $m is seen inside"; return 1; fi
+  done
+}
+
 @test "mount, new user namespaces and keyctl are refused" {
   run sb -- sh -c 'probe mount; probe unshare; probe keyctl'
   [ "$status" -eq 0 ]
