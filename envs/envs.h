@@ -45,4 +45,3 @@ struct envs_down_result {
         bool volumes_removed;
 };
 int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, berth_error **err);
-
