@@ -99,7 +99,7 @@ YAML
   [[ "$output" == *"layer 1/3 ${A:0:12} 2"*"KiB in "*"s  http://127.0.0.1:$PORT/ok/a.tar.gz"* ]]
   [[ "$output" == *"layer 3/3 ${C:0:12} "*"  $T/www/c.tar.gz"* ]]
   [ "$(cat "$BERTH_CACHE_DIR/layers/sha256/$A/etc/motd")" = "hello from a.tar.gz" ]
-  run "$BERTH" pull -f "$T/berth.yaml"
+  run --separate-stderr "$BERTH" pull -f "$T/berth.yaml"
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = "layer 1/3 ${A:0:12} cached  http://127.0.0.1:$PORT/ok/a.tar.gz" ]
   [ "$(grep -c '^ok ' "$LOG")" -eq 2 ]
