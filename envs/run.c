@@ -288,7 +288,7 @@ static int run_sandbox(struct dev_sandbox *d, enum envs_stacking how, int *ret_s
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
-        struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings };
+        struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings, .c.warnings = o->warnings };
         enum envs_stacking how;
         int r = -1;
         if (envs_stacking_from_env(&how, err) < 0 || berth_state_dir(&base, err) < 0 ||
