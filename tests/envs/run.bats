@@ -518,6 +518,8 @@ YAML
   [ "$status" -eq 0 ]; [ -z "$stderr" ]
   run --separate-stderr in_proj validate -f warned.yaml
   [ "$status" -eq 0 ]; [ -z "$stderr" ]; [ -z "$output" ]
+  run --separate-stderr in_proj validate -v -f warned.yaml
+  [ "$status" -eq 0 ]; [ "${#stderr_lines[@]}" -eq 3 ]; [[ "${stderr_lines[1]}" == 'warned.yaml:6:1: warning: ports:'* ]]
   # a key written but with nothing in it is not warned about; network none is acted on
   sed -i -e 's/network: private/network: none/' -e 's/^ports: .*/ports: []/' -e '/^services:/,$d' "$W/proj/warned.yaml"
   run --separate-stderr in_proj run -f warned.yaml -- true
