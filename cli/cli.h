@@ -14,7 +14,18 @@ struct cli_ctx {
         const char *spec_path;  /* -f, default "berth.yaml" */
         const char *verb;       /* for messages: "validate", "spec show" */
         int usage_status;       /* exit status of a usage error when not 2 (run: 125) */
+        /* What the libraries warned about: each shown on stderr as it comes
+         * (unless -q or --json); under --json, a `warnings` array in the
+         * error's document, or in {"command", "warnings"} at the end. */
+        berth_warnings warnings;
+        size_t warnings_shown;  /* on stderr so far */
+        size_t warnings_skip;   /* shown already by the static front that ran us */
 };
+
+/* Wire ctx->warnings to stderr; cli_end() prints what --json still holds. */
+void cli_warnings_init(struct cli_ctx *ctx);
+/* The verb is done: under --json, the warnings not yet in an error's document. */
+int cli_end(struct cli_ctx *ctx, int status);
 
 /* Options every verb accepts after its name: -f, --json, -q, -v, --help. */
 #define CLI_COMMON_SHORT "+f:qvh"
@@ -59,15 +70,13 @@ void cli_print_json(json_t *v);
  * `docker run`, anything berth refuses or fails at before the command ran,
  * bad usage and an invalid spec included, is 125; 126/127 pass through. */
 int cli_run_status(struct cli_ctx *ctx, berth_error *err);
-/* Warn once, on stderr, about declared limits this host cannot enforce. */
-void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s);
 struct envs_run_opts;
 /* run and shell: the common options and --ephemeral; optind is left at the
  * first argument. Usage errors exit 125. */
 void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct envs_run_opts *o);
 /* Load the spec and run o in its dev sandbox: the command's status, or 125,
  * 126, 127 as cli_run_status() says. */
-int cli_run_dev_sandbox(struct cli_ctx *ctx, const struct envs_run_opts *o);
+int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o);
 
 typedef int (*cli_verb_fn)(struct cli_ctx *ctx, int argc, char **argv);
 

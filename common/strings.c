@@ -81,15 +81,6 @@ size_t strv_length(char *const *v)
         return n;
 }
 
-char **strv_copy(char *const *v)
-{
-        size_t n = strv_length(v);
-        char **c = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                c[i] = xstrdup(v[i]);
-        return c;
-}
-
 size_t string_distance(const char *a, const char *b, size_t cap)
 {
         size_t la = strlen(a), lb = strlen(b);

@@ -24,6 +24,7 @@ struct envs_run_opts {
         char *const *argv;      /* the command */
         bool ephemeral;         /* throw the writable layer away afterwards */
         bool tty;               /* interactive: a pty relayed to our terminal */
+        berth_warnings *warnings; /* limits not enforced, fallbacks taken (may be NULL) */
 };
 
 /* Run argv in the environment's dev sandbox and wait. *ret_status is the
@@ -44,6 +45,3 @@ struct envs_down_result {
         bool volumes_removed;
 };
 int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, berth_error **err);
-
-/* The environment's state folder (created 0700). */
-int envs_state_dir(const struct spec *s, char **ret, berth_error **err);

@@ -30,11 +30,6 @@ int cap_from_name(const char *name)
         return -1;
 }
 
-const char *cap_name(int cap)
-{
-        return cap >= 0 && (size_t) cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
-}
-
 uint64_t caps_default_mask(void)
 {
         uint64_t m = 0;

@@ -159,11 +159,13 @@ static int send_root(struct run *r, berth_error **err)
                 ok = pin_root(r, ns, &fd, err);
         if (ok < 0) {
                 detach_layers(r);
-                log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
+                _cleanup_free_ char *why = berth_error_text(*err);
                 berth_error_free(*err);
                 *err = NULL;
                 if (root_make(&r->c->root, true, &fd, err) < 0)
                         return berth_error_wrap(err, "root");
+                berth_warn(r->c->warnings, NULL, "the root cannot be idmapped (%s): its files keep their host "
+                           "owners, so root inside cannot change them", why);
         }
         if (send_fd(r->root_sock, fd) < 0)
                 return berth_err(err, errno, "hand the root to the sandbox");

@@ -8,7 +8,6 @@
 
 /* ---- capabilities (caps.c) ---- */
 int cap_from_name(const char *name);
-const char *cap_name(int cap);
 uint64_t caps_default_mask(void);
 int caps_mask_for(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
 int caps_bound(uint64_t keep, int last_cap, berth_error **err);

@@ -78,6 +78,7 @@ struct sandbox_config {
         bool tty;                       /* run the command on a pty relayed to our stdin/stdout */
         const char *cache_dir;          /* where compiled seccomp filters are kept; NULL = no cache */
         const char *name;               /* names berth's cgroup; NULL = "sandbox" */
+        berth_warnings *warnings;       /* fallbacks taken while building it (may be NULL) */
 };
 
 /* Run the command and wait for it. *ret_status is its exit status, or

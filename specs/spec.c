@@ -328,6 +328,25 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
         return 0;
 }
 
+/* Valid keys berth does not act on yet (docs/STATUS.md): a warning each,
+ * at the key, so nothing in a spec is ignored without a word. */
+static void warn_not_acted_on(struct spec *s, const struct ynode *root)
+{
+        for (size_t i = 0; i < root->n; i++) {
+                const struct ynode *k = root->pairs[i].key, *v = root->pairs[i].value;
+                if (streq(k->text, "ports") && s->n_ports)
+                        berth_warn_at(&s->warnings, s->path, k->line, k->col, "ports",
+                                      "not acted on yet: berth does not publish ports");
+                else if (streq(k->text, "services") && s->n_services)
+                        berth_warn_at(&s->warnings, s->path, k->line, k->col, "services",
+                                      "not acted on yet: berth does not run services (run and shell use the "
+                                      "dev sandbox only)");
+                else if (streq(k->text, "network") && s->network == SPEC_NET_PRIVATE)
+                        berth_warn_at(&s->warnings, s->path, v->line, v->col, "network",
+                                      "\"private\" behaves as \"none\" until services share its namespace");
+        }
+}
+
 static int parse_root(struct pctx *p, const struct ydoc *doc, struct spec *s)
 {
         if (!doc->root)
@@ -345,6 +364,7 @@ static int parse_root(struct pctx *p, const struct ydoc *doc, struct spec *s)
                                "cannot resolve \"%s\": spec repositories are not implemented yet", s->extends);
         if (!s->image)
                 return perr(p, doc->root, "image", "required key is missing");
+        warn_not_acted_on(s, doc->root);
         return 0;
 }
 
@@ -422,5 +442,6 @@ void spec_free(struct spec *s)
         strv_free(s->security.cap_add);
         strv_free(s->security.cap_drop);
         spec_services_free(s->services, s->n_services);
+        berth_warnings_clear(&s->warnings);
         free(s);
 }

@@ -121,6 +121,9 @@ struct spec {
         struct spec_security security;
         struct spec_service *services; /* in a start order: dependencies first */
         size_t n_services;
+        /* Keys parsed and valid that berth does not act on yet, at their
+         * positions; verbs that run or pull show them. */
+        berth_warnings warnings;
 };
 
 /* Bounds on hostile input; defaults in spec_limits_default(). */

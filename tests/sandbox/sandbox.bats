@@ -20,6 +20,26 @@ setup() {
   [[ "$output" == *"pid: 1"* ]]
 }
 
+@test "it sees only its own mounts" {
+  mkdir -p "$W/mnt-src" && chmod 755 "$W/mnt-src"
+  run sb --bind "$W/mnt-src:/work" --tmpfs /scratch:1048576 -- cat /proc/self/mountinfo
+  echo "$output"
+  [ "$status" -eq 0 ]
+  inside=$(awk '{ print $5 }' <<<"$output")
+  # each mount point is one the sandbox made: its root, /proc and its masks,
+  # /dev, /tmp, the generated /etc files, and the two asked for
+  bad=$(grep -Ev '^(/|/proc(/.*)?|/dev(/.*)?|/tmp|/etc/(hosts|hostname|resolv\.conf)|/work|/scratch)$' <<<"$inside" || true)
+  [ -z "$bad" ]
+  [ "$(grep -cx / <<<"$inside")" -eq 1 ]
+  grep -qx /work <<<"$inside"
+  grep -qx /scratch <<<"$inside"
+  # and none of the host's own (its cgroups, /boot, the folders tests run in ...)
+  for m in $(awk '{ print $5 }' /proc/self/mountinfo | sort -u); do
+    case "$m" in /|/proc|/dev|/dev/*|/tmp|/work|/scratch) continue ;; esac
+    if grep -qx "$m" <<<"$inside"; then echo "host mount $m is seen inside"; return 1; fi
+  done
+}
+
 @test "mount and keyctl are refused; a new user namespace is not (see the nested sandbox test)" {
   run sb -- sh -c 'probe mount; probe unshare; probe keyctl'
   [ "$status" -eq 0 ]
@@ -80,8 +100,7 @@ setup() {
 }
 
 @test "a non-root user inside has no capabilities" {
-  [ -z "$RUNNER" ] || need subordinate_ids
-  grep -q '"subordinate_ids":true' "$W/doctor.json" || skip "only root is mapped without subordinate ids"
+  need subordinate_ids
   run sb --user 1000:1000 -- probe status
   [ "$status" -eq 0 ]
   [[ "$output" == *"Uid:	1000"* ]]
@@ -145,17 +164,46 @@ except Exception: pass
   run sb --pids 32 -- probe forkbomb 500
   echo "$output"
   n=$(echo "$output" | sed -n 's/^forked: //p')
-  [ -n "$n" ] && [ "$n" -lt 32 ]
-  # the host still forks
-  run true
-  [ "$status" -eq 0 ]
+  # it did fork, up to the limit and no further
+  [ -n "$n" ]
+  [ "$n" -gt 8 ]
+  [ "$n" -lt 32 ]
+  # none of the bomb is left to count against the next sandbox
+  run sb --pids 32 -- probe forkbomb 8
+  [[ "$output" == *"forked: 8"* ]]
 }
 
-@test "berth's cgroups are removed afterwards" {
-  [ "$(limit_mech memory)" = "cgroup v1" ] || skip "memory is not limited by cgroup v1 here"
-  sb --memory $((64 << 20)) --pids 64 -- true
-  ! ls /sys/fs/cgroup/memory/berth/ 2>/dev/null | grep -q "sandbox-"
-  ! ls /sys/fs/cgroup/pids/berth/ 2>/dev/null | grep -q "sandbox-"
+# The folders berth's cgroups live in, as `berth doctor` says the memory
+# limit is enforced: none where it is an rlimit.
+berth_cgroup_dirs() {
+  case "$(limit_mech memory)" in
+    "cgroup v1") echo /sys/fs/cgroup/memory/berth /sys/fs/cgroup/pids/berth /sys/fs/cgroup/cpu/berth ;;
+    "cgroup v2") echo "$(jq -r .cgroup2_dir "$W/doctor.json")/berth" ;;
+  esac
+}
+
+@test "berth's cgroups hold the sandbox while it runs and are removed afterwards" {
+  [ -n "$RUNNER" ] || [ "$(limit_mech memory)" != rlimit ] || fail_or_skip "root without cgroups for memory"
+  dirs=$(berth_cgroup_dirs)
+  sb --memory $((64 << 20)) --pids 64 --millicpus 500 -- sleep 2 &
+  pid=$!
+  want=$(wc -w <<<"$dirs") seen=0
+  # seen from the host (inside, a cgroup namespace hides it), while it runs
+  while kill -0 "$pid" 2>/dev/null && [ "$seen" -lt "$want" ]; do
+    seen=0
+    for d in $dirs; do
+      if cat "$d"/sandbox-*/cgroup.procs 2>/dev/null | grep -q .; then seen=$((seen + 1)); fi
+    done
+    sleep 0.05
+  done
+  wait "$pid"
+  echo "cgroup folders: ${dirs:-none (rlimits)}; holding the sandbox: $seen"
+  [ "$seen" -eq "$want" ]
+  [ -n "$RUNNER" ] || [ "$want" -gt 0 ]
+  for d in $dirs; do
+    [ -d "$d" ]
+    [ -z "$(ls "$d" | grep "^sandbox-")" ]
+  done
 }
 
 @test "nofile is enforced" {
@@ -259,7 +307,7 @@ except Exception: pass
 }
 
 @test "a pty follows the caller's terminal" {
-  command -v script >/dev/null || skip "no script(1)"
+  command -v script >/dev/null || fail_or_skip "no script(1)"
   run script -qec "stty cols 91 rows 33; $W/bin/sandbox-driver --root $W/root --tty -- sh -c 'tty; stty size; exit 4'" /dev/null
   echo "$output"
   [[ "$output" == *"/dev/pts/0"* ]]
@@ -319,21 +367,25 @@ except Exception: pass
     -- sh -c 'stat -c %u:%g /bin /etc/passwd; echo new >/etc/new && rm /bin/ps && ls /bin/ps'
   echo "$output"
   [ "$status" -ne 0 ]
-  [ "${lines[0]}" = 0:0 ] && [ "${lines[1]}" = 0:0 ] # the image belongs to the sandbox's root
+  [ "${lines[0]}" = 0:0 ] # the image belongs to the sandbox's root
+  [ "${lines[1]}" = 0:0 ]
   [ "$(cat "$st/upper/etc/new")" = new ]
   [ -c "$st/upper/bin/ps" ] # a whiteout
   [ -L "$lower/bin/ps" ]
   [ ! -e "$lower/etc/new" ]
 }
 
-@test "as root, idmapped layers reach overlay as fds (Linux 6.13+) or stacked on a mountpoint" {
+@test "as root, idmapped layers reach overlay as fds (Linux 6.13+) or stacked on a mountpoint; rootless, user-owned layers" {
   need overlay
-  [ -z "$RUNNER" ] || skip "idmapped layers are for berth run as root"
   # A layer that lost its idmapping would show the image as nobody's (65534).
+  lower="$W/root"
+  if [ -n "$RUNNER" ]; then
+    lower="$W/userroot.$BATS_TEST_NUMBER"; cp -a "$W/root" "$lower"; chown -R "$RUNNER:" "$lower"
+  fi
   for how in "" mountpoint; do
     st="$W/ovl.$BATS_TEST_NUMBER.$how"; mkdir -p "$st"/{upper,work,mnt}
-    chown -R 1879048192:1879048192 "$st"
-    run env BERTH_OVERLAY_LAYERS="$how" "$W/bin/sandbox-driver" --lower "$W/root" \
+    if [ -z "$RUNNER" ]; then chown -R 1879048192:1879048192 "$st"; else chown -R "$RUNNER:" "$st"; fi
+    run as_runner env BERTH_OVERLAY_LAYERS="$how" "$W/bin/sandbox-driver" --lower "$lower" \
       --upper "$st/upper" --work "$st/work" --mnt "$st/mnt" -- stat -c %u:%g /bin /etc/passwd
     echo "${how:-fds}: $output"
     [ "$status" -eq 0 ]
