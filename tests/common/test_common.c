@@ -402,6 +402,8 @@ static int run_without_openat2(void)
         if (pid < 0 || waitpid(pid, &status, 0) < 0)
                 return 1;
         return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
 /* Without BERTH_*_DIR: $XDG_*_HOME/berth, else under $HOME; each made 0700. */
 static void berth_dirs_fall_back_to_xdg_then_home(void **state)
 {

@@ -524,6 +524,8 @@ YAML
       [[ "$output" != *4242* ]]
     done
   done
+}
+
 @test "keys berth does not act on are warned about at their line by run, shell and pull; validate stays silent" {
   cat >"$W/proj/warned.yaml" <<YAML
 berth: 1
