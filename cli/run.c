@@ -28,9 +28,10 @@ void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s)
                                     .pids = s->resources.pids, .nofile = s->resources.nofile };
         _cleanup_free_ char *missing = sandbox_unenforced_limits(&l);
         /* berth-dynamic running the command again: the front warned. */
+        bool two = missing && strstr(missing, " and ");
         if (missing && ctx->verbosity >= 0 && !getenv("BERTH_REEXEC"))
-                fprintf(stderr, "berth: warning: this host cannot enforce the %s limit; `berth doctor` says why\n",
-                        missing);
+                fprintf(stderr, "berth: warning: the %s limit%s not enforced on this host; `berth doctor` says why\n",
+                        missing, two ? "s are" : " is");
 }
 
 void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct envs_run_opts *o)

@@ -104,7 +104,10 @@ void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpu
                            word_in(ctl, "cpu");
                 *cpus = cpu ? SANDBOX_LIMIT_CGROUP2 : SANDBOX_LIMIT_NONE;
         } else {
-                *memory = cgroup1_writable("memory") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_RLIMIT;
+                /* No rlimit stands in for memory: RLIMIT_AS counts address
+                 * space, not memory, and breaks every program that reserves
+                 * more than it uses (AddressSanitizer, Go, the JVM, V8). */
+                *memory = cgroup1_writable("memory") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_NONE;
                 *pids = cgroup1_writable("pids") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_RLIMIT;
                 *cpus = cgroup1_writable("cpu") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_NONE;
         }
@@ -299,11 +302,9 @@ static int set_rlimit(int res, uint64_t v, const char *what, berth_error **err)
         return 0;
 }
 
-int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgroup_pids, berth_error **err)
+int rlimits_apply(const struct sandbox_limits *l, bool cgroup_pids, berth_error **err)
 {
         if (l->nofile && set_rlimit(RLIMIT_NOFILE, l->nofile, "nofile", err) < 0)
-                return -1;
-        if (l->memory && !cgroup_memory && set_rlimit(RLIMIT_AS, l->memory, "memory", err) < 0)
                 return -1;
         if (l->pids && !cgroup_pids && set_rlimit(RLIMIT_NPROC, l->pids, "pids", err) < 0)
                 return -1;
@@ -322,14 +323,15 @@ const char *sandbox_limit_mech_name(enum sandbox_limit_mech m)
 
 char *sandbox_unenforced_limits(const struct sandbox_limits *l)
 {
-        /* cpus is the one limit without an rlimit behind it; no need to probe
-         * the host (the sandbox does that again) when none is declared. */
-        if (!l->millicpus)
+        /* memory and cpus are the limits without an rlimit behind them; no
+         * need to probe the host (the sandbox does that again) when neither
+         * is declared. */
+        if (!l->millicpus && !l->memory)
                 return NULL;
         enum sandbox_limit_mech mem, cpu, pids;
         limits_detect(&mem, &cpu, &pids, NULL);
-        _cleanup_free_ char *out = NULL;
-        if (l->millicpus && cpu == SANDBOX_LIMIT_NONE)
-                out = xstrdup("cpus");
-        return TAKE_PTR(out);
+        bool no_mem = l->memory && mem == SANDBOX_LIMIT_NONE, no_cpu = l->millicpus && cpu == SANDBOX_LIMIT_NONE;
+        if (!no_mem && !no_cpu)
+                return NULL;
+        return xasprintf("%s%s%s", no_mem ? "memory" : "", no_mem && no_cpu ? " and " : "", no_cpu ? "cpus" : "");
 }

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <sched.h>
 #include <linux/filter.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
 
 #include "sandbox-private.h"
@@ -617,6 +618,76 @@ static pid_t spawn_command(const struct child_args *a, int last_cap, int pty_sla
 #endif
 }
 
+/* ---- the init's name ---------------------------------------------------- */
+
+/* /proc/1/cmdline and /proc/1/environ are read from the init's memory,
+ * between bounds the kernel keeps; as a copy of berth it held berth's
+ * command line (the host's path to it) and environment. The init points
+ * the bounds at "berth-init" (PR_SET_MM_MAP: no privilege needed while the
+ * executable stays; the kernel reads only anonymous memory there, hence the
+ * heap) and wipes berth's own strings once the command has exec'd. */
+struct old_args {
+        unsigned long start, end;       /* berth's argv and environment */
+        bool rename_in_place;           /* PR_SET_MM_MAP failed */
+};
+
+static int read_mm_map(struct prctl_mm_map *m, berth_error **err)
+{
+        _cleanup_free_ char *stat = NULL;
+        if (read_file_bounded(AT_FDCWD, "/proc/self/stat", 4096, "/proc/self/stat", &stat, NULL, err) < 0)
+                return -1;
+        /* Fields after the command name, which may hold spaces: the 3rd on. */
+        char *p = strrchr(stat, ')');
+        unsigned long long v[53] = {};
+        for (int i = 3; p && *p && i < 53; i++) {
+                p = strchr(p, ' ');
+                if (p)
+                        v[i] = strtoull(++p, NULL, 10);
+        }
+        *m = (struct prctl_mm_map) { .start_code = v[26], .end_code = v[27], .start_stack = v[28],
+                                     .start_data = v[45], .end_data = v[46], .start_brk = v[47],
+                                     .brk = (uint64_t) syscall(SYS_brk, 0), .arg_start = v[48], .arg_end = v[49],
+                                     .env_start = v[50], .env_end = v[51], .exe_fd = (uint32_t) -1 };
+        if (!m->arg_start || !m->env_end)
+                return berth_err(err, 0, "/proc/self/stat: no argument bounds");
+        return 0;
+}
+
+static void name_init(struct old_args *old)
+{
+        static const char name[] = "berth-init";
+        _cleanup_error_ berth_error *e = NULL;
+        struct prctl_mm_map m;
+        *old = (struct old_args) {};
+        prctl(PR_SET_NAME, name);
+        if (read_mm_map(&m, &e) < 0) {
+                log_debug("the init keeps berth's command line: %s", e->msg);
+                return;
+        }
+        old->start = m.arg_start;
+        old->end = m.env_end;
+        char *title = xstrdup(name);
+        m.arg_start = (uintptr_t) title;
+        m.arg_end = m.env_start = m.env_end = (uintptr_t) title + sizeof(name);
+        if (prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0) < 0) {
+                /* Without CONFIG_CHECKPOINT_RESTORE: the name goes over
+                 * berth's arguments once they are wiped. */
+                log_debug("PR_SET_MM_MAP: %s", strerror(errno));
+                free(title);
+                old->rename_in_place = true;
+        }
+}
+
+static void wipe_old_args(const struct old_args *old)
+{
+        char *start = (char *) old->start;
+        if (!old->start || old->end <= old->start)
+                return;
+        explicit_bzero(start, old->end - old->start);
+        if (old->rename_in_place && old->end - old->start > sizeof("berth-init"))
+                memcpy(start, "berth-init", sizeof("berth-init"));
+}
+
 void relayed_signals(sigset_t *s)
 {
         static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -715,7 +786,7 @@ static int join_limits(const struct child_args *a, berth_error **err)
                 return -1;
         if (unshare(CLONE_NEWCGROUP) < 0)
                 return berth_err(err, errno, "cgroup namespace");
-        return rlimits_apply(&a->c->limits, j.memory, j.pids, err);
+        return rlimits_apply(&a->c->limits, j.pids, err);
 }
 
 _Noreturn void child_main(const struct child_args *a)
@@ -744,11 +815,15 @@ _Noreturn void child_main(const struct child_args *a)
                 close(master);
                 close(a->pty_sock);
         }
+        struct old_args old;
+        name_init(&old);
         pid_t cmd = spawn_command(a, last_cap, slave);
         if (cmd < 0) {
                 berth_err(&e, errno, "start the command");
                 report_and_exit(a->report_fd, e, 125);
         }
+        /* The command has exec'd (or failed): berth's strings can go. */
+        wipe_old_args(&old);
         if (slave >= 0)
                 close(slave);
         close(a->report_fd);

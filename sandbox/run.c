@@ -83,8 +83,8 @@ static int prepare_binds(struct run *r, berth_error **err)
                 if (stat(m->source, &st) < 0)
                         return berth_err(err, errno, "bind source `%s`", m->source);
                 _cleanup_close_ int ns = -1;
-                if (idmap_userns_fd(st.st_uid, r->ids.uid_base + r->args.uid, st.st_gid,
-                                    r->ids.gid_base + r->args.gid, &ns, err) < 0)
+                if (idmap_userns_fd(st.st_uid, idmap_host_uid(&r->ids, r->args.uid), st.st_gid,
+                                    idmap_host_gid(&r->ids, r->args.gid), &ns, err) < 0)
                         return -1;
                 int t = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
                 if (t < 0)

@@ -26,9 +26,15 @@ struct idmap_plan {
         uid_t uid_base;         /* host id of sandbox id 0 */
         gid_t gid_base;
         uint32_t count;         /* ids mapped from 0; 1 = only root */
+        /* As root, ids count.. map on to host ids IDMAP_HIGH_BASE.. */
+        uint32_t high_count;
         bool use_helpers;       /* newuidmap/newgidmap write the maps */
         bool as_root;           /* berth runs as host root: a high range, never 0 */
 };
+#define IDMAP_HIGH_BASE 0x80000000u
+/* The host id of sandbox id `id` (id < idmap_plan_size()). */
+uint32_t idmap_host_uid(const struct idmap_plan *p, uint32_t id);
+uint32_t idmap_host_gid(const struct idmap_plan *p, uint32_t id);
 int idmap_plan_make(struct idmap_plan *ret, berth_error **err);
 int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err);
 /* A user namespace fd mapping host id `disk` to host id `shown`, for an
@@ -76,7 +82,7 @@ void cgroup_destroy(struct cgroup_handle *h);
 int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
 int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err);
 /* rlimits for what no cgroup enforces; runs inside before exec. */
-int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgroup_pids, berth_error **err);
+int rlimits_apply(const struct sandbox_limits *l, bool cgroup_pids, berth_error **err);
 
 /* ---- users (user.c) ---- */
 /* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd

@@ -117,6 +117,7 @@ struct sandbox_host {
         bool seccomp;           /* seccomp filters */
         bool subid;             /* a subordinate id range and newuidmap/newgidmap */
         bool kept_root;         /* as root, Linux 6.13+: the root stays mounted between runs */
+        uint64_t ids;           /* how many user (and group) ids the sandbox has */
         enum sandbox_limit_mech memory, cpus, pids, nofile;
         char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
         char *detail;           /* first failure seen by a probe, or NULL */
