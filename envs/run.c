@@ -320,6 +320,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         d.c.user = s->user;
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
+        d.c.outcome = o->outcome;
         r = run_sandbox(&d, how, ret_status, err);
 out:
         dev_sandbox_done(&d);

@@ -169,7 +169,8 @@ static char *unique_name(const char *name)
         return xasprintf("%s-%d-%lx", name ? name : "sandbox", (int) getpid(), (unsigned long) ts.tv_nsec);
 }
 
-static int make_dir(struct cgroup_handle *h, const char *parent, const char *leaf, int *ret_fd, berth_error **err)
+static int make_dir(struct cgroup_handle *h, const char *parent, const char *leaf, const char *ctrl, int *ret_fd,
+                    berth_error **err)
 {
         _cleanup_free_ char *berth = xasprintf("%s/berth", parent);
         if (mkdir(berth, 0755) < 0 && errno != EEXIST)
@@ -180,6 +181,7 @@ static int make_dir(struct cgroup_handle *h, const char *parent, const char *lea
                 free(dir);
                 return berth_err(err, e, "mkdir cgroup %s/%s", berth, leaf);
         }
+        h->ctrl[h->n_dirs] = ctrl;
         h->dirs[h->n_dirs++] = dir;
         *ret_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (*ret_fd < 0)
@@ -192,7 +194,7 @@ static int create_v2(const char *base, const struct sandbox_limits *l, const cha
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *berth = xasprintf("%s/berth", base);
-        if (make_dir(h, base, leaf, &fd, err) < 0)
+        if (make_dir(h, base, leaf, NULL, &fd, err) < 0)
                 return -1;
         /* The berth folder holds no process, so it may delegate to its children. */
         _cleanup_close_ int bfd = open(berth, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -217,7 +219,7 @@ static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cg
                         continue;
                 _cleanup_free_ char *root = xasprintf(CGROUP1_ROOT "/%s", ctrls[i]);
                 _cleanup_close_ int fd = -1;
-                if (make_dir(h, root, leaf, &fd, err) < 0 || cgroup1_write_limits(ctrls[i], fd, l, err) < 0)
+                if (make_dir(h, root, leaf, ctrls[i], &fd, err) < 0 || cgroup1_write_limits(ctrls[i], fd, l, err) < 0)
                         return -1;
                 h->mech = SANDBOX_LIMIT_CGROUP1;
                 *(i == 0 ? &h->memory : i == 1 ? &h->pids : &h->cpus) = true;
@@ -289,6 +291,33 @@ void cgroup_destroy(struct cgroup_handle *h)
                 free(h->dirs[i]);
         }
         h->n_dirs = 0;
+}
+
+/* The value of `key` in a flat keyed file ("oom_kill 1\n"), or 0. */
+static uint64_t event_count(const char *dir, const char *file, const char *key)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, file), *text = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        if (read_file_bounded(AT_FDCWD, p, 4096, file, &text, NULL, &e) < 0)
+                return 0;
+        size_t n = strlen(key);
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, key, n) == 0 && l[n] == ' ')
+                        return strtoull(l + n + 1, NULL, 10);
+        return 0;
+}
+
+void cgroup_read_outcome(const struct cgroup_handle *h, struct sandbox_outcome *ret)
+{
+        *ret = (struct sandbox_outcome) {};
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                bool v2 = h->mech == SANDBOX_LIMIT_CGROUP2;
+                if (h->memory && (v2 || streq(h->ctrl[i], "memory")))
+                        ret->oom_kills = event_count(h->dirs[i], v2 ? "memory.events" : "memory.oom_control",
+                                                     "oom_kill");
+                if (h->pids && (v2 || streq(h->ctrl[i], "pids")))
+                        ret->pids_max = event_count(h->dirs[i], "pids.events", "max");
+        }
 }
 
 static int set_rlimit(int res, uint64_t v, const char *what, berth_error **err)

@@ -505,6 +505,8 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **e
         if (read_report(&r, err) < 0)
                 goto out;
         wait_child(&r, &status);
+        if (c->outcome)
+                cgroup_read_outcome(&r.cgroup, c->outcome);
         *ret_status = status;
         ret = 0;
 out:

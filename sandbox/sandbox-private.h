@@ -48,6 +48,7 @@ int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t
 struct cgroup_handle {
         enum sandbox_limit_mech mech;
         char *dirs[4];          /* created folders, removed afterwards */
+        const char *ctrl[4];    /* v1: each folder's controller ("memory", "pids", "cpu") */
         size_t n_dirs;
         int join_fds[4];        /* v1: each folder's `tasks`, opened for the init to join itself */
         size_t n_join_fds;
@@ -78,6 +79,10 @@ int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err);
 /* In the child: write "0" to each join fd. */
 int cgroup_self_join(const int *fds, size_t n, berth_error **err);
 void cgroup_destroy(struct cgroup_handle *h);
+/* What the limits did, from memory.events and pids.events (v2), or
+ * memory.oom_control and pids.events (v1). Counters a kernel does not
+ * have read as 0. */
+void cgroup_read_outcome(const struct cgroup_handle *h, struct sandbox_outcome *ret);
 /* Write the v2 limit files into an existing folder (tested on a fake tree). */
 int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
 int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err);

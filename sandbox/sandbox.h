@@ -60,6 +60,13 @@ struct sandbox_limits {
         uint64_t nofile;
 };
 
+/* What the kernel says a limit did to the command, read from berth's cgroup
+ * once the sandbox ended (only where a cgroup enforces the limit). */
+struct sandbox_outcome {
+        uint64_t oom_kills;     /* processes the memory limit's OOM killer killed */
+        uint64_t pids_max;      /* forks refused at the pids limit */
+};
+
 struct sandbox_config {
         struct sandbox_root root;
         char *const *argv;              /* the command; argv[0] searched in PATH */
@@ -78,6 +85,7 @@ struct sandbox_config {
         bool tty;                       /* run the command on a pty relayed to our stdin/stdout */
         const char *cache_dir;          /* where compiled seccomp filters are kept; NULL = no cache */
         const char *name;               /* names berth's cgroup; NULL = "sandbox" */
+        struct sandbox_outcome *outcome; /* filled when the command ran, if not NULL */
 };
 
 /* Run the command and wait for it. *ret_status is its exit status, or

@@ -480,3 +480,23 @@ v" ]
   [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
   [ ! -e "$env_dir/volumes" ]
 }
+
+@test "run says when the memory limit killed the command, or a fork failed at the pids limit" {
+  [ "$(limit_mech memory)" != none ] || [ -n "${RUNNER:-}" ] || fail_or_skip "no cgroup for memory"
+  [ "$(limit_mech memory)" != none ] || skip "memory is not enforced for this user here"
+  run in_proj run -- probe hog 1024
+  echo "$output"
+  [ "$status" -eq 137 ]
+  [ "$(grep -c '^berth: killed by the memory limit (256MiB)$' <<<"$output")" -eq 1 ]
+  run in_proj run -- sh -c 'kill -KILL $$'
+  [ "$status" -eq 137 ]
+  [[ "$output" != *"memory limit"* ]]
+  if [[ "$(limit_mech pids)" == cgroup* ]]; then
+    run in_proj run -- probe forkbomb 500
+    echo "$output"
+    [[ "$output" == *"berth: fork failed at the pids limit (128)"* ]]
+  fi
+  run in_proj run -- true
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"limit ("* ]]
+}

@@ -133,6 +133,7 @@ except Exception: pass
   echo "mechanism $mech, status $status: $output"
   [ "$status" -eq 137 ]
   [[ "$output" != *"survived"* ]]
+  [[ "$output" =~ "oom_kills "[1-9] ]] # the cgroup's OOM events say so
   run sb -- probe hog 128
   [[ "$output" == *"survived 128 MiB"* ]]
 }
@@ -154,8 +155,9 @@ except Exception: pass
   [ "$mech" != none ] || fail_or_skip "no mechanism for pids"
   run sb --pids 32 -- probe forkbomb 500
   echo "$output"
-  n=$(echo "$output" | sed -n 's/^forked: //p')
+  n=$(echo "$output" | sed -n 's/^forked: \([0-9]*\).*/\1/p')
   [ -n "$n" ] && [ "$n" -lt 32 ]
+  if [[ "$mech" == cgroup* ]]; then [[ "$output" =~ "pids_max "[1-9] ]]; fi
   # the host still forks
   run true
   [ "$status" -eq 0 ]
