@@ -182,20 +182,34 @@ static const char *const proc_masked[] = {
         "sched_debug", "scsi", NULL,
 };
 static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys", "sysrq-trigger", NULL };
+/* /sys is read-only; these are hidden too, as crun and Docker do. A bind
+ * of the host's /sys (network: host) also brings the host's filesystems
+ * mounted in it, hidden the same way; /sys/fs/cgroup gets the sandbox's own
+ * view (cgroupfs.c). */
+static const char *const sys_masked[] = { "firmware", "devices/virtual/powercap", NULL };
+static const char *const sys_host_masked[] = { "kernel/security", "kernel/debug", "kernel/tracing", "kernel/config",
+                                               "fs/bpf", "fs/pstore", "fs/fuse/connections", NULL };
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
 static const char *const etc_files[] = { "hosts", "hostname", "resolv.conf", NULL };
 
 #define N_PROC_OVER (ARRAY_SIZE(proc_masked) + ARRAY_SIZE(proc_readonly))
+#define N_SYS_OVER (ARRAY_SIZE(sys_masked) + ARRAY_SIZE(sys_host_masked))
 #define N_DEVICES (ARRAY_SIZE(devices) - 1)
 #define N_ETC (ARRAY_SIZE(etc_files) - 1)
 
+struct over {
+        int src, target;                /* target: O_PATH in the proc or sys mount */
+        const char *what;
+};
+
 struct mounts {
         int proc;
-        struct {
-                int src, target;        /* target: O_PATH in the proc mount */
-                const char *what;
-        } over[N_PROC_OVER];            /* masks and read-only paths */
+        struct over over[N_PROC_OVER];  /* masks and read-only paths */
         size_t n_over;
+        int sys;                        /* -1: the image has no /sys to mount on */
+        bool sys_host;                  /* a bind of the host's /sys */
+        struct over sys_over[N_SYS_OVER];
+        size_t n_sys_over;
         int dev, pts, shm, device[N_DEVICES];
         int tmp;                        /* -1: the spec mounts /tmp */
         int etc[N_ETC];                 /* generated files, each a bind */
@@ -203,13 +217,17 @@ struct mounts {
 
 static void mounts_done(struct mounts *m)
 {
-        int *all[] = { &m->proc, &m->dev, &m->pts, &m->shm, &m->tmp };
+        int *all[] = { &m->proc, &m->sys, &m->dev, &m->pts, &m->shm, &m->tmp };
         for (size_t i = 0; i < ARRAY_SIZE(all); i++)
                 if (*all[i] >= 0)
                         close(*all[i]);
         for (size_t i = 0; i < m->n_over; i++) {
                 close(m->over[i].src);
                 close(m->over[i].target);
+        }
+        for (size_t i = 0; i < m->n_sys_over; i++) {
+                close(m->sys_over[i].src);
+                close(m->sys_over[i].target);
         }
         for (size_t i = 0; i < N_DEVICES; i++)
                 if (m->device[i] >= 0)
@@ -234,25 +252,45 @@ static int bind_clone(int dirfd, const char *path, unsigned attr, bool recursive
         return 0;
 }
 
-/* What goes over /proc/NAME: an empty read-only tmpfs for a folder,
- * /dev/null for a file (masked), or NAME itself read-only. A path this
- * kernel does not have is skipped. */
-static int prepare_proc_over(struct mounts *m, const char *name, bool mask, berth_error **err)
+/* What goes over NAME in the proc or sys mount base: an empty read-only
+ * tmpfs for a folder, /dev/null for a file (masked), or NAME itself
+ * read-only. A path this kernel does not have is skipped. */
+static int prepare_over(int base, const char *name, bool mask, struct over *list, size_t *n, berth_error **err)
 {
-        _cleanup_close_ int t = openat(m->proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int t = openat(base, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (t < 0 || fstat(t, &st) < 0)
                 return 0;
         int src = -1;
         static const char *const opts[] = { "size", "0", NULL };
         const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-        if (!mask ? bind_clone(m->proc, name, ro, true, &src, err) < 0
+        if (!mask ? bind_clone(base, name, ro, true, &src, err) < 0
                   : S_ISDIR(st.st_mode) ? fs_new("tmpfs", opts, ro, &src, err) < 0
                                         : bind_clone(AT_FDCWD, "/dev/null", MOUNT_ATTR_RDONLY, false, &src, err) < 0)
                 return -1;
-        m->over[m->n_over].src = src;
-        m->over[m->n_over].target = TAKE_FD(t);
-        m->over[m->n_over++].what = name;
+        list[*n].src = src;
+        list[*n].target = TAKE_FD(t);
+        list[(*n)++].what = name;
+        return 0;
+}
+
+/* A fresh sysfs shows the devices of the network namespace that mounts it,
+ * and the kernel lets a user namespace mount one only in a network
+ * namespace of its own; with the host's network, the host's /sys is bound
+ * instead (as crun does rootless), with what is mounted in it. */
+static int prepare_sys(struct mounts *m, const struct child_args *a, berth_error **err)
+{
+        const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        m->sys_host = a->c->network == SANDBOX_NET_HOST;
+        if (m->sys_host ? bind_clone(AT_FDCWD, "/sys", ro, true, &m->sys, err) < 0
+                        : fs_new("sysfs", NULL, ro, &m->sys, err) < 0)
+                return berth_error_wrap(err, "/sys");
+        for (size_t i = 0; sys_masked[i]; i++)
+                if (prepare_over(m->sys, sys_masked[i], true, m->sys_over, &m->n_sys_over, err) < 0)
+                        return berth_error_wrap(err, "mask /sys/%s", sys_masked[i]);
+        for (size_t i = 0; m->sys_host && sys_host_masked[i]; i++)
+                if (prepare_over(m->sys, sys_host_masked[i], true, m->sys_over, &m->n_sys_over, err) < 0)
+                        return berth_error_wrap(err, "mask /sys/%s", sys_host_masked[i]);
         return 0;
 }
 
@@ -261,10 +299,10 @@ static int prepare_proc(struct mounts *m, berth_error **err)
         if (fs_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &m->proc, err) < 0)
                 return berth_error_wrap(err, "/proc");
         for (size_t i = 0; proc_masked[i]; i++)
-                if (prepare_proc_over(m, proc_masked[i], true, err) < 0)
+                if (prepare_over(m->proc, proc_masked[i], true, m->over, &m->n_over, err) < 0)
                         return berth_error_wrap(err, "mask /proc/%s", proc_masked[i]);
         for (size_t i = 0; proc_readonly[i]; i++)
-                if (prepare_proc_over(m, proc_readonly[i], false, err) < 0)
+                if (prepare_over(m->proc, proc_readonly[i], false, m->over, &m->n_over, err) < 0)
                         return berth_error_wrap(err, "make /proc/%s read-only", proc_readonly[i]);
         return 0;
 }
@@ -349,12 +387,12 @@ static bool has_mount_at(const struct sandbox_config *c, const char *target)
 
 static int prepare_mounts(struct mounts *m, const struct child_args *a, berth_error **err)
 {
-        *m = (struct mounts) { .proc = -1, .dev = -1, .pts = -1, .shm = -1, .tmp = -1 };
+        *m = (struct mounts) { .proc = -1, .sys = -1, .dev = -1, .pts = -1, .shm = -1, .tmp = -1 };
         for (size_t i = 0; i < N_DEVICES; i++)
                 m->device[i] = -1;
         for (size_t i = 0; i < N_ETC; i++)
                 m->etc[i] = -1;
-        if (prepare_proc(m, err) < 0 || prepare_dev(m, err) < 0)
+        if (prepare_proc(m, err) < 0 || prepare_sys(m, a, err) < 0 || prepare_dev(m, err) < 0)
                 return -1;
         static const char *const tmp_opts[] = { "mode", "1777", NULL };
         if (!has_mount_at(a->c, "/tmp") &&
@@ -390,6 +428,29 @@ static int attach_etc(int rootfd, int src, const char *name, berth_error **err)
         return move_onto(src, t, target, err);
 }
 
+/* Whether /sys is there for cgroup_view_mount(): 0 none, 1 a fresh sysfs,
+ * 2 the host's. */
+static int sys_mounted;
+
+/* An image whose /sys cannot be made, or is a symlink, goes without. */
+static int attach_sys(int rootfd, const struct mounts *m, berth_error **err)
+{
+        _cleanup_close_ int t = -1;
+        _cleanup_error_ berth_error *e = NULL;
+        struct stat st;
+        if (open_beneath(rootfd, "sys", true, true, &t, &e) < 0 || fstat(t, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                log_debug("no /sys in the sandbox: %s", e ? e->msg : "not a folder");
+                return 0;
+        }
+        if (move_onto(m->sys, t, "/sys", err) < 0)
+                return -1;
+        for (size_t i = 0; i < m->n_sys_over; i++)
+                if (move_onto(m->sys_over[i].src, m->sys_over[i].target, m->sys_over[i].what, err) < 0)
+                        return -1;
+        sys_mounted = m->sys_host ? 2 : 1;
+        return 0;
+}
+
 static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
 {
         if (mount_at(m->proc, rootfd, "proc", true, err) < 0)
@@ -397,6 +458,8 @@ static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
         for (size_t i = 0; i < m->n_over; i++)
                 if (move_onto(m->over[i].src, m->over[i].target, m->over[i].what, err) < 0)
                         return berth_error_wrap(err, "/proc");
+        if (attach_sys(rootfd, m, err) < 0)
+                return berth_error_wrap(err, "/sys");
         if (mount_at(m->dev, rootfd, "dev", true, err) < 0)
                 return berth_error_wrap(err, "/dev");
         for (size_t i = 0; i < N_DEVICES; i++)
@@ -786,6 +849,8 @@ static int join_limits(const struct child_args *a, berth_error **err)
                 return -1;
         if (unshare(CLONE_NEWCGROUP) < 0)
                 return berth_err(err, errno, "cgroup namespace");
+        if (sys_mounted && cgroup_view_mount(&j, sys_mounted == 2, err) < 0)
+                return berth_error_wrap(err, "/sys/fs/cgroup");
         return rlimits_apply(&a->c->limits, j.pids, err);
 }
 

@@ -351,7 +351,8 @@ static int release_child(struct run *r, berth_error **err)
                 return -1;
         if (cgroup_join(r, err) < 0)
                 return -1;
-        struct join_msg j = { .tag = 'j', .memory = r->cgroup.memory, .pids = r->cgroup.pids };
+        struct join_msg j = { .tag = 'j', .mech = (char) r->cgroup.mech, .memory = r->cgroup.memory,
+                              .pids = r->cgroup.pids, .cpus = r->cgroup.cpus };
         if (send_fds(r->sync_w, &j, sizeof(j), r->cgroup.join_fds, r->cgroup.n_join_fds) < 0)
                 return berth_err(err, errno, "start the sandbox");
         return 0;

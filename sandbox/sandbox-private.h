@@ -166,5 +166,13 @@ int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds);
  * enforces, with the v1 `tasks` fds for the init to join by itself. */
 struct join_msg {
         char tag;               /* 'j' */
-        bool memory, pids;
+        char mech;              /* enum sandbox_limit_mech of berth's cgroup */
+        bool memory, pids, cpus;
 };
+
+/* ---- the sandbox's view of its cgroup (cgroupfs.c) ---- */
+/* In the init, in its new cgroup namespace, after pivot_root: mount the
+ * sandbox's own cgroup read-only on /sys/fs/cgroup (cgroup2, or each v1
+ * controller berth limits). Without a cgroup: nothing, or an empty folder
+ * over the host's hierarchies where /sys is the host's. */
+int cgroup_view_mount(const struct join_msg *j, bool host_sys, berth_error **err);

@@ -420,3 +420,37 @@ with tarfile.open(sys.argv[1], "w") as t:
   run as_runner "$W/bin/berth" doctor
   [[ "$output" == *"ids inside        $n (your user and its range"* ]]
 }
+
+@test "/sys is read-only, firmware masked; /sys/fs/cgroup shows the sandbox's own limits, read-only" {
+  mech=$(limit_mech memory)
+  run sb --memory $((64 << 20)) --pids 50 -- sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null ||
+    cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>/dev/null || echo no-cgroup: $(ls -A /sys/fs/cgroup);
+    for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max /sys/fs/cgroup/x /sys/x /sys/kernel/x; do
+      echo 1 >$f && echo "wrote $f"; done; mkdir /sys/fs/cgroup/memory/x /sys/fs/cgroup/x && echo made-cgroup;
+    echo "firmware: $(ls -A /sys/firmware | wc -l)"; ls /sys/class/net; grep " /sys" /proc/self/mountinfo | grep -v " ro,"; grep memory /proc/self/cgroup'
+  echo "mechanism $mech: $output"
+  [ "$status" -eq 0 ]
+  case "$mech" in
+    none) [ "${lines[0]}" = "no-cgroup:" ] ;;
+    *) [ "${lines[0]}" = $((64 << 20)) ] && [ "${lines[1]}" = 50 ] ;;
+  esac
+  [[ "$output" != *wrote* && "$output" != *made-cgroup* ]]
+  [[ "$output" == *"firmware: 0"* ]]
+  [[ "$output" == *"
+lo"* && "$output" != *eth* ]] # this network namespace's devices
+  # every mount under /sys is read-only, and the sandbox's cgroup is its namespace's root
+  [[ "$output" != *" - sysfs "* && "$output" != *" - cgroup"* && "$output" != *" - tmpfs "* ]]
+  [ "$mech" = none ] || [[ "$output" =~ memory:/$ ]]
+  [ -z "$RUNNER" ] || [ "$mech" != "cgroup v1" ] || fail "a user got a v1 cgroup"
+}
+
+@test "with the host's network, /sys is the host's, read-only, without its cgroups or kernel filesystems" {
+  run sb --net host -- sh -c 'for d in /sys/fs/cgroup /sys/kernel/debug /sys/kernel/security /sys/firmware; do ls -A $d | wc -l; done | sort -u;
+    touch /sys/x /sys/kernel/x 2>&1; grep " /sys" /proc/self/mountinfo | grep -v " ro,"; echo done'
+  echo "$output"
+  [ "${lines[0]}" = 0 ]
+  [[ "$output" == *"Read-only file system"* && "$output" == *done* ]]
+  [[ "$output" != *" - "* ]] # no writable mount under /sys
+  run sb --net host --memory $((64 << 20)) -- sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null'
+  [ "$(limit_mech memory)" = none ] || [ "${lines[0]}" = $((64 << 20)) ]
+}
