@@ -153,15 +153,14 @@ static int send_root(struct run *r, berth_error **err)
         if (ns < 0)
                 return berth_err(err, errno, "open %s", path);
         int ok = 0;
+        _cleanup_error_ berth_error *e = NULL;
         if (r->kept_fd >= 0)
                 fd = TAKE_FD(r->kept_fd);
-        else if ((ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, err)) == 0 && r->keep_key)
-                ok = pin_root(r, ns, &fd, err);
+        else if ((ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, &e)) == 0 && r->keep_key)
+                ok = pin_root(r, ns, &fd, &e);
         if (ok < 0) {
                 detach_layers(r);
-                log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
-                berth_error_free(*err);
-                *err = NULL;
+                log_debug("idmapped root failed (%s); the image keeps host ownership", e->msg);
                 if (root_make(&r->c->root, true, &fd, err) < 0)
                         return berth_error_wrap(err, "root");
         }
@@ -259,18 +258,36 @@ static unsigned long clone_flags(const struct sandbox_config *c)
         return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 }
 
+static void close_pairs(int (*p)[2], size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < 2; k++)
+                        if (p[i][k] >= 0)
+                                close(p[i][k]);
+}
+
+/* The sync socket, the report pipe, the pty socket (for a tty) and, as
+ * root, the root's socket: the sandbox's ids cannot reach into our private
+ * folders, so we build the root and hand it over as a detached mount. All
+ * or none: a failed call leaves its pair at -1. */
+static int make_channels(const struct run *r, int (*p)[2], berth_error **err)
+{
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[0]) < 0 || pipe2(p[1], O_CLOEXEC) < 0 ||
+            (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[2]) < 0) ||
+            (r->ids.as_root && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[3]) < 0)) {
+                int e = errno;
+                close_pairs(p, 4);
+                return berth_err(err, e, "sockets and pipe to the sandbox");
+        }
+        return 0;
+}
+
 static int start_child(struct run *r, berth_error **err)
 {
-        int sync[2], report[2], pty[2] = { -1, -1 };
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(report, O_CLOEXEC) < 0)
-                return berth_err(err, errno, "sync socket and report pipe");
-        if (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)
-                return berth_err(err, errno, "socketpair");
-        /* As root, the sandbox's ids cannot reach into our private folders:
-         * we build the root and hand it over as a detached mount. */
-        int root[2] = { -1, -1 };
-        if (r->ids.as_root && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, root) < 0)
-                return berth_err(err, errno, "socketpair");
+        int p[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+        if (make_channels(r, p, err) < 0)
+                return -1;
+        int *sync = p[0], *report = p[1], *pty = p[2], *root = p[3];
         r->args.root_sock = root[1];
         r->args.c = r->c;
         r->args.ids = &r->ids;
