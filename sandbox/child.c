@@ -276,15 +276,24 @@ static int prepare_over(int base, const char *name, bool mask, struct over *list
 
 /* A fresh sysfs shows the devices of the network namespace that mounts it,
  * and the kernel lets a user namespace mount one only in a network
- * namespace of its own; with the host's network, the host's /sys is bound
- * instead (as crun does rootless), with what is mounted in it. */
+ * namespace of its own, and only where the host's /sys is fully visible
+ * (not inside a container that masks part of it). Otherwise the host's
+ * /sys is bound instead (as crun does rootless), with what is mounted in
+ * it; where neither works, the sandbox goes without /sys. */
 static int prepare_sys(struct mounts *m, const struct child_args *a, berth_error **err)
 {
         const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        _cleanup_error_ berth_error *e = NULL;
         m->sys_host = a->c->network == SANDBOX_NET_HOST;
-        if (m->sys_host ? bind_clone(AT_FDCWD, "/sys", ro, true, &m->sys, err) < 0
-                        : fs_new("sysfs", NULL, ro, &m->sys, err) < 0)
-                return berth_error_wrap(err, "/sys");
+        if (!m->sys_host && fs_new("sysfs", NULL, ro, &m->sys, &e) < 0) {
+                log_debug("/sys: %s; binding the host's", e->msg);
+                m->sys_host = true;
+        }
+        _cleanup_error_ berth_error *e2 = NULL;
+        if (m->sys_host && bind_clone(AT_FDCWD, "/sys", ro, true, &m->sys, &e2) < 0) {
+                log_debug("no /sys in the sandbox: %s", e2->msg);
+                return 0;
+        }
         for (size_t i = 0; sys_masked[i]; i++)
                 if (prepare_over(m->sys, sys_masked[i], true, m->sys_over, &m->n_sys_over, err) < 0)
                         return berth_error_wrap(err, "mask /sys/%s", sys_masked[i]);
@@ -436,6 +445,8 @@ static int sys_mounted;
 static int attach_sys(int rootfd, const struct mounts *m, berth_error **err)
 {
         _cleanup_close_ int t = -1;
+        if (m->sys < 0)
+                return 0;
         _cleanup_error_ berth_error *e = NULL;
         struct stat st;
         if (open_beneath(rootfd, "sys", true, true, &t, &e) < 0 || fstat(t, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -849,8 +860,11 @@ static int join_limits(const struct child_args *a, berth_error **err)
                 return -1;
         if (unshare(CLONE_NEWCGROUP) < 0)
                 return berth_err(err, errno, "cgroup namespace");
-        if (sys_mounted && cgroup_view_mount(&j, sys_mounted == 2, err) < 0)
-                return berth_error_wrap(err, "/sys/fs/cgroup");
+        /* The limits hold without it: a kernel that refuses it costs the
+         * sandbox only the view of them. */
+        _cleanup_error_ berth_error *view = NULL;
+        if (sys_mounted && cgroup_view_mount(&j, sys_mounted == 2, &view) < 0)
+                log_debug("/sys/fs/cgroup: %s", view->msg);
         return rlimits_apply(&a->c->limits, j.pids, err);
 }
 
