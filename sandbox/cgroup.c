@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -271,6 +272,25 @@ int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err)
         return 1;
 }
 
+void cgroup_prepare_view(struct cgroup_handle *h)
+{
+        struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                             MOUNT_ATTR_NOEXEC };
+        if (h->mech != SANDBOX_LIMIT_CGROUP1 || geteuid() != 0)
+                return;
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                int fd = open_tree(AT_FDCWD, h->dirs[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+                        log_debug("cgroup view of %s: %s", h->dirs[i], strerror(errno));
+                        if (fd >= 0)
+                                close(fd);
+                        continue;
+                }
+                h->view_ctrl[h->n_view_fds] = h->ctrl[i];
+                h->view_fds[h->n_view_fds++] = fd;
+        }
+}
+
 int cgroup_self_join(const int *fds, size_t n, berth_error **err)
 {
         for (size_t i = 0; i < n; i++)
@@ -284,6 +304,9 @@ void cgroup_destroy(struct cgroup_handle *h)
         for (size_t i = 0; i < h->n_join_fds; i++)
                 close(h->join_fds[i]);
         h->n_join_fds = 0;
+        for (size_t i = 0; i < h->n_view_fds; i++)
+                close(h->view_fds[i]);
+        h->n_view_fds = 0;
         for (size_t i = 0; i < h->n_dirs; i++) {
                 /* The last zombies may take a moment to leave. */
                 for (int tries = 0; rmdir(h->dirs[i]) < 0 && errno == EBUSY && tries < 200; tries++)

@@ -45,9 +45,21 @@ static size_t v1_hierarchies(const struct join_msg *j, char ret[][64], berth_err
         return n;
 }
 
-/* One v1 hierarchy at DIR in the tmpfs: its controllers as mount flags;
- * a co-mounted one ("cpu,cpuacct") gets a symlink for each name. */
-static int mount_v1(int tmp, char *list, berth_error **err)
+/* berth's bind of the folder for a controller in list, or -1. */
+static int view_for(const struct join_msg *j, const int *view_fds, const char *list)
+{
+        static const char *const ctrls[] = { "memory", "pids", "cpu" };
+        for (size_t i = 0; i < 4 && view_fds[i] >= 0; i++)
+                for (size_t k = 0; k < ARRAY_SIZE(ctrls); k++)
+                        if (j->view[i] == ctrls[k][0] && in_list(list, ctrls[k]))
+                                return view_fds[i];
+        return -1;
+}
+
+/* One v1 hierarchy at LIST in the tmpfs: berth's bind of our folder, or
+ * a fresh mount with the controllers as flags; a co-mounted one
+ * ("cpu,cpuacct") gets a symlink for each name. */
+static int mount_v1(int tmp, char *list, int view, berth_error **err)
 {
         const char *opts[2 * 4 + 1] = {};
         _cleanup_free_ char *copy = xstrdup(list);
@@ -59,13 +71,17 @@ static int mount_v1(int tmp, char *list, berth_error **err)
                         return berth_err(err, errno, "symlink %s", c);
         }
         _cleanup_close_ int fd = -1;
-        if (mkdirat(tmp, list, 0755) < 0 || fs_new("cgroup", opts, RO_ATTRS, &fd, err) < 0)
-                return berth_err(err, errno, "cgroup %s", list);
+        if (mkdirat(tmp, list, 0755) < 0)
+                return berth_err(err, errno, "mkdir %s", list);
+        if (view >= 0)
+                return mount_at(view, tmp, list, true, err);
+        if (fs_new("cgroup", opts, RO_ATTRS, &fd, err) < 0)
+                return -1;
         return mount_at(fd, tmp, list, true, err);
 }
 
 /* A small tmpfs holds a folder for each hierarchy, as on the host. */
-static int view_v1(int rootfd, const struct join_msg *j, berth_error **err)
+static int view_v1(int rootfd, const struct join_msg *j, const int *view_fds, berth_error **err)
 {
         char lists[MAX_HIERARCHIES][64];
         size_t n = v1_hierarchies(j, lists, err);
@@ -75,7 +91,7 @@ static int view_v1(int rootfd, const struct join_msg *j, berth_error **err)
                                        &tmp, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++)
-                if (mount_v1(tmp, lists[i], err) < 0)
+                if (mount_v1(tmp, lists[i], view_for(j, view_fds, lists[i]), err) < 0)
                         return -1;
         struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
         if (mount_setattr(tmp, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
@@ -83,7 +99,7 @@ static int view_v1(int rootfd, const struct join_msg *j, berth_error **err)
         return mount_at(tmp, rootfd, "sys/fs/cgroup", true, err);
 }
 
-int cgroup_view_mount(const struct join_msg *j, bool host_sys, berth_error **err)
+int cgroup_view_mount(const struct join_msg *j, const int *view_fds, bool host_sys, berth_error **err)
 {
         _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
         if (rootfd < 0)
@@ -94,7 +110,7 @@ int cgroup_view_mount(const struct join_msg *j, bool host_sys, berth_error **err
                 return mount_at(fd, rootfd, "sys/fs/cgroup", true, err);
         }
         if (j->mech == SANDBOX_LIMIT_CGROUP1)
-                return view_v1(rootfd, j, err);
+                return view_v1(rootfd, j, view_fds, err);
         if (!host_sys)
                 return 0; /* a fresh sysfs's /sys/fs/cgroup is an empty folder */
         static const char *const opts[] = { "size", "0", NULL };

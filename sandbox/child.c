@@ -853,18 +853,22 @@ static int join_limits(const struct child_args *a, berth_error **err)
         if (recv_fds(a->sync_fd, &j, sizeof(j), fds, &n) < 0 || j.tag != 'j')
                 _exit(125); /* berth died */
         close(a->sync_fd);
-        int r = cgroup_self_join(fds, n, err);
+        size_t n_join = j.n_join < n ? j.n_join : n;
+        int r = cgroup_self_join(fds, n_join, err);
+        if (r == 0 && unshare(CLONE_NEWCGROUP) < 0)
+                r = berth_err(err, errno, "cgroup namespace");
+        /* The limits hold without it: a kernel that refuses it costs the
+         * sandbox only the view of them. */
+        _cleanup_error_ berth_error *view = NULL;
+        int view_fds[4] = { -1, -1, -1, -1 };
+        for (size_t i = n_join; i < n && i - n_join < 4; i++)
+                view_fds[i - n_join] = fds[i];
+        if (r == 0 && sys_mounted && cgroup_view_mount(&j, view_fds, sys_mounted == 2, &view) < 0)
+                log_debug("/sys/fs/cgroup: %s", view->msg);
         for (size_t i = 0; i < n; i++)
                 close(fds[i]);
         if (r < 0)
                 return -1;
-        if (unshare(CLONE_NEWCGROUP) < 0)
-                return berth_err(err, errno, "cgroup namespace");
-        /* The limits hold without it: a kernel that refuses it costs the
-         * sandbox only the view of them. */
-        _cleanup_error_ berth_error *view = NULL;
-        if (sys_mounted && cgroup_view_mount(&j, sys_mounted == 2, &view) < 0)
-                log_debug("/sys/fs/cgroup: %s", view->msg);
         return rlimits_apply(&a->c->limits, j.pids, err);
 }
 

@@ -190,6 +190,7 @@ static int make_cgroup(struct run *r, const char *v2, berth_error **err)
             (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
                 return -1;
         r->self_join = sj == 1;
+        cgroup_prepare_view(&r->cgroup);
         return 0;
 }
 
@@ -347,6 +348,25 @@ static int cgroup_join(struct run *r, berth_error **err)
         return 0;
 }
 
+/* Which limits the cgroup covers, with the v1 `tasks` fds and views. */
+static int send_join(struct run *r, berth_error **err)
+{
+        const struct cgroup_handle *h = &r->cgroup;
+        struct join_msg j = { .tag = 'j', .mech = (char) h->mech, .memory = h->memory, .pids = h->pids,
+                              .cpus = h->cpus, .n_join = (unsigned char) h->n_join_fds };
+        int fds[MAX_PASSED_FDS];
+        size_t n = 0;
+        for (size_t i = 0; i < h->n_join_fds; i++)
+                fds[n++] = h->join_fds[i];
+        for (size_t i = 0; i < h->n_view_fds; i++) {
+                j.view[i] = h->view_ctrl[i][0];
+                fds[n++] = h->view_fds[i];
+        }
+        if (send_fds(r->sync_w, &j, sizeof(j), fds, n) < 0)
+                return berth_err(err, errno, "start the sandbox");
+        return 0;
+}
+
 /* Two messages on the sync socket: "m" (mapped) lets the child build its
  * mounts, a join_msg lets it start the command once it is in the cgroup.
  * The socket stays open: the child sees it hang up if we die. */
@@ -368,10 +388,7 @@ static int release_child(struct run *r, berth_error **err)
                 return -1;
         if (cgroup_join(r, err) < 0)
                 return -1;
-        struct join_msg j = { .tag = 'j', .mech = (char) r->cgroup.mech, .memory = r->cgroup.memory,
-                              .pids = r->cgroup.pids, .cpus = r->cgroup.cpus };
-        if (send_fds(r->sync_w, &j, sizeof(j), r->cgroup.join_fds, r->cgroup.n_join_fds) < 0)
-                return berth_err(err, errno, "start the sandbox");
+        return send_join(r, err);
         return 0;
 }
 

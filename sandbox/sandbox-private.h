@@ -52,6 +52,9 @@ struct cgroup_handle {
         size_t n_dirs;
         int join_fds[4];        /* v1: each folder's `tasks`, opened for the init to join itself */
         size_t n_join_fds;
+        int view_fds[4];        /* v1 as root: each folder as a read-only bind, for /sys/fs/cgroup */
+        const char *view_ctrl[4];
+        size_t n_view_fds;
         bool memory, pids, cpus; /* which limits a cgroup enforces */
 };
 /* Where cgroup v2 is mounted; BERTH_CGROUP2_ROOT overrides (tests). */
@@ -76,6 +79,11 @@ int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
  * costs. The file is opened by us, so the write is checked against our
  * credentials. Returns 1 if the child should join this way. */
 int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err);
+/* v1, where we may (as root): each folder as a detached read-only bind
+ * for the sandbox's /sys/fs/cgroup. A fresh v1 mount made inside first
+ * waits for every cgroup still going away (a millisecond after a run just
+ * ended); a bind does not. Missing views are not an error. */
+void cgroup_prepare_view(struct cgroup_handle *h);
 /* In the child: write "0" to each join fd. */
 int cgroup_self_join(const int *fds, size_t n, berth_error **err);
 void cgroup_destroy(struct cgroup_handle *h);
@@ -158,7 +166,7 @@ int send_fd(int sock, int fd);
 int recv_fd(int sock, const char *what, int *ret_fd, berth_error **err);
 /* len bytes with up to MAX_PASSED_FDS fds (SCM_RIGHTS) on a unix socket;
  * received fds are close-on-exec. */
-#define MAX_PASSED_FDS 4
+#define MAX_PASSED_FDS 8
 int send_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
 int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds);
 
@@ -168,6 +176,8 @@ struct join_msg {
         char tag;               /* 'j' */
         char mech;              /* enum sandbox_limit_mech of berth's cgroup */
         bool memory, pids, cpus;
+        unsigned char n_join;   /* the fds: n_join `tasks` files, then the views */
+        char view[4];           /* each view's controller: "memory", "pids", "cpu" by initial */
 };
 
 /* ---- the sandbox's view of its cgroup (cgroupfs.c) ---- */
@@ -175,4 +185,4 @@ struct join_msg {
  * sandbox's own cgroup read-only on /sys/fs/cgroup (cgroup2, or each v1
  * controller berth limits). Without a cgroup: nothing, or an empty folder
  * over the host's hierarchies where /sys is the host's. */
-int cgroup_view_mount(const struct join_msg *j, bool host_sys, berth_error **err);
+int cgroup_view_mount(const struct join_msg *j, const int *view_fds, bool host_sys, berth_error **err);
