@@ -427,7 +427,8 @@ with tarfile.open(sys.argv[1], "w") as t:
     cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>/dev/null || echo no-cgroup: $(ls -A /sys/fs/cgroup);
     for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max /sys/fs/cgroup/x /sys/x /sys/kernel/x; do
       echo 1 >$f && echo "wrote $f"; done; mkdir /sys/fs/cgroup/memory/x /sys/fs/cgroup/x && echo made-cgroup;
-    echo "firmware: $(ls -A /sys/firmware | wc -l)"; ls /sys/class/net; grep " /sys" /proc/self/mountinfo | grep -v " ro,"; grep memory /proc/self/cgroup'
+    echo "firmware: $(ls -A /sys/firmware | wc -l)"; ls /sys/class/net; grep " /sys" /proc/self/mountinfo | grep -v " ro,";
+    grep " /sys/fs/cgroup/memory \| /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f4,5,9; grep memory /proc/self/cgroup'
   echo "mechanism $mech: $output"
   [ "$status" -eq 0 ]
   case "$mech" in
@@ -441,6 +442,11 @@ lo"* && "$output" != *eth* ]] # this network namespace's devices
   # every mount under /sys is read-only, and the sandbox's cgroup is its namespace's root
   [[ "$output" != *" - sysfs "* && "$output" != *" - cgroup"* && "$output" != *" - tmpfs "* ]]
   [ "$mech" = none ] || [[ "$output" =~ memory:/$ ]]
+  # mounted with the cgroup as its root, as the JVM matches mountinfo against /proc/self/cgroup
+  case "$mech" in
+    "cgroup v1") [[ "$output" == *"/ /sys/fs/cgroup/memory cgroup"* ]] ;;
+    "cgroup v2") [[ "$output" == *"/ /sys/fs/cgroup cgroup2"* ]] ;;
+  esac
   [ -z "$RUNNER" ] || [ "$mech" != "cgroup v1" ] || fail "a user got a v1 cgroup"
 }
 
