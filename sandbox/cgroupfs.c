@@ -25,12 +25,12 @@ static bool in_list(const char *list, const char *word)
 
 /* The v1 hierarchies berth limits, by their controller lists as
  * /proc/self/cgroup names them ("memory", "cpu,cpuacct"). */
-static size_t v1_hierarchies(const struct join_msg *j, char ret[][64], berth_error **err)
+static int v1_hierarchies(const struct join_msg *j, char ret[][64], size_t *ret_n, berth_error **err)
 {
         _cleanup_free_ char *text = NULL;
         size_t n = 0;
         if (read_file_bounded(AT_FDCWD, "/proc/self/cgroup", 65536, "/proc/self/cgroup", &text, NULL, err) < 0)
-                return (size_t) -1;
+                return -1;
         for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && n < MAX_HIERARCHIES;
              l = strtok_r(NULL, "\n", &save)) {
                 char *list = strchr(l, ':'), *end = list ? strchr(list + 1, ':') : NULL;
@@ -42,7 +42,8 @@ static size_t v1_hierarchies(const struct join_msg *j, char ret[][64], berth_err
                     (j->cpus && in_list(list, "cpu")))
                         snprintf(ret[n++], 64, "%s", list);
         }
-        return n;
+        *ret_n = n;
+        return 0;
 }
 
 /* berth's bind of the folder for a controller in list, or -1. */
@@ -84,11 +85,11 @@ static int mount_v1(int tmp, char *list, int view, berth_error **err)
 static int view_v1(int rootfd, const struct join_msg *j, const int *view_fds, berth_error **err)
 {
         char lists[MAX_HIERARCHIES][64];
-        size_t n = v1_hierarchies(j, lists, err);
+        size_t n;
         static const char *const opts[] = { "mode", "0755", "size", "65536", NULL };
         _cleanup_close_ int tmp = -1;
-        if (n == (size_t) -1 || fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                                       &tmp, err) < 0)
+        if (v1_hierarchies(j, lists, &n, err) < 0 ||
+            fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &tmp, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++)
                 if (mount_v1(tmp, lists[i], view_for(j, view_fds, lists[i]), err) < 0)
