@@ -460,3 +460,17 @@ lo"* && "$output" != *eth* ]] # this network namespace's devices
   run sb --net host --memory $((64 << 20)) -- sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null'
   [ "$(limit_mech memory)" = none ] || [ "${lines[0]}" = $((64 << 20)) ]
 }
+
+@test "as root, the v1 cgroup view is the same whether berth binds it or the init mounts it" {
+  [ -z "$RUNNER" ] || skip "rootless, the init mounts it"
+  [ "$(limit_mech memory)" = "cgroup v1" ] || skip "memory is not limited by cgroup v1 here"
+  for how in "" mount; do
+    run env BERTH_CGROUP_VIEW="$how" "$W/bin/sandbox-driver" --root "$W/root" --memory $((32 << 20)) --pids 40 -- \
+      sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; echo 1 >/sys/fs/cgroup/pids/pids.max;
+        grep " /sys/fs/cgroup/" /proc/self/mountinfo | cut -d" " -f4,5,6'
+    echo "${how:-bind}: $output"
+    [ "${lines[0]}" = $((32 << 20)) ] && [ "${lines[1]}" = 40 ]
+    [[ "$output" == *"Read-only file system"* ]]
+    [[ "$output" == *"/ /sys/fs/cgroup/memory ro,"* && "$output" == *"/ /sys/fs/cgroup/pids ro,"* ]]
+  done
+}
