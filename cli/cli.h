@@ -58,6 +58,8 @@ int cli_not_implemented(struct cli_ctx *ctx);
 int cli_parse_common_only(struct cli_ctx *ctx, int argc, char **argv);
 /* "1.5 MiB": b in binary units, for people. */
 void cli_human_size(uint64_t b, char *out, size_t n);
+/* "512MiB": b as a spec writes it, exact. */
+char *cli_spec_size(uint64_t b);
 /* For a verb not built yet: accepts the common options and --help, then
  * says so and exits 1. */
 int cli_stub(struct cli_ctx *ctx, int argc, char **argv);

@@ -1,4 +1,6 @@
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -35,6 +37,22 @@ void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct en
         }
 }
 
+/* Why the command died, where a limit did it and the kernel says so. */
+static void say_why(struct cli_ctx *ctx, const struct spec *s, const struct sandbox_outcome *out, int status)
+{
+        if (ctx->verbosity < 0)
+                return;
+        if (out->oom_kills) {
+                _cleanup_free_ char *mem = cli_spec_size(s->resources.memory);
+                if (status == 128 + SIGKILL)
+                        fprintf(stderr, "berth: killed by the memory limit (%s)\n", mem);
+                else
+                        fprintf(stderr, "berth: the memory limit (%s) killed a process in the sandbox\n", mem);
+        }
+        if (out->pids_max)
+                fprintf(stderr, "berth: fork failed at the pids limit (%" PRIu64 ")\n", s->resources.pids);
+}
+
 int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
 {
         _cleanup_spec_ struct spec *s = NULL;
@@ -44,9 +62,13 @@ int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
                 return EXIT_BERTH;
         berth_warnings_move(&ctx->warnings, &s->warnings);
         o->warnings = &ctx->warnings;
+        struct sandbox_outcome out = {};
+        struct envs_run_opts with = *o;
+        with.outcome = &out;
         int status;
-        if (envs_run(s, o, &status, &err) < 0)
+        if (envs_run(s, &with, &status, &err) < 0)
                 return cli_run_status(ctx, err);
+        say_why(ctx, s, &out, status);
         return status;
 }
 

@@ -20,8 +20,10 @@
 #include "common/common.h"
 #include "specs/specs.h"
 
+struct sandbox_outcome;
 struct envs_run_opts {
         char *const *argv;      /* the command */
+        struct sandbox_outcome *outcome; /* what the limits did, when not NULL */
         bool ephemeral;         /* throw the writable layer away afterwards */
         bool tty;               /* interactive: a pty relayed to our terminal */
         berth_warnings *warnings; /* limits not enforced, fallbacks taken (may be NULL) */

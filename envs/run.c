@@ -212,8 +212,8 @@ static void warn_unenforced(struct dev_sandbox *d)
 {
         _cleanup_free_ char *missing = sandbox_unenforced_limits(&d->c.limits);
         if (missing)
-                berth_warn(d->warnings, "resources", "this host cannot enforce the %s limit; `berth doctor` says why",
-                           missing);
+                berth_warn(d->warnings, "resources", "the %s limit%s not enforced on this host; `berth doctor` says why",
+                           missing, strstr(missing, " and ") ? "s are" : " is");
 }
 
 static void convert_security(struct sandbox_config *c, const struct spec *s)
@@ -317,6 +317,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         d.c.user = s->user;
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
+        d.c.outcome = o->outcome;
         r = run_sandbox(&d, how, ret_status, err);
 out:
         dev_sandbox_done(&d);

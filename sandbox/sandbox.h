@@ -60,6 +60,13 @@ struct sandbox_limits {
         uint64_t nofile;
 };
 
+/* What the kernel says a limit did to the command, read from berth's cgroup
+ * once the sandbox ended (only where a cgroup enforces the limit). */
+struct sandbox_outcome {
+        uint64_t oom_kills;     /* processes the memory limit's OOM killer killed */
+        uint64_t pids_max;      /* forks refused at the pids limit */
+};
+
 struct sandbox_config {
         struct sandbox_root root;
         char *const *argv;              /* the command; argv[0] searched in PATH */
@@ -79,6 +86,7 @@ struct sandbox_config {
         const char *cache_dir;          /* where compiled seccomp filters are kept; NULL = no cache */
         const char *name;               /* names berth's cgroup; NULL = "sandbox" */
         berth_warnings *warnings;       /* fallbacks taken while building it (may be NULL) */
+        struct sandbox_outcome *outcome; /* filled when the command ran, if not NULL */
 };
 
 /* Run the command and wait for it. *ret_status is its exit status, or
@@ -118,6 +126,7 @@ struct sandbox_host {
         bool seccomp;           /* seccomp filters */
         bool subid;             /* a subordinate id range and newuidmap/newgidmap */
         bool kept_root;         /* as root, Linux 6.13+: the root stays mounted between runs */
+        uint64_t ids;           /* how many user (and group) ids the sandbox has */
         enum sandbox_limit_mech memory, cpus, pids, nofile;
         char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
         char *detail;           /* first failure seen by a probe, or NULL */

@@ -121,11 +121,13 @@ shared"* ]]
 
 @test "a declared limit the host cannot enforce is warned about once" {
   run in_proj run -- true
-  mech=$(limit_mech cpus)
-  if [ "$mech" = none ]; then
-    [ "$(grep -c 'cannot enforce the cpus limit' <<<"$output")" -eq 1 ]
+  want=
+  [ "$(limit_mech memory)" != none ] || want=memory
+  [ "$(limit_mech cpus)" != none ] || want="${want:+$want and }cpus"
+  if [ -n "$want" ]; then
+    [ "$(grep -c "warning: resources: the $want limits\? \(is\|are\) not enforced on this host" <<<"$output")" -eq 1 ]
   else
-    [[ "$output" != *"cannot enforce"* ]]
+    [[ "$output" != *"not enforced"* ]]
   fi
 }
 
@@ -610,7 +612,7 @@ YAML
     # rootless without a delegated cpu controller: doctor says so, and so does run
     [ -n "${RUNNER:-}" ] || fail_or_skip "berth doctor: no cpu controller for root"
     run in_proj run -f cpuspin.yaml -- true
-    [ "$status" -eq 0 ]; [[ "$output" == *"cannot enforce the cpus limit"* ]]
+    [ "$status" -eq 0 ]; [[ "$output" == *"the cpus limit is not enforced on this host"* ]]
     return 0
   fi
   case "$mech" in
@@ -651,4 +653,31 @@ YAML
   [ -n "$(ls -A "$h/.cache/berth")" ]
   [ ! -e "$W/proj/rel" ]
   [ "$(stat -c %u "$h/.local/state/berth")" = "$(runner_uid)" ]
+}
+
+@test "run says when the memory limit killed the command, or a fork failed at the pids limit" {
+  [ "$(limit_mech memory)" != none ] || [ -n "${RUNNER:-}" ] || fail_or_skip "no cgroup for memory"
+  if [ "$(limit_mech memory)" = none ]; then
+    # no cgroup for this user here: nothing kills the hog, and run says so
+    run in_proj run -- true
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"the memory limit is not enforced on this host"* ]]
+    [[ "$output" != *"killed by"* ]]
+    return 0
+  fi
+  run in_proj run -- probe hog 1024
+  echo "$output"
+  [ "$status" -eq 137 ]
+  [ "$(grep -c '^berth: killed by the memory limit (256MiB)$' <<<"$output")" -eq 1 ]
+  run in_proj run -- sh -c 'kill -KILL $$'
+  [ "$status" -eq 137 ]
+  [[ "$output" != *"memory limit"* ]]
+  if [[ "$(limit_mech pids)" == cgroup* ]]; then
+    run in_proj run -- probe forkbomb 500
+    echo "$output"
+    [[ "$output" == *"berth: fork failed at the pids limit (128)"* ]]
+  fi
+  run in_proj run -- true
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"limit ("* ]]
 }
