@@ -167,7 +167,7 @@ static int prepare_copy(struct dev_sandbox *d, berth_error **err)
         if (envs_copy_root(d->layers, strv_length(d->layers), dir, d->run_dir != NULL, &d->copy, err) < 0)
                 return berth_error_wrap(err, "state");
         bool ro = d->c.root.read_only;
-        d->c.root = (struct sandbox_root) { .dir = d->copy, .read_only = ro };
+        d->c.root = (struct sandbox_root) { .dir = d->copy, .read_only = ro, .owned_by_sandbox = geteuid() == 0 };
         return 0;
 }
 

@@ -156,6 +156,8 @@ static int send_root(struct run *r, berth_error **err)
         _cleanup_error_ berth_error *e = NULL;
         if (r->kept_fd >= 0)
                 fd = TAKE_FD(r->kept_fd);
+        else if (r->c->root.dir && r->c->root.owned_by_sandbox)
+                ok = root_make(&r->c->root, true, &fd, &e);
         else if ((ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, &e)) == 0 && r->keep_key)
                 ok = pin_root(r, ns, &fd, &e);
         if (ok < 0) {

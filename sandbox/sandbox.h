@@ -22,6 +22,9 @@ struct sandbox_root {
          * when the overlay goes away). Never for a layer that is kept. */
         bool volatile_upper;
         bool read_only;                 /* make / read-only once everything is mounted */
+        /* dir: its files belong to the sandbox's own ids on the host (a copy
+         * berth made, as root): bound as it is, not idmapped. */
+        bool owned_by_sandbox;
         /* overlay with a kept upper, as root: keep it mounted between runs,
          * pinned on this file (keep.c); NULL: mounted for each run. */
         const char *keep_at;
