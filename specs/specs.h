@@ -145,3 +145,32 @@ static inline void spec_freep(struct spec **s) { if (*s) spec_free(*s); }
 int spec_parse_size(const char *s, uint64_t *ret);
 /* "1s", "250ms", "2m", "1h" -> milliseconds. */
 int spec_parse_duration(const char *s, uint64_t *ret_ms);
+
+/* ---- versions and ranges ------------------------------------------------ */
+
+/* A semantic version (semver 2.0). Build metadata is dropped: it does not
+ * take part in precedence. */
+struct spec_version {
+        uint64_t major, minor, patch;   /* each below 2^62 */
+        char pre[128];                  /* prerelease identifiers; "" for a release */
+};
+/* 0, or -1 if s is not a semantic version (leading zeros, a missing part,
+ * a prerelease longer than 127 bytes). */
+int spec_version_parse(const char *s, struct spec_version *ret);
+/* <0, 0, >0 by semver precedence: 1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0-beta < 1.0.0. */
+int spec_version_cmp(const struct spec_version *a, const struct spec_version *b);
+
+/* A range as npm and cargo write them: 1.2.3 (exact), ^1.2, ~1.2.3, 1.x,
+ * >=1.2 <2 (also with a comma), 1.2 - 1.4, *, and || between alternatives. */
+struct spec_range;
+/* 0, or -1 with *ret_problem (owned) saying what cannot be read. */
+int spec_range_parse(const char *s, struct spec_range **ret, char **ret_problem);
+void spec_range_free(struct spec_range *r);
+/* A prerelease matches only where the range names a prerelease of the same
+ * major.minor.patch: ^1.2.3-beta.1 takes 1.2.3-beta.2, never 1.3.0-alpha. */
+bool spec_range_matches(const struct spec_range *r, const struct spec_version *v);
+/* The lowest version the range's first alternative admits (0.0.0 if none):
+ * where to look for the nearest versions when nothing matches. */
+void spec_range_floor(const struct spec_range *r, struct spec_version *ret);
+DEFINE_CLEANUP_FUNC(struct spec_range *, spec_range_free)
+#define _cleanup_range_ _cleanup_(spec_range_freep)
