@@ -14,6 +14,7 @@ struct cli_ctx {
         const char *spec_path;  /* -f, default "berth.yaml" */
         const char *verb;       /* for messages: "validate", "spec show" */
         int usage_status;       /* exit status of a usage error when not 2 (run: 125) */
+        char **repos;           /* --repo, in order: where extends is resolved first */
 };
 
 /* Options every verb accepts after its name: -f, --json, -q, -v, --help. */
@@ -23,7 +24,8 @@ struct cli_ctx {
         { "json", no_argument, NULL, 'J' },                         \
         { "quiet", no_argument, NULL, 'q' },                        \
         { "verbose", no_argument, NULL, 'v' },                      \
-        { "help", no_argument, NULL, 'h' }
+        { "help", no_argument, NULL, 'h' },                         \
+        { "repo", required_argument, NULL, 'R' }
 
 /* Handle a common option from getopt_long: returns true if it was one.
  * --help prints the verb's help and exits 0; an unknown option exits 2. */
@@ -41,6 +43,15 @@ int cli_exit_status(const berth_error *err);
 /* Load ctx->spec_path; on failure report it and set *ret_status to the exit
  * status (2 for an invalid spec, 1 for an unreadable one). */
 int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status);
+/* ctx->spec_path with extends resolved from --repo, BERTH_SPEC_REPOS and the
+ * spec's repos:; its warnings are shown on stderr. */
+int cli_spec_load(struct cli_ctx *ctx, struct spec **ret, berth_error **err);
+/* specs/'s hooks into images/ (sha256, Ed25519, GET). */
+const struct spec_io *cli_spec_io(void);
+/* --repo, then BERTH_SPEC_REPOS: the repositories every resolution starts with. */
+void cli_spec_resolver(struct cli_ctx *ctx, struct spec_resolver *ret);
+void cli_spec_resolver_done(struct spec_resolver *r);
+void cli_show_warnings(struct cli_ctx *ctx, char *const *warnings);
 int cli_not_implemented(struct cli_ctx *ctx);
 /* For a verb that takes only the common options and no argument: returns 0,
  * or the exit status of the usage error it reported. */
