@@ -376,20 +376,17 @@ static int split_ref(struct cli_ctx *ctx, const char *ref, char **ret_name, char
 /* The first configured repository with a version of name in range. */
 static int find_published(struct cli_ctx *ctx, const struct spec_resolver *r, const char *name, const char *range,
                           struct spec_repo *ret_repo, struct spec_index **ret_idx,
-                          const struct spec_index_entry **ret_entry, berth_error **err)
+                          const struct spec_index_entry **ret_entry, char **ret_warning, berth_error **err)
 {
         if (r->n_repos == 0)
                 return berth_error_make(err, BERTH_E_USAGE, 0,
                                         "no spec repository given (--repo or BERTH_SPEC_REPOS)");
         for (size_t i = 0; i < r->n_repos; i++) {
                 _cleanup_index_ struct spec_index *idx = NULL;
-                _cleanup_free_ char *warning = NULL;
                 if (spec_repo_index(r->io, &r->repos[i], NULL, &idx, err) < 0)
                         return -1;
                 berth_error *miss = NULL;
-                if (spec_index_select(idx, name, range, r->repos[i].url, ret_entry, &warning, &miss) == 0) {
-                        char *w[] = { warning, NULL };
-                        cli_show_warnings(ctx, w);
+                if (spec_index_select(idx, name, range, r->repos[i].url, ret_entry, ret_warning, &miss) == 0) {
                         *ret_repo = r->repos[i];
                         *ret_idx = TAKE_PTR(idx);
                         return 0;
@@ -405,7 +402,7 @@ static int find_published(struct cli_ctx *ctx, const struct spec_resolver *r, co
 
 static int spec_show_published(struct cli_ctx *ctx, const char *ref)
 {
-        _cleanup_free_ char *name = NULL, *range = NULL, *buf = NULL;
+        _cleanup_free_ char *name = NULL, *range = NULL, *buf = NULL, *warning = NULL;
         int st = split_ref(ctx, ref, &name, &range);
         if (st)
                 return st;
@@ -417,7 +414,7 @@ static int spec_show_published(struct cli_ctx *ctx, const char *ref)
         struct spec_repo repo;
         size_t len;
         _cleanup_spec_ struct spec *s = NULL;
-        int rc = find_published(ctx, &r, name, range, &repo, &idx, &e, &err);
+        int rc = find_published(ctx, &r, name, range, &repo, &idx, &e, &warning, &err);
         if (rc == 0)
                 rc = spec_repo_spec(r.io, &repo, e, &buf, &len, &err);
         if (rc == 0 && ctx->json) {
@@ -427,6 +424,9 @@ static int spec_show_published(struct cli_ctx *ctx, const char *ref)
         cli_spec_resolver_done(&r);
         if (rc < 0)
                 return cli_report(ctx, err);
+        /* Only now: the static front may have handed the command on before. */
+        char *w[] = { warning, NULL };
+        cli_show_warnings(ctx, w);
         if (ctx->json)
                 cli_print_json(json_spec(s));
         else
@@ -489,11 +489,11 @@ static int spec_versions(struct cli_ctx *ctx, const char *name)
         _cleanup_index_ struct spec_index *idx = NULL;
         const struct spec_index_entry *e;
         struct spec_repo repo;
-        int rc = find_published(ctx, &r, name, "*", &repo, &idx, &e, &err);
+        int rc = find_published(ctx, &r, name, "*", &repo, &idx, &e, NULL, &err);
         if (rc < 0 && err->kind == BERTH_E_NOTFOUND && strstr(err->msg, "no version of")) {
                 /* Only yanked or prerelease versions: still worth listing. */
                 berth_error_freep(&err);
-                rc = find_published(ctx, &r, name, ">=0.0.0-0", &repo, &idx, &e, &err);
+                rc = find_published(ctx, &r, name, ">=0.0.0-0", &repo, &idx, &e, NULL, &err);
         }
         json_t *list = json_array();
         for (size_t i = 0; rc == 0 && i < idx->n; i++) {

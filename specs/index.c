@@ -59,7 +59,7 @@ static int parse_entry(const char *what, const char *name, const char *version, 
                 return index_err(err, what, "%s@%s: sha256 must be 64 lowercase hex digits", name, version);
         if (yanked && !json_is_boolean(yanked))
                 return index_err(err, what, "%s@%s: yanked must be true or false", name, version);
-        if (!published || strlen(published) > 64)
+        if (!published || strlen(published) > 32 || strspn(published, "0123456789-:TZ") != strlen(published))
                 return index_err(err, what, "%s@%s: published must be a time like 2026-01-31T12:00:00Z", name,
                                  version);
         memcpy(e.sha256, sha, 65);

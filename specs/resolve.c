@@ -91,7 +91,7 @@ static bool valid_key_path(const char *s)
         if (!*s || *s == '.' || endswith(s, "."))
                 return false;
         for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("_-", *s) ||
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("_-", *s) ||
                       (*s == '.' && s[1] != '.')))
                         return false;
         return true;
@@ -127,7 +127,7 @@ struct level {
 struct chain {
         struct pctx *p;
         const struct spec_resolver *r;
-        struct level levels[SPEC_MAX_CHAIN];
+        struct level levels[SPEC_MAX_CHAIN + 1]; /* the spec and its bases */
         size_t n;
         struct spec_repo *repos;        /* configured, then each level's repos: as met */
         size_t n_repos;
@@ -334,8 +334,8 @@ static int resolve_chain(struct chain *c)
                         _cleanup_free_ char *cycle = cycle_text(c, name);
                         return perr(c->p, ext, "extends", "cycle: %s", cycle);
                 }
-                if (c->n == SPEC_MAX_CHAIN)
-                        return perr(c->p, ext, "extends", "chain longer than the limit of %d specs",
+                if (c->n == SPEC_MAX_CHAIN + 1)
+                        return perr(c->p, ext, "extends", "chain deeper than the limit of %d bases",
                                     SPEC_MAX_CHAIN);
                 if (load_base(c, ext, name, range) < 0)
                         return -1;

@@ -173,6 +173,7 @@ int spec_load_bytes(const char *path, const struct spec_resolver *r, struct spec
 int spec_parse_resolved(const char *name, const char *buf, size_t len, const char *base_dir,
                         const struct spec_limits *limits, const struct spec_resolver *r, struct spec **ret,
                         berth_error **err);
+/* Bases an extends chain may have. */
 #define SPEC_MAX_CHAIN 8
 static inline void spec_freep(struct spec **s) { if (*s) spec_free(*s); }
 #define _cleanup_spec_ _cleanup_(spec_freep)
