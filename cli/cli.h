@@ -15,6 +15,7 @@ struct cli_ctx {
         const char *verb;       /* for messages: "validate", "spec show" */
         int usage_status;       /* exit status of a usage error when not 2 (run: 125) */
         char **repos;           /* --repo, in order: where extends is resolved first */
+        bool locked;            /* --locked: berth.lock must exist and match the spec */
 };
 
 /* Options every verb accepts after its name: -f, --json, -q, -v, --help. */
@@ -25,7 +26,8 @@ struct cli_ctx {
         { "quiet", no_argument, NULL, 'q' },                        \
         { "verbose", no_argument, NULL, 'v' },                      \
         { "help", no_argument, NULL, 'h' },                         \
-        { "repo", required_argument, NULL, 'R' }
+        { "repo", required_argument, NULL, 'R' },                  \
+        { "locked", no_argument, NULL, 'L' }
 
 /* Handle a common option from getopt_long: returns true if it was one.
  * --help prints the verb's help and exits 0; an unknown option exits 2. */
@@ -52,6 +54,12 @@ const struct spec_io *cli_spec_io(void);
 void cli_spec_resolver(struct cli_ctx *ctx, struct spec_resolver *ret);
 void cli_spec_resolver_done(struct spec_resolver *r);
 void cli_show_warnings(struct cli_ctx *ctx, char *const *warnings);
+/* berth.lock beside the spec. */
+char *cli_lock_path(const char *spec_path);
+/* Load the spec as cli_spec_load() does, with lock (may be NULL) pinning the
+ * bases; the file's bytes are handed back. */
+int cli_spec_load_with(struct cli_ctx *ctx, struct spec_lock *lock, struct spec **ret, char **ret_buf, size_t *ret_len,
+                       berth_error **err);
 int cli_not_implemented(struct cli_ctx *ctx);
 /* For a verb that takes only the common options and no argument: returns 0,
  * or the exit status of the usage error it reported. */

@@ -18,6 +18,9 @@ bool cli_common_option(struct cli_ctx *ctx, int c, const char *arg)
         case 'R':
                 ctx->repos = strv_append(ctx->repos, xstrdup(arg));
                 return true;
+        case 'L':
+                ctx->locked = true;
+                return true;
         case 'q':
                 ctx->verbosity = -1;
                 berth_log_set_level(BERTH_LOG_ERROR);

@@ -275,22 +275,98 @@ static void record_base(struct spec *s, const char *name, const char *version, c
         memcpy(b->sha256, sha, 65);
 }
 
+/* ---- the cache of spec files, for offline use with a lock ---------------- */
+
+static char *cached_spec_path(const char *sha256)
+{
+        _cleanup_free_ char *cache = NULL;
+        if (berth_cache_dir(&cache, NULL) < 0)
+                return NULL;
+        return xasprintf("%s/specs/%s.yaml", cache, sha256);
+}
+
+/* Written only after the digest matched, like a blob; a failure to write
+ * costs a fetch next time, nothing else. */
+static void cache_spec(const char *sha256, const char *buf, size_t len)
+{
+        _cleanup_free_ char *path = cached_spec_path(sha256);
+        if (!path)
+                return;
+        _cleanup_free_ char *dir = xstrndup(path, (size_t) (strrchr(path, '/') - path));
+        _cleanup_error_ berth_error *e = NULL;
+        if (mkdir_p(dir, 0700, &e) < 0 || write_file_atomic(AT_FDCWD, path, buf, len, 0600, &e) < 0)
+                log_debug("cache %s: %s", path, e->msg);
+}
+
+/* The pinned base, if the lock has one at this depth that still fits. */
+static const struct spec_base *pinned(struct chain *c, const char *name, const char *range)
+{
+        const struct spec_lock *l = c->r->lock;
+        size_t depth = c->n - 1;
+        if (!l || depth >= l->n_bases || !streq(l->bases[depth].name, name))
+                return NULL;
+        struct spec_version v;
+        _cleanup_free_ char *problem = NULL;
+        _cleanup_range_ struct spec_range *r = NULL;
+        if (spec_version_parse(l->bases[depth].version, &v) < 0 || spec_range_parse(range, &r, &problem) < 0)
+                return NULL;
+        const char *exact = range[0] == '=' ? range + 1 : range;
+        struct spec_version pin;
+        bool fits = spec_range_matches(r, &v) || (spec_version_parse(exact, &pin) == 0 && spec_version_cmp(&pin, &v) == 0);
+        return fits ? &l->bases[depth] : NULL;
+}
+
+/* A pinned base from the cache, else from its repository by digest. */
+static int load_pinned(struct chain *c, const struct spec_base *b, char **ret_buf, size_t *ret_len,
+                       berth_error **err)
+{
+        _cleanup_free_ char *path = cached_spec_path(b->sha256);
+        if (path && read_file_bounded(AT_FDCWD, path, SPEC_FILE_MAX, "cached spec", ret_buf, ret_len, NULL) == 0)
+                return 0;
+        struct spec_repo repo = { .url = b->repo };
+        struct spec_index_entry e = { .name = b->name, .version = b->version };
+        memcpy(e.sha256, b->sha256, 65);
+        if (spec_repo_spec(c->r->io, &repo, &e, ret_buf, ret_len, err) < 0)
+                return -1;
+        cache_spec(b->sha256, *ret_buf, *ret_len);
+        return 0;
+}
+
+static int fetch_base(struct chain *c, const char *name, const char *range, struct spec_base *ret, char **ret_buf,
+                      size_t *ret_len, berth_error **err)
+{
+        const struct spec_base *pin = pinned(c, name, range);
+        if (pin) {
+                *ret = *pin;
+                return load_pinned(c, pin, ret_buf, ret_len, err);
+        }
+        if (c->r->lock && c->r->locked)
+                return berth_error_make(err, BERTH_E_FAILED, 0, "berth.lock does not pin a version of %s that fits "
+                                                                "\"%s\" (run berth lock)", name, range);
+        const struct spec_index_entry *entry = NULL;
+        size_t ri = 0;
+        if (select_base(c, name, range, &ri, &entry, err) < 0 ||
+            spec_repo_spec(c->r->io, &c->repos[ri], entry, ret_buf, ret_len, err) < 0)
+                return -1;
+        cache_spec(entry->sha256, *ret_buf, *ret_len);
+        *ret = (struct spec_base){ entry->name, entry->version, c->repos[ri].url };
+        memcpy(ret->sha256, entry->sha256, 65);
+        return 0;
+}
+
 /* Fetch and parse the base the last level's extends: names. */
 static int load_base(struct chain *c, const struct ynode *ext, const char *name, const char *range)
 {
         struct pctx *p = c->p;
         _cleanup_error_ berth_error *e = NULL;
-        const struct spec_index_entry *entry = NULL;
-        size_t ri = 0;
-        if (select_base(c, name, range, &ri, &entry, &e) < 0)
-                return chain_error(c, ext, &e);
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        if (spec_repo_spec(c->r->io, &c->repos[ri], entry, &buf, &len, &e) < 0)
+        struct spec_base b = {};
+        if (fetch_base(c, name, range, &b, &buf, &len, &e) < 0)
                 return chain_error(c, ext, &e);
-        char *label = xasprintf("%s@%s", name, entry->version);
+        char *label = xasprintf("%s@%s", name, b.version);
         p->s->sources = strv_append(p->s->sources, label);
-        record_base(p->s, name, entry->version, c->repos[ri].url, entry->sha256);
+        record_base(p->s, name, b.version, b.repo, b.sha256);
         struct spec_limits lim;
         spec_limits_default(&lim);
         struct level *lv = &c->levels[c->n];
@@ -471,7 +547,7 @@ int spec_resolve_tree(struct pctx *p, const struct spec_resolver *r, struct ydoc
                 add_repo(c, r->repos[i].url, r->repos[i].key_pem);
         if (read_level_keys(c, c->levels[0].doc.root, &c->levels[0]) < 0)
                 return -1;
-        if (!r || c->n_repos == 0) {
+        if (!r || (c->n_repos == 0 && !r->lock)) {
                 const struct ynode *ext;
                 _cleanup_free_ char *name = NULL, *range = NULL;
                 if (extends_of(c, c->levels[0].doc.root, &ext, &name, &range) < 0)

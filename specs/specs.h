@@ -157,11 +157,15 @@ int spec_parse(const char *name, const char *buf, size_t len, const char *base_d
 void spec_free(struct spec *s);
 
 struct spec_io;
+struct spec_lock;
 /* Where and how `extends:` is resolved. */
 struct spec_resolver {
         const struct spec_io *io;
         const struct spec_repo *repos;  /* --repo, then BERTH_SPEC_REPOS; the spec's repos: follow */
         size_t n_repos;
+        const struct spec_lock *lock;   /* pins: each base comes from the cache (or its repository, by
+                                         * digest) as pinned, when it still fits the extends range */
+        bool locked;                    /* a pin that no longer fits is an error, not re-resolved */
 };
 /* spec_load() and spec_parse() with extends resolved through r (NULL: a
  * spec with extends is refused, BERTH_E_NOTFOUND). Errors in a base spec
@@ -298,3 +302,29 @@ int spec_repo_publish(const struct spec_io *io, const char *dir, const struct sp
 /* Mark name@version yanked in the folder dir (same locking and signing). */
 int spec_repo_yank(const struct spec_io *io, const char *dir, const char *name, const char *version,
                    const char *key_path, berth_error **err);
+
+/* ---- berth.lock ------------------------------------------------------------ */
+
+struct spec_lock_layer {
+        char *where;            /* image[1], services.db.image[0] */
+        char *url;
+        char sha256[65];
+};
+
+struct spec_lock {
+        char spec_sha256[65];   /* of the spec file's bytes */
+        struct spec_base *bases;
+        size_t n_bases;
+        struct spec_lock_layer *layers;
+        size_t n_layers;
+};
+
+/* A missing file is BERTH_E_NOTFOUND; a malformed one an error naming it. */
+int spec_lock_read(const char *path, struct spec_lock **ret, berth_error **err);
+void spec_lock_free(struct spec_lock *l);
+DEFINE_CLEANUP_FUNC(struct spec_lock *, spec_lock_free)
+/* The lockfile's text for s, whose layers must all have a digest. */
+char *spec_lock_dump(struct spec *s, const char *spec_sha256);
+/* Compare s with what lock pins: NULL if it matches, else one line per
+ * change. Layers without a digest take the pinned one. */
+char **spec_lock_apply(struct spec_lock *lock, struct spec *s);
