@@ -11,12 +11,13 @@ const char cmd_spec_help[] =
         "       berth spec yank NAME@VERSION --repo DIR [--key KEYFILE]\n"
         "       berth spec versions NAME [--repo DIR|URL]...\n"
         "       berth spec keygen KEYFILE\n"
-        "       berth spec diff A B   (not implemented yet)\n"
+        "       berth spec diff A B [--json]   (A, B: a file or NAME@VERSION)\n"
         "\n"
         "Ops: print a spec (a file, normalized, or a published version as written;\n"
         "--json prints the resolved model), publish a version to a spec\n"
         "repository (versions are immutable), withdraw one from ranges (yank),\n"
-        "list the versions, or make an Ed25519 key pair to sign an index with.\n"
+        "list the versions, make an Ed25519 key pair to sign an index with,\n"
+        "or compare two resolved specs key by key.\n"
         "Repositories: --repo (repeatable), then $BERTH_SPEC_REPOS (space\n"
         "separated), then the spec's repos:. See docs/SPEC.md.\n";
 
@@ -519,6 +520,137 @@ static int spec_versions(struct cli_ctx *ctx, const char *name)
         return EXIT_OK;
 }
 
+/* ---- diff ---------------------------------------------------------------- */
+
+/* A or B: a file, or NAME@VERSION (any range) from the repositories. */
+static int load_side(struct cli_ctx *ctx, const char *arg, struct spec **ret, berth_error **err)
+{
+        if (access(arg, F_OK) == 0 || !strchr(arg, '@')) {
+                const char *saved = ctx->spec_path;
+                ctx->spec_path = arg;
+                int rc = cli_spec_load(ctx, ret, err);
+                ctx->spec_path = saved;
+                return rc;
+        }
+        _cleanup_free_ char *name = NULL, *range = NULL, *buf = NULL, *warning = NULL;
+        const char *at = strchr(arg, '@');
+        name = xstrndup(arg, (size_t) (at - arg));
+        range = xstrdup(at + 1);
+        struct spec_resolver r;
+        cli_spec_resolver(ctx, &r);
+        _cleanup_index_ struct spec_index *idx = NULL;
+        const struct spec_index_entry *e;
+        struct spec_repo repo;
+        size_t len;
+        int rc = find_published(ctx, &r, name, range, &repo, &idx, &e, &warning, err);
+        if (rc == 0)
+                rc = spec_repo_spec(r.io, &repo, e, &buf, &len, err);
+        if (rc == 0) {
+                _cleanup_free_ char *label = xasprintf("%s@%s", e->name, e->version), *cwd = get_current_dir_name();
+                rc = spec_parse_resolved(label, buf, len, cwd ? cwd : "/", NULL, &r, ret, err);
+        }
+        cli_spec_resolver_done(&r);
+        return rc;
+}
+
+/* The model as JSON, services keyed by name, without where it was read. */
+static json_t *diffable(const struct spec *s)
+{
+        json_t *o = json_spec(s), *by_name = json_object(), *v;
+        size_t i;
+        json_array_foreach(json_object_get(o, "services"), i, v)
+                json_object_set(by_name, json_string_value(json_object_get(v, "name")), v);
+        json_object_set_new(o, "services", by_name);
+        json_object_del(o, "path");
+        json_object_del(o, "dir");
+        return o;
+}
+
+static void add_change(json_t *out, const char *key, json_t *a, json_t *b)
+{
+        json_array_append_new(out, json_pack("{s:s,s:O,s:O}", "key", key, "a", a ? a : json_null(), "b",
+                                             b ? b : json_null()));
+}
+
+static void diff_values(const char *key, json_t *a, json_t *b, json_t *out);
+
+static void diff_objects(const char *key, json_t *a, json_t *b, json_t *out)
+{
+        const char *k;
+        json_t *v;
+        /* Keys in order, so the report is stable: a's, then b's new ones. */
+        json_t *keys = json_array();
+        json_object_foreach(a, k, v) json_array_append_new(keys, json_string(k));
+        json_object_foreach(b, k, v) if (!json_object_get(a, k)) json_array_append_new(keys, json_string(k));
+        size_t i;
+        json_array_foreach(keys, i, v) {
+                k = json_string_value(v);
+                _cleanup_free_ char *sub = *key ? xasprintf("%s.%s", key, k) : xstrdup(k);
+                diff_values(sub, json_object_get(a, k), json_object_get(b, k), out);
+        }
+        json_decref(keys);
+}
+
+static void diff_arrays(const char *key, json_t *a, json_t *b, json_t *out)
+{
+        size_t n = json_array_size(a) > json_array_size(b) ? json_array_size(a) : json_array_size(b);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *sub = xasprintf("%s[%zu]", key, i);
+                diff_values(sub, json_array_get(a, i), json_array_get(b, i), out);
+        }
+}
+
+static void diff_values(const char *key, json_t *a, json_t *b, json_t *out)
+{
+        if (a && b && json_equal(a, b))
+                return;
+        if (json_is_object(a) && json_is_object(b))
+                return diff_objects(key, a, b, out);
+        /* Lists of scalars (command, capabilities) read best whole. */
+        bool scalars = true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v) scalars = scalars && !json_is_object(v);
+        json_array_foreach(b, i, v) scalars = scalars && !json_is_object(v);
+        if (json_is_array(a) && json_is_array(b) && !scalars)
+                return diff_arrays(key, a, b, out);
+        if ((!a || json_is_null(a)) && (!b || json_is_null(b)))
+                return;
+        add_change(out, key, a, b);
+}
+
+static char *show_value(json_t *v)
+{
+        if (!v || json_is_null(v))
+                return xstrdup("(none)");
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        return s ? s : xstrdup("?");
+}
+
+static int spec_diff(struct cli_ctx *ctx, const char *a_arg, const char *b_arg)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_spec_ struct spec *a = NULL, *b = NULL;
+        if (load_side(ctx, a_arg, &a, &err) < 0 || load_side(ctx, b_arg, &b, &err) < 0)
+                return cli_report(ctx, err);
+        json_t *ja = diffable(a), *jb = diffable(b), *changes = json_array();
+        diff_values("", ja, jb, changes);
+        json_decref(ja);
+        json_decref(jb);
+        if (ctx->json) {
+                cli_print_json(changes);
+                return EXIT_OK;
+        }
+        size_t i;
+        json_t *c;
+        json_array_foreach(changes, i, c) {
+                _cleanup_free_ char *va = show_value(json_object_get(c, "a")), *vb = show_value(json_object_get(c, "b"));
+                printf("%s: %s -> %s\n", json_string_value(json_object_get(c, "key")), va, vb);
+        }
+        json_decref(changes);
+        return EXIT_OK;
+}
+
 static int spec_keygen(struct cli_ctx *ctx, const char *path)
 {
         _cleanup_error_ berth_error *err = NULL;
@@ -583,7 +715,7 @@ static int run_sub(struct cli_ctx *ctx, const char *sub, char **args, const stru
                 return (r = want_args(ctx, args, 1, "NAME")) ? r : spec_versions(ctx, args[1]);
         if (streq(sub, "keygen"))
                 return (r = want_args(ctx, args, 1, "KEYFILE")) ? r : spec_keygen(ctx, args[1]);
-        return cli_not_implemented(ctx);
+        return (r = want_args(ctx, args, 2, "A B (each a file or NAME@VERSION)")) ? r : spec_diff(ctx, args[1], args[2]);
 }
 
 int cmd_spec(struct cli_ctx *ctx, int argc, char **argv)

@@ -442,3 +442,28 @@ signed_setup() {
   [ "$status" -eq 1 ]
   [ "$stderr" = "berth.yaml:3:10: extends: $url: no index.json (not a spec repository)" ]
 }
+
+# ---- diff --------------------------------------------------------------------
+
+@test "spec diff: two resolved specs key by key, a file against a published version, and --json" {
+  publish -f base.yaml
+  sed -i 's/^version: 2.1.0/version: 2.2.0/; s/memory: 512MiB/memory: 1GiB/; s/TZ: UTC/TZ: CET/' base.yaml
+  sed -i 's/  db: {command: \[postgres\]}/  db: {command: [postgres, -N, "50"]}/' base.yaml
+  publish -f base.yaml
+  run --separate-stderr "$BERTH" spec diff base-debian@2.1.0 base-debian@2.2.0 --repo "$T/repo"
+  [ "$status" -eq 0 ]
+  [ "$output" = 'version: "2.1.0" -> "2.2.0"
+env.TZ: "UTC" -> "CET"
+resources.memory: 536870912 -> 1073741824
+services.db.command: ["postgres"] -> ["postgres","-N","50"]' ]
+  printf 'berth: 1\nname: app\nextends: base-debian@2.1.0\nresources: {pids: 7}\nservices: {web: null}\n' >berth.yaml
+  run --separate-stderr "$BERTH" --json spec diff berth.yaml base-debian@2.1.0 --repo "$T/repo"
+  [ "$status" -eq 0 ]
+  [ "$(jq -c '[.[] | select(.key == "resources.pids" or .key == "services.web") | [.key, .a, (if .key == "services.web" then .b.name else .b end)]]' <<<"$output")" = \
+    '[["resources.pids",7,100],["services.web",null,"web"]]' ]
+  run --separate-stderr "$BERTH" spec diff berth.yaml --repo "$T/repo"
+  [ "$status" -eq 2 ]
+  run --separate-stderr "$BERTH" spec diff berth.yaml base-debian@7 --repo "$T/repo"
+  [ "$status" -eq 1 ]
+  [ "$stderr" = "berth: $T/repo: no version of base-debian matches \"7\" (nearest: 2.1.0, 2.2.0)" ]
+}
