@@ -64,6 +64,8 @@ int cli_not_implemented(struct cli_ctx *ctx);
 /* For a verb that takes only the common options and no argument: returns 0,
  * or the exit status of the usage error it reported. */
 int cli_parse_common_only(struct cli_ctx *ctx, int argc, char **argv);
+/* "512MiB", "2GiB": b in the largest exact unit, as a spec writes it. */
+char *cli_fmt_size(uint64_t b);
 /* "1.5 MiB": b in binary units, for people. */
 void cli_human_size(uint64_t b, char *out, size_t n);
 /* For a verb not built yet: accepts the common options and --help, then

@@ -172,7 +172,7 @@ static char *yq(const char *s)
         return q ? q : xstrdup("\"\"");
 }
 
-static char *fmt_size(uint64_t b)
+char *cli_fmt_size(uint64_t b)
 {
         static const struct { uint64_t f; const char *u; } units[] = { { 1ULL << 30, "GiB" }, { 1ULL << 20, "MiB" },
                                                                         { 1ULL << 10, "KiB" } };
@@ -235,7 +235,7 @@ static void show_mounts(int ind, const struct spec_mount *m, size_t n)
         printf("%*smounts:\n", ind, "");
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *src = m[i].source ? yq(m[i].source) : NULL, *tgt = yq(m[i].target);
-                _cleanup_free_ char *size = m[i].size ? fmt_size(m[i].size) : NULL;
+                _cleanup_free_ char *size = m[i].size ? cli_fmt_size(m[i].size) : NULL;
                 printf("%*s- {type: %s, ", ind + 2, "", mount_type_name(m[i].type));
                 if (src)
                         printf("%s: %s, ", m[i].type == SPEC_MOUNT_VOLUME ? "volume" : "source", src);
@@ -274,7 +274,7 @@ static void show_resources(int ind, const struct spec_resources *r)
                 return;
         printf("%*sresources:\n", ind, "");
         if (r->memory) {
-                _cleanup_free_ char *m = fmt_size(r->memory);
+                _cleanup_free_ char *m = cli_fmt_size(r->memory);
                 printf("%*smemory: %s\n", ind + 2, "", m);
         }
         if (r->millicpus)

@@ -17,3 +17,7 @@ int images_verify(const char *pubkey_pem, const void *data, size_t len, const ch
 /* GET url into memory, at most max bytes (BERTH_E_LIMIT past it); 404 and 410
  * are BERTH_E_NOTFOUND. $BERTH_CA_BUNDLE adds trust as for pulls. */
 int images_http_get(const char *url, size_t max, char **ret_buf, size_t *ret_len, berth_error **err);
+/* Read a cached layer back against its archive (verify): *ret_diffs is NULL
+ * when the folder still holds what the blob with this digest unpacks to,
+ * else one line per difference. BERTH_E_NOTFOUND if it is not cached. */
+int images_layer_check(const char *cache_dir, const char *sha256, char ***ret_diffs, berth_error **err);

@@ -182,6 +182,8 @@ int spec_parse_resolved(const char *name, const char *buf, size_t len, const cha
 static inline void spec_freep(struct spec **s) { if (*s) spec_free(*s); }
 #define _cleanup_spec_ _cleanup_(spec_freep)
 
+/* Capability names without CAP_, indexed by number, NULL-terminated. */
+const char *const *spec_cap_names(void);
 /* [a-z0-9][a-z0-9-]{0,62}: a spec, service or volume name. */
 bool spec_valid_name(const char *s);
 
