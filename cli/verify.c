@@ -205,13 +205,13 @@ static pid_t find_command(const char *prefix)
 
 static pid_t wait_for_command(const char *prefix, pid_t child)
 {
-        for (int waited = 0; waited < FRESH_WAIT_MS; waited += 10) {
+        for (int waited = 0; waited < FRESH_WAIT_MS * 1000; waited += 2000) {
                 pid_t p = find_command(prefix);
                 if (p > 0)
                         return p;
                 if (waitpid(child, NULL, WNOHANG) == child)
                         return -1;
-                nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ 0, 2 * 1000 * 1000 }, NULL);
         }
         return -1;
 }
@@ -413,8 +413,10 @@ static int verify_dev_sandbox(struct cli_ctx *ctx, struct report *r, const struc
         close(null);
         _cleanup_free_ char *fresh = xasprintf("/berth/%s-%d-", s->name, (int) child);
         pid = wait_for_command(fresh, child);
-        if (pid > 0)
+        if (pid > 0) {
                 read_back(r, s, pid);
+                kill(pid, SIGKILL); /* the init then ends the sandbox */
+        }
         kill(child, SIGTERM);
         waitpid(child, NULL, 0);
         if (pid <= 0)

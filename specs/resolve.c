@@ -290,7 +290,7 @@ static char *cached_spec_path(const char *sha256)
 static void cache_spec(const char *sha256, const char *buf, size_t len)
 {
         _cleanup_free_ char *path = cached_spec_path(sha256);
-        if (!path)
+        if (!path || access(path, F_OK) == 0)
                 return;
         _cleanup_free_ char *dir = xstrndup(path, (size_t) (strrchr(path, '/') - path));
         _cleanup_error_ berth_error *e = NULL;
@@ -345,6 +345,11 @@ static int fetch_base(struct chain *c, const char *name, const char *range, stru
                                                                 "\"%s\" (run berth lock)", name, range);
         const struct spec_index_entry *entry = NULL;
         size_t ri = 0;
+        char probe[65];
+        /* Every file read below is hashed: where that cannot be done here
+         * (the static berth), stop before reading an index. */
+        if (!c->r->io || !c->r->io->sha256 || c->r->io->sha256("", 0, probe, err) < 0)
+                return berth_error_make(err, BERTH_E_FAILED, 0, "sha256 is not available here");
         if (select_base(c, name, range, &ri, &entry, err) < 0 ||
             spec_repo_spec(c->r->io, &c->repos[ri], entry, ret_buf, ret_len, err) < 0)
                 return -1;
