@@ -118,5 +118,7 @@ int main(int argc, char **argv)
         argc -= optind;
         argv += optind;
         optind = 0;
-        return v->fn(&ctx, argc, argv);
+        int status = v->fn(&ctx, argc, argv);
+        strv_free(ctx.repos);
+        return status;
 }
