@@ -20,6 +20,8 @@ struct cli_ctx {
         berth_warnings warnings;
         size_t warnings_shown;  /* on stderr so far */
         size_t warnings_skip;   /* shown already by the static front that ran us */
+        char **repos;           /* --repo, in order: where extends is resolved first */
+        bool locked;            /* --locked: berth.lock must exist and match the spec */
 };
 
 /* Wire ctx->warnings to stderr; cli_end() prints what --json still holds. */
@@ -34,7 +36,9 @@ int cli_end(struct cli_ctx *ctx, int status);
         { "json", no_argument, NULL, 'J' },                         \
         { "quiet", no_argument, NULL, 'q' },                        \
         { "verbose", no_argument, NULL, 'v' },                      \
-        { "help", no_argument, NULL, 'h' }
+        { "help", no_argument, NULL, 'h' },                         \
+        { "repo", required_argument, NULL, 'R' },                  \
+        { "locked", no_argument, NULL, 'L' }
 
 /* Handle a common option from getopt_long: returns true if it was one.
  * --help prints the verb's help and exits 0; an unknown option exits 2. */
@@ -52,6 +56,20 @@ int cli_exit_status(const berth_error *err);
 /* Load ctx->spec_path; on failure report it and set *ret_status to the exit
  * status (2 for an invalid spec, 1 for an unreadable one). */
 int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status);
+/* ctx->spec_path with extends resolved from --repo, BERTH_SPEC_REPOS and the
+ * spec's repos:; its warnings are shown on stderr. */
+int cli_spec_load(struct cli_ctx *ctx, struct spec **ret, berth_error **err);
+/* specs/'s hooks into images/ (sha256, Ed25519, GET). */
+const struct spec_io *cli_spec_io(void);
+/* --repo, then BERTH_SPEC_REPOS: the repositories every resolution starts with. */
+void cli_spec_resolver(struct cli_ctx *ctx, struct spec_resolver *ret);
+void cli_spec_resolver_done(struct spec_resolver *r);
+/* berth.lock beside the spec. */
+char *cli_lock_path(const char *spec_path);
+/* Load the spec as cli_spec_load() does, with lock (may be NULL) pinning the
+ * bases; the file's bytes are handed back. */
+int cli_spec_load_with(struct cli_ctx *ctx, struct spec_lock *lock, struct spec **ret, char **ret_buf, size_t *ret_len,
+                       berth_error **err);
 int cli_not_implemented(struct cli_ctx *ctx);
 /* For a verb that takes only the common options and no argument: returns 0,
  * or the exit status of the usage error it reported. */

@@ -119,5 +119,7 @@ int main(int argc, char **argv)
         argc -= optind;
         argv += optind;
         optind = 0;
-        return cli_end(&ctx, v->fn(&ctx, argc, argv));
+        int status = v->fn(&ctx, argc, argv);
+        strv_free(ctx.repos);
+        return cli_end(&ctx, status);
 }

@@ -15,6 +15,12 @@ bool cli_common_option(struct cli_ctx *ctx, int c, const char *arg)
         case 'J':
                 ctx->json = true;
                 return true;
+        case 'R':
+                ctx->repos = strv_append(ctx->repos, xstrdup(arg));
+                return true;
+        case 'L':
+                ctx->locked = true;
+                return true;
         case 'q':
                 ctx->verbosity = -1;
                 berth_log_set_level(BERTH_LOG_ERROR);
@@ -86,7 +92,7 @@ static bool starts_with_position(const char *text)
 int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status)
 {
         _cleanup_error_ berth_error *err = NULL;
-        if (spec_load(ctx->spec_path, ret, &err) == 0)
+        if (cli_spec_load(ctx, ret, &err) == 0)
                 return 0;
         /* A spec past a bound is an invalid spec: exit 2, like any other. */
         if (err->kind == BERTH_E_LIMIT)

@@ -175,6 +175,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 size_t strv_length(char *const *v);
+/* v (may be NULL) with s appended, which it takes; returns the new list. */
+char **strv_append(char **v, char *s);
 /* Edit distance, capped: returns cap+1 once the distance exceeds cap. */
 size_t string_distance(const char *a, const char *b, size_t cap);
 /* From candidates (NULL-terminated), the closest to word within a small

@@ -144,3 +144,12 @@ void hex_encode(const unsigned char *in, size_t len, char *out)
         }
         out[2 * len] = '\0';
 }
+
+char **strv_append(char **v, char *s)
+{
+        size_t n = strv_length(v);
+        v = xrealloc(v, (n + 2) * sizeof(char *));
+        v[n] = s;
+        v[n + 1] = NULL;
+        return v;
+}

@@ -93,3 +93,8 @@ int caps_apply(uint64_t keep, bool root, berth_error **err)
                 return berth_err(err, errno, "capset");
         return 0;
 }
+
+int sandbox_caps_mask(char *const *add, char *const *drop, uint64_t *ret, berth_error **err)
+{
+        return caps_mask_for(add, drop, ret, err);
+}

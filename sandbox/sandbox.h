@@ -147,6 +147,10 @@ void sandbox_host_done(struct sandbox_host *h);
  * Leaves nothing mounted. An upper dir is left as a real mount leaves it. */
 int sandbox_overlay_usable(const struct sandbox_root *r, char **ret_reason, berth_error **err);
 
+/* The capability set a sandbox keeps (its bounding set) for these add and
+ * drop lists, as a bit mask by capability number. */
+int sandbox_caps_mask(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
+
 /* Which limits in l this host cannot enforce, as a comma-separated list of
  * names ("cpus"), or NULL when all can be. For `run`'s one warning. */
 char *sandbox_unenforced_limits(const struct sandbox_limits *l);
