@@ -46,8 +46,10 @@ static inline void archive_entry_freep(struct archive_entry **e) { if (*e) sym_a
 #define _cleanup_archive_write_ _cleanup_(archive_write_freep)
 #define _cleanup_archive_entry_ _cleanup_(archive_entry_freep)
 
-/* Unpack from an open archive fd into the empty folder rootfd. */
-int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, berth_error **err);
+/* Unpack from an open archive fd into the empty folder rootfd. The file is read
+ * to its end (so every compressor checks its trailer); with ret_sha256 (65
+ * bytes), its sha256 is computed on the way. */
+int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, char *ret_sha256, berth_error **err);
 
 /* ---- whiteouts ----------------------------------------------------------- */
 

@@ -112,7 +112,7 @@ int store_unpack_blob(struct store *s, const char *hex, const struct images_limi
         if (mkdirat(s->layers_fd, tmp, 0700) < 0)
                 return berth_err(err, errno, "mkdir `%s`", tmp);
         _cleanup_close_ int root = openat(s->layers_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int rc = root < 0 ? berth_err(err, errno, "open `%s`", tmp) : unpack_fd(in, root, limits, err);
+        int rc = root < 0 ? berth_err(err, errno, "open `%s`", tmp) : unpack_fd(in, root, limits, NULL, err);
         struct stat st;
         if (rc == 0 && fstat(root, &st) == 0 && (st.st_mode & 07777) == 0700)
                 fchmod(root, 0755);

@@ -346,3 +346,18 @@ PY
   wait "$pid"
   grep -q "^layer .*/$B\$" "$T/out"
 }
+
+@test "a corrupt archive whose digest matches is refused at unpack, and nothing is published" {
+  cp "$T/www/a.tar.gz" "$T/www/bad.tar.gz"
+  "$PYTHON" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-8]^=1; open(p,"wb").write(b)' "$T/www/bad.tar.gz"
+  BAD=$(sha256 "$T/www/bad.tar.gz")
+  start_faultserver "$T/www"
+  pull "$(url ok bad.tar.gz '' "$BAD")"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"gzip trailer: CRC-32 "*"the archive is corrupt"* ]]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
+  pull "file://$T/www/bad.tar.gz#$BAD"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"the archive is corrupt"* ]]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
+}
