@@ -224,13 +224,8 @@ static int open_partial(struct xfer *x, berth_error **err)
                 hasher_update(x->hasher, buf, (size_t) n);
                 x->bytes += (uint64_t) n;
         }
-        if (x->bytes > x->opts->limits.max_download) {
-                x->err = NULL;
-                if (restart_from_zero(x) < 0) {
-                        *err = TAKE_PTR(x->err);
-                        return -1;
-                }
-        }
+        if (x->bytes > x->opts->limits.max_download && restart_from_zero(x) < 0)
+                return berth_error_move(err, &x->err);
         hasher_set_fd(x->hasher, x->fd);
         x->resumed_any = x->bytes > 0;
         if (x->bytes)
@@ -279,10 +274,8 @@ static int publish(struct xfer *x, berth_error **err)
 {
         char got[65];
         hasher_flush(x->hasher);
-        if (write_failed(x)) {
-                *err = TAKE_PTR(x->err);
-                return -1;
-        }
+        if (write_failed(x))
+                return berth_error_move(err, &x->err);
         hasher_final_hex(x->hasher, got);
         if (!streq(got, x->job->sha256)) {
                 if (ftruncate(x->fd, 0) < 0)
@@ -292,19 +285,14 @@ static int publish(struct xfer *x, berth_error **err)
         }
         if (fsync(x->fd) < 0 || fchmod(x->fd, 0444) < 0)
                 return berth_err(err, errno, "sync `%s`", x->partial);
-        if (renameat(x->store->blobs_fd, x->partial, x->store->blobs_fd, x->job->sha256) < 0)
-                return berth_err(err, errno, "rename `%s` into place", x->partial);
-        fsync(x->store->blobs_fd);
-        return 0;
+        return store_publish(x->store->blobs_fd, x->partial, x->job->sha256, err);
 }
 
 /* Decide what a finished attempt means. Returns 0 done, 1 retry, -1 failed. */
 static int judge(struct xfer *x, CURLcode rc, berth_error **err)
 {
-        if (x->err) {
-                *err = TAKE_PTR(x->err);
-                return -1;
-        }
+        if (x->err)
+                return berth_error_move(err, &x->err);
         long status = 0;
         sym_curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
         char reason[CURL_ERROR_SIZE + 64];
@@ -314,26 +302,24 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
                 goto retry;
         }
         if (rc == CURLE_OK && (status == 200 || status == 206)) {
-                int r = publish(x, err);
+                _cleanup_error_ berth_error *e = NULL;
+                if (publish(x, &e) == 0)
+                        return 0;
                 /* Bytes kept from an earlier attempt may be what was wrong: once more from zero. */
-                if (r < 0 && (*err)->kind == BERTH_E_DIGEST && x->resumed_any) {
-                        berth_error_freep(err);
-                        x->bytes = 0;
-                        x->resumed_any = false;
-                        return restart_from_zero(x) < 0 ? (*err = TAKE_PTR(x->err), -1) : 1;
-                }
-                return r;
+                if (e->kind != BERTH_E_DIGEST || !x->resumed_any)
+                        return berth_error_move(err, &e);
+                return restart_from_zero(x) < 0 ? berth_error_move(err, &x->err) : 1;
         }
         if (rc == CURLE_OK && status == 416) {
                 /* We may hold the whole file already (the last attempt lost only
                  * its ending); else our partial file does not fit the server's. */
-                if (x->bytes > 0 && publish(x, err) == 0)
+                _cleanup_error_ berth_error *e = NULL;
+                if (x->bytes > 0 && publish(x, &e) == 0)
                         return 0;
-                berth_error_freep(err);
-                if (restart_from_zero(x) < 0) {
-                        *err = TAKE_PTR(x->err);
-                        return -1;
-                }
+                if (e && e->kind != BERTH_E_DIGEST)
+                        return berth_error_move(err, &e);
+                if (restart_from_zero(x) < 0)
+                        return berth_error_move(err, &x->err);
                 snprintf(reason, sizeof(reason), "HTTP 416 on resume");
         } else if (rc == CURLE_OK && transient_status(status)) {
                 snprintf(reason, sizeof(reason), "HTTP %ld", status);

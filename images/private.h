@@ -92,6 +92,9 @@ bool store_has_blob(struct store *s, const char *hex);
 char *store_layer_path(struct store *s, const char *hex);
 /* Remove leftovers of a crashed run for hex; the caller holds its lock. */
 void store_clean_stale(struct store *s, const char *hex);
+/* Publish tmp as name in dirfd: rename, then fsync the folder. If that fsync
+ * fails, the rename is taken back (tmp is there again) and it is an error. */
+int store_publish(int dirfd, const char *tmp, const char *name, berth_error **err);
 /* Unpack the blob hex into the layer folder, atomically; caller holds the lock. */
 int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err);
 /* Pulls hold gc.lock shared from start to the refs record; gc holds it

@@ -145,11 +145,10 @@ static int copy_local(struct store *s, const struct images_opts *o, struct layer
 
 static int publish_local(struct store *s, const char *tmp, const char *hex, berth_error **err)
 {
-        if (renameat(s->blobs_fd, tmp, s->blobs_fd, hex) < 0) {
+        if (store_publish(s->blobs_fd, tmp, hex, err) < 0) {
                 unlinkat(s->blobs_fd, tmp, 0);
-                return berth_err(err, errno, "rename blob %s into place", hex);
+                return berth_error_wrap(err, "blob %s", hex);
         }
-        fsync(s->blobs_fd);
         return 0;
 }
 
@@ -354,12 +353,7 @@ static int unpacker_finish(struct unpacker *u, struct layer *ls, size_t n, berth
         free(u->queue);
         pthread_mutex_destroy(&u->lock);
         pthread_cond_destroy(&u->changed);
-        if (!u->err)
-                return 0;
-        if (err && !*err)
-                *err = TAKE_PTR(u->err);
-        berth_error_freep(&u->err);
-        return -1;
+        return u->err ? berth_error_move(err, &u->err) : 0;
 }
 
 struct published_ctx {

@@ -102,6 +102,20 @@ void store_clean_stale(struct store *s, const char *hex)
                 }
 }
 
+int store_publish(int dirfd, const char *tmp, const char *name, berth_error **err)
+{
+        if (renameat(dirfd, tmp, dirfd, name) < 0)
+                return berth_err(err, errno, "rename `%s` into place", tmp);
+        if (fsync(dirfd) == 0)
+                return 0;
+        int e = errno;
+        /* The rename may not survive a crash: take it back, so that nothing
+         * is reported as published that the cache could lose. */
+        if (renameat(dirfd, name, dirfd, tmp) < 0)
+                log_debug("cache: cannot take `%s` back: %m", name);
+        return berth_err(err, e, "sync the folder after renaming `%s` into place", tmp);
+}
+
 int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err)
 {
         _cleanup_close_ int in = openat(s->blobs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -120,14 +134,13 @@ int store_unpack_blob(struct store *s, const char *hex, const struct images_limi
          * disk before the files it publishes. */
         if (rc == 0 && syncfs(root) < 0)
                 rc = berth_err(err, errno, "sync the layer");
-        if (rc == 0 && renameat(s->layers_fd, tmp, s->layers_fd, hex) < 0)
-                rc = berth_err(err, errno, "rename the layer into place");
+        if (rc == 0)
+                rc = store_publish(s->layers_fd, tmp, hex, err);
         if (rc < 0) {
                 _cleanup_error_ berth_error *e = NULL;
                 rm_rf_at(s->layers_fd, tmp, &e);
                 return -1;
         }
-        fsync(s->layers_fd);
         return 0;
 }
 

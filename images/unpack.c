@@ -905,8 +905,7 @@ static int write_all_items(struct writer *w, struct queue *q, berth_error **err)
                                 return berth_err(err, 0, "unpack: archive ends inside `%s`", w->file->path);
                         return apply_fixes(w, err);
                 case IT_ERROR:
-                        if (err && !*err)
-                                *err = TAKE_PTR(it->err);
+                        berth_error_move(err, &it->err);
                         item_free(it);
                         return -1;
                 }

@@ -10,6 +10,7 @@ packages=(
   # tests
   libcmocka-dev bats jq python3 python3-yaml curl nginx-light zstd xz-utils bzip2 gzip
   busybox-static uidmap iproute2 procps util-linux bsdutils passwd openssl
+  strace                            # fails or kills the cache's publishing syscalls in tests
   golang-github-containers-common   # podman's seccomp profile, an import test input
   # peers for the benchmarks
   bubblewrap crun hyperfine

@@ -361,3 +361,74 @@ PY
   [[ "$output" == *"the archive is corrupt"* ]]
   [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
 }
+
+# Fault injection at the cache's publishing renames. strace fails or kills the
+# syscalls on one cache folder only (-P): a rename there, or the fsync of the
+# folder that makes it durable. A tmpfs never fails a rename for want of
+# space (it has no folder blocks), so ENOSPC at the rename is injected too.
+# at_fault FOLDER SYSCALL:ACTION CMD...
+at_fault() {
+  local dir=$1 inject=$2
+  shift 2
+  command -v strace >/dev/null || need "strace"
+  mkdir -p "$BERTH_CACHE_DIR/blobs/sha256" "$BERTH_CACHE_DIR/layers/sha256"
+  run strace -f -qq -o /dev/null -P "$dir" -e trace="${inject%%:*}" -e inject="$inject" "$@"
+}
+blobs() { echo "$BERTH_CACHE_DIR/blobs/sha256"; }
+layers() { echo "$BERTH_CACHE_DIR/layers/sha256"; }
+# Nothing under a final name but what is listed.
+finals_are() { [ "$(ls "$1" | tr '\n' ' ')" = "${2:+$2 }" ]; }
+
+@test "a failing folder fsync after a publishing rename: the entry is taken back and the pull fails" {
+  start_faultserver "$T/www"
+  at_fault "$(blobs)" fsync:error=EIO "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.$A.partial\` into place: Input/output error"* ]]
+  finals_are "$(blobs)" ""
+  finals_are "$(layers)" ""
+  # the complete download stays as a partial file, and the next run publishes it
+  [ "$(stat -c %s "$(blobs)/.$A.partial")" -eq "$(stat -c %s "$T/www/a.tar.gz")" ]
+  at_fault "$(layers)" fsync:error=EIO "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.$A.tmp-"*"\` into place: Input/output error"* ]]
+  finals_are "$(blobs)" "$A"
+  [ -z "$(ls -A "$(layers)")" ]
+  pull "$(url ok)"
+  [ "$status" -eq 0 ]
+  finals_are "$(layers)" "$A"
+  [ "$(cat "$(layers)/$A/etc/motd")" = "hello from a.tar.gz" ]
+}
+
+@test "no space at a publishing rename: nothing published, nothing left, the next run succeeds" {
+  start_faultserver "$T/www"
+  at_fault "$(blobs)" renameat:error=ENOSPC "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"rename \`.$A.partial\` into place: No space left on device"* ]]
+  finals_are "$(blobs)" ""
+  at_fault "$(layers)" renameat:error=ENOSPC "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"rename \`.$A.tmp-"*"\` into place: No space left on device"* ]]
+  [ -z "$(ls -A "$(layers)")" ]
+  pull "$(url ok)"
+  [ "$status" -eq 0 ]
+  finals_are "$(layers)" "$A"
+}
+
+@test "kill -9 at a publishing rename, or just after it: never a partial entry; the next run completes" {
+  start_faultserver "$T/www"
+  for where in renameat fsync; do
+    for dir in "$(blobs)" "$(layers)"; do
+      rm -rf "$BERTH_CACHE_DIR"
+      at_fault "$dir" "$where:signal=KILL" "$IMAGES_TOOL" pull "$(url ok)"
+      [ "$status" -eq 137 ]
+      # under a final name only ever a whole, verified blob or a whole layer
+      for b in $(ls "$(blobs)"); do [ "$(sha256 "$(blobs)/$b")" = "$b" ]; done
+      for l in $(ls "$(layers)"); do [ "$(cat "$(layers)/$l/etc/motd")" = "hello from a.tar.gz" ]; done
+      pull "$(url ok)"
+      [ "$status" -eq 0 ]
+      finals_are "$(layers)" "$A"
+      [ -z "$(ls -A "$(layers)" | grep '^\.')" ]
+      [ "$(cmp "$(layers)/$A/usr/bin/blob" <(tar -xzOf "$T/www/a.tar.gz" ./usr/bin/blob) && echo same)" = same ]
+    done
+  done
+}
