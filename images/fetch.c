@@ -35,6 +35,9 @@ struct xfer {
         bool active, done;
         uint64_t next_try_ms;
         uint64_t start_ms, last_event_ms;
+        uint64_t received;         /* bytes of every attempt */
+        uint64_t mark_ms, mark_bytes; /* the deadline runs from here (the last MiB) */
+        char last_failure[CURL_ERROR_SIZE + 64]; /* why the last attempt failed */
         berth_error *err;          /* set by a callback to stop the transfer */
         char errbuf[CURL_ERROR_SIZE];
 };
@@ -126,6 +129,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         /* The hasher thread hashes and writes; see hasher.c. */
         hasher_update(x->hasher, ptr, n);
         x->bytes += n;
+        x->received += n;
+        if (x->received - x->mark_bytes >= FETCH_PROGRESS_BYTES) {
+                x->mark_bytes = x->received;
+                x->mark_ms = now_ms();
+        }
         return n;
 }
 
@@ -258,11 +266,15 @@ static bool transient_status(long s)
         return s == 408 || s == 429 || (s >= 500 && s <= 599);
 }
 
+uint64_t fetch_backoff_ms(unsigned attempt)
+{
+        uint64_t d = 250ULL << (attempt < 6 ? attempt : 6);
+        return d < 8000 ? d : 8000;
+}
+
 static uint64_t backoff_ms(const struct xfer *x)
 {
-        uint64_t d = 250ULL << (x->attempts < 6 ? x->attempts : 6);
-        if (d > 8000)
-                d = 8000;
+        uint64_t d = fetch_backoff_ms(x->attempts);
         uint64_t cap = (uint64_t) x->opts->limits.max_retry_after_s * 1000;
         if (x->retry_after_ms)
                 d = x->retry_after_ms < cap ? x->retry_after_ms : cap;
@@ -346,6 +358,7 @@ retry:
         if (x->attempts >= x->opts->limits.retries)
                 return berth_err(err, 0, "GET %s: %s (gave up after %u attempts)", x->job->url, reason, x->attempts + 1);
         uint64_t delay = backoff_ms(x);
+        snprintf(x->last_failure, sizeof(x->last_failure), "%s", reason);
         x->attempts++;
         x->next_try_ms = now_ms() + delay;
         log_debug("fetch: %s: %s; retry %u in %" PRIu64 " ms", x->job->url, reason, x->attempts, delay);
@@ -402,6 +415,30 @@ static int collect(CURLM *m, struct xfer *xs, berth_error **err)
         return 0;
 }
 
+/* A layer that has not received 1 MiB within the deadline is given up, in
+ * the middle of an attempt or of a wait: this bounds what a dead server
+ * costs, whatever it answers and however often the attempts are retried. */
+static int check_deadline(CURLM *m, struct xfer *x, uint64_t now, uint64_t *wait, berth_error **err)
+{
+        uint64_t limit = (uint64_t) x->opts->limits.deadline_s * 1000, left = limit - (now - x->mark_ms);
+        if (now - x->mark_ms < limit) {
+                if (left < *wait)
+                        *wait = left;
+                return 0;
+        }
+        if (x->active) {
+                sym_curl_multi_remove_handle(m, x->h);
+                x->active = false;
+        }
+        x->done = true;
+        _cleanup_free_ char *why = x->attempts ? xasprintf("%u attempts, the last failed: %s", x->attempts,
+                                                           x->last_failure)
+                                               : xstrdup("the server is stalled or too slow");
+        berth_err(err, 0, "GET %s: gave up: less than 1 MiB arrived in %u s (BERTH_IMAGE_DEADLINE); %s", x->job->url,
+                  x->opts->limits.deadline_s, why);
+        return berth_error_wrap(err, "layer %zu", x->job->index + 1);
+}
+
 static bool all_finished(const struct xfer *xs, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -417,6 +454,8 @@ static int run_loop(CURLM *m, struct xfer *xs, size_t n, berth_error **err)
                 uint64_t now = now_ms(), wait = 1000;
                 for (size_t i = 0; i < n; i++) {
                         struct xfer *x = &xs[i];
+                        if (!x->done && check_deadline(m, x, now, &wait, err) < 0)
+                                return -1;
                         if (x->done || x->active) {
                                 pending |= x->active;
                                 if (x->active && now - x->last_event_ms >= 200)
@@ -457,6 +496,7 @@ int fetch_all(struct store *s, const struct images_opts *opts, struct fetch_job 
         int rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
                 xs[i] = (struct xfer) { .job = &jobs[i], .opts = opts, .store = s, .fd = -1, .start_ms = now_ms() };
+                xs[i].mark_ms = xs[i].start_ms;
                 xs[i].h = sym_curl_easy_init();
                 if (!xs[i].h)
                         rc = berth_err(err, ENOMEM, "curl_easy_init");

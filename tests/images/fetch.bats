@@ -432,3 +432,55 @@ finals_are() { [ "$(ls "$1" | tr '\n' ' ')" = "${2:+$2 }" ]; }
     done
   done
 }
+
+# How long the last `run` took, in whole seconds.
+timed_pull() {
+  local s=$SECONDS
+  pull "$@"
+  ELAPSED=$((SECONDS - s))
+}
+
+@test "a server that stalls after its headers: the deadline gives the layer up, and says why" {
+  export BERTH_IMAGE_LOW_SPEED_TIME=1 BERTH_IMAGE_DEADLINE=3
+  start_faultserver "$T/www"
+  timed_pull "$(url stallhead a.tar.gz n=100)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"layer 1: GET http://127.0.0.1:$PORT/stallhead/a.tar.gz?n=100: gave up: less than 1 MiB arrived in 3 s (BERTH_IMAGE_DEADLINE); "*" attempts, the last failed: Operation too slow"* ]]
+  [ "$ELAPSED" -le 6 ]
+  [ -z "$(ls "$BERTH_CACHE_DIR/blobs/sha256")" ]
+}
+
+@test "a server that drips 64 bytes a second: each attempt stops at the low-speed window; the deadline ends them" {
+  export BERTH_IMAGE_LOW_SPEED_TIME=1 BERTH_IMAGE_RETRIES=1 BERTH_IMAGE_DEADLINE=60
+  start_faultserver "$T/www"
+  timed_pull "$(url drip a.tar.gz n=100)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"drip/a.tar.gz?n=100: Operation too slow. Less than 1024 bytes/sec transferred the last 1 seconds (gave up after 2 attempts)"* ]]
+  [ "$(requests drip)" -eq 2 ]
+  [ "$ELAPSED" -le 8 ]
+  # a low-speed window longer than the deadline: the deadline stops the attempt itself
+  rm -rf "$BERTH_CACHE_DIR"
+  export BERTH_IMAGE_LOW_SPEED_TIME=60 BERTH_IMAGE_DEADLINE=2 BERTH_IMAGE_RETRIES=5
+  timed_pull "$(url drip a.tar.gz n=100)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"drip/a.tar.gz?n=100: gave up: less than 1 MiB arrived in 2 s (BERTH_IMAGE_DEADLINE); the server is stalled or too slow"* ]]
+  [ "$ELAPSED" -le 5 ]
+}
+
+@test "the deadline restarts with every MiB: a slow but steady download completes" {
+  # 5 MiB at 1 MiB/s: longer than the deadline, but never a deadline without a MiB
+  make_layer "$T/www/big.tar.gz" 5120
+  BIG=$(sha256 "$T/www/big.tar.gz")
+  export BERTH_IMAGE_DEADLINE=2
+  start_faultserver "$T/www"
+  timed_pull "$(url slow big.tar.gz '' "$BIG")"
+  [ "$status" -eq 0 ]
+  [ "$ELAPSED" -ge 3 ]
+  [ "$(requests slow)" -eq 1 ]
+}
+
+@test "a bad deadline override is a usage error naming the variable" {
+  BERTH_IMAGE_DEADLINE=soon run "$IMAGES_TOOL" pull "$T/www/a.tar.gz"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'BERTH_IMAGE_DEADLINE: expected a number, got "soon"'* ]]
+}
