@@ -97,6 +97,15 @@ void store_clean_stale(struct store *s, const char *hex);
 int store_publish(int dirfd, const char *tmp, const char *name, berth_error **err);
 /* Unpack the blob hex into the layer folder, atomically; caller holds the lock. */
 int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err);
+/* Unpack a local archive where it is (never copied into blobs/), hashing every
+ * byte on the way, into a synced temporary folder of layers/ whose name is
+ * returned with the digest. With want, a different digest is BERTH_E_DIGEST
+ * and nothing is left. The caller publishes with store_publish_layer(). */
+int store_unpack_local(struct store *s, const char *path, const char *want, const struct images_limits *limits,
+                       char ret_sha256[static 65], char **ret_tmp, berth_error **err);
+/* Publish an unpacked temporary folder as layer hex; on failure it is removed.
+ * The caller holds hex's lock. */
+int store_publish_layer(struct store *s, const char *tmp, const char *hex, berth_error **err);
 /* Pulls hold gc.lock shared from start to the refs record; gc holds it
  * exclusively, so it never removes a layer a pull is about to hand out. */
 int store_gc_lock(struct store *s, bool exclusive, berth_error **err);

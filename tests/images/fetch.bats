@@ -484,3 +484,27 @@ timed_pull() {
   [ "$status" -eq 1 ]
   [[ "$output" == *'BERTH_IMAGE_DEADLINE: expected a number, got "soon"'* ]]
 }
+
+@test "a local archive is unpacked where it is, its digest checked on the way; a mismatch publishes nothing" {
+  pull "file://$T/www/a.tar.gz#$A"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$BERTH_CACHE_DIR/layers/sha256/$A/etc/motd")" = "hello from a.tar.gz" ]
+  # no copy of it in the cache, and no temporary name left
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256")" ]
+  [ -z "$(find "$BERTH_CACHE_DIR/layers" -name '.*')" ]
+  pull "$T/www/b.tar.gz"
+  [ "$status" -eq 0 ]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256")" ]
+  [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$A" "$B" | sort | tr '\n' ' ')" ]
+  rm -rf "$BERTH_CACHE_DIR"
+  # the whole archive unpacks, then the digest does not match: nothing is published
+  pull "$T/www/b.tar.gz#$A"
+  [ "$status" -eq 3 ]
+  [[ "$output" == *"b.tar.gz: sha256 mismatch: expected $A, got $B"* ]]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256")" ]
+  # only a fetch of the blob itself (berth lock) copies it in
+  run "$IMAGES_TOOL" fetch "$T/www/a.tar.gz#$A"
+  [ "$status" -eq 0 ]
+  [ "$(sha256 "$BERTH_CACHE_DIR/blobs/sha256/$A")" = "$A" ]
+}
