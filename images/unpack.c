@@ -181,12 +181,111 @@ static void queue_cancel(struct queue *q)
  * then read to its end (stream_drain()): only there do gzip, xz and zstd
  * check their trailers and checksums. */
 #define SOURCE_BUF (1024 * 1024)
+#define SOURCE_BUFS 4
+
+/* sha256 of the file on a thread of its own, behind the reads: decompression
+ * bounds the reading thread, so hashing there would lengthen the unpack. The
+ * file is read into a ring of buffers; libarchive keeps the one it was given
+ * until it asks for the next, and the hashing thread works through the rest
+ * in order. */
+struct ring {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        pthread_t thread;
+        bool hashing, stop;
+        sha256_ctx sha;
+        char *bufs[SOURCE_BUFS];
+        size_t lens[SOURCE_BUFS];
+        uint64_t filled, hashed;        /* buffers read, and hashed */
+};
+
+static void *ring_main(void *arg)
+{
+        struct ring *r = arg;
+        pthread_mutex_lock(&r->lock);
+        for (;;) {
+                while (r->hashed == r->filled && !r->stop)
+                        pthread_cond_wait(&r->changed, &r->lock);
+                if (r->hashed == r->filled)
+                        break;
+                size_t slot = r->hashed % SOURCE_BUFS;
+                pthread_mutex_unlock(&r->lock);
+                sha256_update(&r->sha, r->bufs[slot], r->lens[slot]);
+                pthread_mutex_lock(&r->lock);
+                r->hashed++;
+                pthread_cond_broadcast(&r->changed);
+        }
+        pthread_mutex_unlock(&r->lock);
+        return NULL;
+}
+
+static void ring_init(struct ring *r, bool hash)
+{
+        *r = (struct ring) { .hashing = hash };
+        for (size_t i = 0; i < SOURCE_BUFS; i++)
+                r->bufs[i] = xmalloc(SOURCE_BUF);
+        if (!hash)
+                return;
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->changed, NULL);
+        sha256_init(&r->sha);
+        if (pthread_create(&r->thread, NULL, ring_main, r) != 0)
+                abort(); /* only without memory or threads */
+}
+
+/* The next free buffer: its earlier bytes are hashed. */
+static char *ring_next(struct ring *r)
+{
+        if (r->hashing) {
+                pthread_mutex_lock(&r->lock);
+                while (r->hashed + SOURCE_BUFS - 1 <= r->filled)
+                        pthread_cond_wait(&r->changed, &r->lock);
+                pthread_mutex_unlock(&r->lock);
+        }
+        return r->bufs[r->filled % SOURCE_BUFS];
+}
+
+static void ring_push(struct ring *r, size_t len)
+{
+        if (!r->hashing) {
+                r->filled++;
+                return;
+        }
+        pthread_mutex_lock(&r->lock);
+        r->lens[r->filled % SOURCE_BUFS] = len;
+        r->filled++;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+}
+
+/* Stop the thread, once it hashed everything; then the digest may be read. */
+static void ring_stop(struct ring *r)
+{
+        if (!r->hashing || r->stop)
+                return;
+        pthread_mutex_lock(&r->lock);
+        r->stop = true;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->thread, NULL);
+}
+
+static void ring_done(struct ring *r)
+{
+        ring_stop(r);
+        if (r->hashing) {
+                sha256_done(&r->sha);
+                pthread_mutex_destroy(&r->lock);
+                pthread_cond_destroy(&r->changed);
+        }
+        for (size_t i = 0; i < SOURCE_BUFS; i++)
+                free(r->bufs[i]);
+}
 
 struct stream {
         int fd;
-        char *buf;
-        bool hashing;
-        sha256_ctx sha;         /* of every byte of the file, when hashing */
+        struct ring ring;       /* the file's bytes, hashed behind the reads when asked */
+        const char *last;       /* the buffer libarchive was given last */
         struct archive *filt;
         struct archive *tar;
         bool gzip;              /* libarchive skips gzip's trailer unchecked: we check it */
@@ -240,12 +339,14 @@ static int archive_fail(struct archive *a, const char *what, berth_error **err)
 
 static ssize_t source_fill(struct stream *st)
 {
+        char *buf = ring_next(&st->ring);
         for (;;) {
-                ssize_t n = read(st->fd, st->buf, SOURCE_BUF);
+                ssize_t n = read(st->fd, buf, SOURCE_BUF);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n > 0 && st->hashing)
-                        sha256_update(&st->sha, st->buf, (size_t) n);
+                if (n > 0)
+                        ring_push(&st->ring, (size_t) n);
+                st->last = buf;
                 return n;
         }
 }
@@ -258,7 +359,7 @@ static la_ssize_t source_read(struct archive *a, void *data, const void **ret)
                 sym_archive_set_error(a, errno, "read the archive: %s", strerror(errno));
                 return -1;
         }
-        *ret = st->buf;
+        *ret = st->last;
         return n;
 }
 
@@ -297,9 +398,8 @@ static int stream_open(struct stream *st, int fd, bool hash, berth_error **err)
 {
         if (dl_archive_load(err) < 0)
                 return -1;
-        *st = (struct stream) { .fd = fd, .buf = xmalloc(SOURCE_BUF), .hashing = hash };
-        if (hash)
-                sha256_init(&st->sha);
+        *st = (struct stream) { .fd = fd };
+        ring_init(&st->ring, hash);
         st->filt = sym_archive_read_new();
         st->tar = sym_archive_read_new();
         if (!st->filt || !st->tar)
@@ -365,9 +465,9 @@ static int stream_drain(struct stream *st, berth_error **err)
         if (st->gzip && check_gzip_trailer(st, err) < 0)
                 return -1;
         ssize_t n;
-        while (st->hashing && (n = source_fill(st)) > 0)
+        while (st->ring.hashing && (n = source_fill(st)) > 0)
                 ;
-        if (st->hashing && n < 0)
+        if (st->ring.hashing && n < 0)
                 return berth_err(err, errno, "read the archive");
         return 0;
 }
@@ -378,9 +478,7 @@ static void stream_close(struct stream *st)
                 sym_archive_read_free(st->tar);
         if (st->filt)
                 sym_archive_read_free(st->filt);
-        if (st->hashing)
-                sha256_done(&st->sha);
-        free(st->buf);
+        ring_done(&st->ring);
 }
 
 /* ---- reader: libarchive -> items ----------------------------------------- */
@@ -963,8 +1061,9 @@ int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, ch
         writer_done(&w);
         queue_destroy(&q);
         if (rc == 0 && ret_sha256) {
-                sha256_final_hex(&st.sha, ret_sha256);
-                st.hashing = false;
+                ring_stop(&st.ring);
+                sha256_final_hex(&st.ring.sha, ret_sha256);
+                sha256_init(&st.ring.sha); /* ring_done() frees a live context */
         }
         return rc;
 }
