@@ -5,6 +5,8 @@
 # `sha256sum` first (berth checks the digest too), and against decompression
 # alone. All in one run: memory warmed before each timed command and the order
 # rotating from round to round. Median of $BENCH_RUNS rounds.
+# BERTH_BASELINE=PATH also times another berth build the same way (an A/B
+# of a change, in the same rounds).
 set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 RUNS=${BENCH_RUNS:-7}
@@ -26,6 +28,7 @@ spec file "file://$ARCHIVE"
 spec http "http://127.0.0.1:$NGINX_PORT/usr.tar.zst"
 
 pull_file() { BERTH_CACHE_DIR=$S/cache "$BERTH" pull -f "$S/file/berth.yaml"; }
+pull_base() { BERTH_CACHE_DIR=$S/cache "$BERTH_BASELINE" pull -f "$S/file/berth.yaml"; }
 pull_http() { BERTH_CACHE_DIR=$S/cache "$BERTH" pull -f "$S/http/berth.yaml"; }
 tar_x() { mkdir "$S/tar"; tar -C "$S/tar" -I zstd -xf "$ARCHIVE"; }
 sha_tar_x() { sha256sum "$ARCHIVE" | grep -q "^$sha " && tar_x; }
@@ -35,6 +38,7 @@ clean() { rm -rf "$S/cache" "$S/tar"; }
 warm_mb=$(($(stat -c %s "$ARCHIVE") * 45 / 10 / 1000000))
 
 names=(pull_file pull_http tar_x sha_tar_x decompress)
+[ -n "${BERTH_BASELINE:-}" ] && names+=(pull_base)
 declare -A times
 for i in $(seq "$RUNS"); do
   # rotate the order, so that no command always follows the same one
@@ -52,3 +56,6 @@ printf 'RESULT\tpull file:// 1GiB /usr .tar.zst to tmpfs\t%s\ts\tsha256sum && ta
 printf 'RESULT\tpull file:// vs decompression alone\t%s\ts\tzstd -dc >/dev/null\t%s\n' "$(med pull_file)" "$(med decompress)"
 printf 'RESULT\tpull http:// (loopback nginx) to tmpfs\t%s\ts\tGNU tar -I zstd -xf\t%s\n' "$(med pull_http)" "$(med tar_x)"
 printf 'RESULT\tpull http:// (loopback nginx) to tmpfs\t%s\ts\tsha256sum && tar -x\t%s\n' "$(med pull_http)" "$(med sha_tar_x)"
+if [ -n "${BERTH_BASELINE:-}" ]; then
+  printf 'RESULT\tpull file://, this build vs BERTH_BASELINE\t%s\ts\tbaseline berth pull\t%s\n' "$(med pull_file)" "$(med pull_base)"
+fi

@@ -508,3 +508,22 @@ timed_pull() {
   [ "$status" -eq 0 ]
   [ "$(sha256 "$BERTH_CACHE_DIR/blobs/sha256/$A")" = "$A" ]
 }
+
+@test "a local archive's layer: a failing folder fsync or kill -9 at its publishing rename leaves nothing half-done" {
+  at_fault "$(layers)" fsync:error=EIO "$IMAGES_TOOL" pull "$T/www/a.tar.gz#$A"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.$A.tmp-"*"\` into place: Input/output error"* ]]
+  [ -z "$(ls -A "$(layers)")" ]
+  # without a digest: unpacked under a neutral name, published under the one it hashed to
+  at_fault "$(layers)" fsync:error=EIO "$IMAGES_TOOL" pull "$T/www/b.tar.gz"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.local.blob.tmp-"*"\` into place: Input/output error"* ]]
+  [ -z "$(ls -A "$(layers)")" ]
+  at_fault "$(layers)" renameat:signal=KILL "$IMAGES_TOOL" pull "$T/www/b.tar.gz"
+  [ "$status" -eq 137 ]
+  finals_are "$(layers)" ""
+  pull "$T/www/a.tar.gz#$A" "$T/www/b.tar.gz"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$(layers)/$B/etc/motd")" = "hello from b.tar.gz" ]
+  [ -z "$(ls -A "$(blobs)")" ]
+}
