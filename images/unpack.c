@@ -178,8 +178,8 @@ static void queue_cancel(struct queue *q)
  * reads the file through source_read(), which can hash every byte; `tar`
  * parses what comes out, taking filt's blocks as they are (no copy). The tar
  * reader stops at the end-of-archive marker, so the decompressed stream is
- * then read to its end (stream_drain()): only there do gzip, xz and zstd
- * check their trailers and checksums. */
+ * then read to its end (stream_drain()): only there do xz and zstd check
+ * their checksums, and berth gzip's trailer, which libarchive skips. */
 #define SOURCE_BUF (1024 * 1024)
 #define SOURCE_BUFS 4
 
