@@ -15,7 +15,7 @@
 # TRICKS_DIR (source copies and builds, /var/tmp/berth-tricks;
 # a build is reused while the tree, the patch and the options are the same),
 # TRICKS_AS_USER (time rootless runs as this user).
-# Not run by bench/run: it builds 15 copies of berth first.
+# Not run by bench/run: it builds 18 copies of berth first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -28,8 +28,7 @@ done
 # variant|patch in bench/tricks/|meson options
 variants="
 base||
-no-static-front||-Dstatic_front=false
-no-dlopen||-Dstatic_front=false -Dc_link_args=-Wl,--push-state,--no-as-needed,-lcurl,-larchive,-lcrypto,--pop-state
+no-dlopen||-Dc_link_args=-Wl,--push-state,--no-as-needed,-lcurl,-larchive,-lcrypto,--pop-state
 no-static-libs||-Dstatic_libs=false
 no-bind-now|no-bind-now|
 no-layer-record|no-layer-record|
@@ -49,9 +48,8 @@ no-parallel-idmap|no-parallel-idmap|
 "
 # trick|variant without it|reference (the same build with it)|what
 tricks="
-static-front|no-static-front|base|berth static-pie, berth-dynamic re-exec'd for libcurl/libarchive/libcrypto
-dlopen|no-dlopen|no-static-front|libcurl, libarchive, libcrypto by dlopen() (a dynamic berth; the static front needs it)
-static-libs|no-static-libs|no-static-front|libyaml, libseccomp, jansson linked statically (a dynamic berth)
+dlopen|no-dlopen|base|libcurl, libarchive, libcrypto by dlopen() on first use
+static-libs|no-static-libs|base|libyaml, libseccomp, jansson linked statically
 bind-now|no-bind-now|base|-z now (full RELRO)
 layer-record|no-layer-record|base|the layer record (<state>/layers)
 kept-root|no-kept-root|base|the kept root (as root)

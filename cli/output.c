@@ -1,6 +1,4 @@
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -95,57 +93,8 @@ int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status)
         return -1;
 }
 
-static char **saved_argv;
-
-void cli_save_argv(char **argv)
-{
-        saved_argv = argv;
-}
-
-/* Beside berth in a build tree, or in libexec/berth when installed. */
-static char *helper_path(void)
-{
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-                return NULL;
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (!slash)
-                return NULL;
-        *slash = 0;
-        char *p = xasprintf("%s/../libexec/berth/berth-dynamic", self);
-        if (access(p, X_OK) == 0)
-                return p;
-        free(p);
-        p = xasprintf("%s/berth-dynamic", self);
-        if (access(p, X_OK) == 0)
-                return p;
-        free(p);
-        return NULL;
-}
-
-static void run_helper(berth_error *err)
-{
-        if (!saved_argv || getenv("BERTH_REEXEC"))
-                return;
-        _cleanup_free_ char *path = helper_path();
-        if (path && setenv("BERTH_REEXEC", "1", 1) == 0) {
-                log_debug("%s: running the command with %s", err->msg, path);
-                fflush(stdout);
-                execv(path, saved_argv);
-                berth_error_wrap(&err, "run %s: %s", path, strerror(errno));
-                return;
-        }
-        berth_error_wrap(&err, "berth-dynamic not found beside berth or in ../libexec/berth (reinstall berth)");
-}
-
 int cli_report(struct cli_ctx *ctx, berth_error *err)
 {
-        if (err && err->kind == BERTH_E_HELPER) {
-                run_helper(err);
-                err->kind = BERTH_E_FAILED;
-        }
         _cleanup_free_ char *text = berth_error_text(err);
         int status = cli_exit_status(err);
         if (ctx->json) {
