@@ -15,7 +15,7 @@
 # TRICKS_DIR (source copies and builds, /var/tmp/berth-tricks;
 # a build is reused while the tree, the patch and the options are the same),
 # TRICKS_AS_USER (time rootless runs as this user).
-# Not run by bench/run: it builds 18 copies of berth first.
+# Not run by bench/run: it builds 17 copies of berth first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -29,7 +29,6 @@ done
 variants="
 base||
 no-dlopen||-Dc_link_args=-Wl,--push-state,--no-as-needed,-lcurl,-larchive,-lcrypto,--pop-state
-no-static-libs||-Dstatic_libs=false
 no-bind-now|no-bind-now|
 no-layer-record|no-layer-record|
 no-kept-root|no-kept-root|
@@ -49,7 +48,6 @@ no-parallel-idmap|no-parallel-idmap|
 # trick|variant without it|reference (the same build with it)|what
 tricks="
 dlopen|no-dlopen|base|libcurl, libarchive, libcrypto by dlopen() on first use
-static-libs|no-static-libs|base|libyaml, libseccomp, jansson linked statically
 bind-now|no-bind-now|base|-z now (full RELRO)
 layer-record|no-layer-record|base|the layer record (<state>/layers)
 kept-root|no-kept-root|base|the kept root (as root)
