@@ -51,7 +51,8 @@ dlopen|no-dlopen|base|libcurl, libarchive, libcrypto by dlopen() on first use
 bind-now|no-bind-now|base|-z now (full RELRO)
 layer-record|no-layer-record|base|the layer record (<state>/layers)
 kept-root|no-kept-root|base|the kept root (as root)
-fd-layers|no-fd-layers|no-kept-root|idmapped layers as fds (without them the root is not kept either)
+fd-layers|no-fd-layers|base|idmapped layers as fds (without them the root is not kept either)
+fd-layers-alone|no-fd-layers|no-kept-root|idmapped layers as fds, over a root that is not kept
 vfork-command|no-vfork-command|base|the command started with CLONE_VM and CLONE_VFORK
 early-mounts|no-early-mounts|base|/proc, /dev, /tmp, /etc prepared before the root arrives
 late-cgroup|no-late-cgroup|base|cgroup v1 made while the init mounts
