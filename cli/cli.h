@@ -18,8 +18,6 @@ struct cli_ctx {
          * (unless -q or --json); under --json, a `warnings` array in the
          * error's document, or in {"command", "warnings"} at the end. */
         berth_warnings warnings;
-        size_t warnings_shown;  /* on stderr so far */
-        size_t warnings_skip;   /* shown already by the static front that ran us */
         char **repos;           /* --repo, in order: where extends is resolved first */
         bool locked;            /* --locked: berth.lock must exist and match the spec */
 };
@@ -44,12 +42,8 @@ int cli_end(struct cli_ctx *ctx, int status);
  * --help prints the verb's help and exits 0; an unknown option exits 2. */
 bool cli_common_option(struct cli_ctx *ctx, int c, const char *arg);
 
-/* Print err (human or JSON) and return the exit status its kind maps to.
- * BERTH_E_HELPER instead runs the whole command again with berth-dynamic
- * (cli_save_argv() keeps it): the verb has printed nothing and holds no lock
- * by then. Only if that cannot be started is it printed. */
+/* Print err (human or JSON) and return the exit status its kind maps to. */
 int cli_report(struct cli_ctx *ctx, berth_error *err);
-void cli_save_argv(char **argv);
 /* Print a usage error for the current verb and return 2. */
 int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_status(const berth_error *err);

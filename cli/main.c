@@ -80,10 +80,6 @@ static int unknown_verb(struct cli_ctx *ctx, const char *name)
 int main(int argc, char **argv)
 {
         struct cli_ctx ctx = { .spec_path = "berth.yaml" };
-#ifdef BERTH_STATIC_FRONT
-        berth_static_front = true;
-#endif
-        cli_save_argv(argv);
         cli_warnings_init(&ctx);
         static const struct option opts[] = {
                 CLI_COMMON_LONG,

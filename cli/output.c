@@ -1,6 +1,4 @@
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -101,74 +99,18 @@ int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status)
         return -1;
 }
 
-static char **saved_argv;
-
-void cli_save_argv(char **argv)
-{
-        saved_argv = argv;
-}
-
-/* Beside berth in a build tree, or in libexec/berth when installed. */
-static char *helper_path(void)
-{
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
-                return NULL;
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (!slash)
-                return NULL;
-        *slash = 0;
-        char *p = xasprintf("%s/../libexec/berth/berth-dynamic", self);
-        if (access(p, X_OK) == 0)
-                return p;
-        free(p);
-        p = xasprintf("%s/berth-dynamic", self);
-        if (access(p, X_OK) == 0)
-                return p;
-        free(p);
-        return NULL;
-}
-
-static void run_helper(struct cli_ctx *ctx, berth_error *err)
-{
-        if (!saved_argv || getenv("BERTH_REEXEC"))
-                return;
-        _cleanup_free_ char *path = helper_path();
-        char shown[32];
-        /* It finds the same warnings again: those shown here are not repeated. */
-        snprintf(shown, sizeof(shown), "%zu", ctx->warnings_shown);
-        if (path && setenv("BERTH_REEXEC", "1", 1) == 0 && setenv("BERTH_REEXEC_WARNED", shown, 1) == 0) {
-                log_debug("%s: running the command with %s", err->msg, path);
-                fflush(stdout);
-                execv(path, saved_argv);
-                berth_error_wrap(&err, "run %s: %s", path, strerror(errno));
-                return;
-        }
-        berth_error_wrap(&err, "berth-dynamic not found beside berth or in ../libexec/berth (reinstall berth)");
-}
-
 static void show_warning(const berth_warning *w, void *userdata)
 {
         struct cli_ctx *ctx = userdata;
         if (ctx->json || ctx->verbosity < 0)
                 return;
-        if (ctx->warnings_skip) {
-                ctx->warnings_skip--;
-                return;
-        }
         _cleanup_free_ char *text = berth_warning_text(w);
         fprintf(stderr, "%s\n", text);
-        ctx->warnings_shown++;
 }
 
 void cli_warnings_init(struct cli_ctx *ctx)
 {
-        const char *skip = getenv("BERTH_REEXEC") ? getenv("BERTH_REEXEC_WARNED") : NULL;
         ctx->warnings = (berth_warnings) { .added = show_warning, .userdata = ctx };
-        ctx->warnings_skip = skip ? strtoul(skip, NULL, 10) : 0;
-        unsetenv("BERTH_REEXEC_WARNED");
 }
 
 static json_t *warnings_json(const berth_warnings *w)
@@ -202,10 +144,6 @@ int cli_end(struct cli_ctx *ctx, int status)
 
 int cli_report(struct cli_ctx *ctx, berth_error *err)
 {
-        if (err && err->kind == BERTH_E_HELPER) {
-                run_helper(ctx, err);
-                err->kind = BERTH_E_FAILED;
-        }
         _cleanup_free_ char *text = berth_error_text(err);
         int status = cli_exit_status(err);
         if (ctx->json) {

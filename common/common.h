@@ -29,7 +29,6 @@ enum berth_error_kind {
         BERTH_E_NOTIMPL,      /* verb or feature not built yet */
         BERTH_E_NOEXEC,       /* command found but not executable (126) */
         BERTH_E_NOCMD,        /* command not found (127) */
-        BERTH_E_HELPER,       /* the static front cannot do this: berth-dynamic runs the command */
 };
 
 typedef struct berth_error {
@@ -45,15 +44,7 @@ int berth_error_make(berth_error **err, int kind, int errnum, const char *fmt, .
 int berth_error_makev(berth_error **err, int kind, int errnum, const char *fmt, va_list ap)
         __attribute__((format(printf, 4, 0)));
 
-/* The static front (cli/main.c sets it): berth as a statically linked
- * program, for start-up. A static glibc cannot safely dlopen() (every module
- * brings a second C library), so it loads no library at run time: what needs
- * one (libcurl, libarchive, libcrypto, an NSS module) fails with
- * BERTH_E_HELPER, and cli/ runs the command again with berth-dynamic. */
-extern bool berth_static_front;
-
-/* The user's name and home folder (either may be NULL). In the static front
- * only /etc/passwd is read; a user found nowhere else is BERTH_E_HELPER.
+/* The user's name and home folder (either may be NULL).
  * 0, or -1 with err (BERTH_E_NOTFOUND: no such user). */
 int berth_passwd(uid_t uid, char **ret_name, char **ret_home, berth_error **err);
 

@@ -4,40 +4,8 @@
 #include <pwd.h>
 #include <sys/stat.h>
 
-bool berth_static_front;
-
-static int passwd_file(uid_t uid, char **ret_name, char **ret_home)
-{
-        _cleanup_fclose_ FILE *f = fopen("/etc/passwd", "re");
-        char line[4096];
-        while (f && fgets(line, sizeof(line), f)) {
-                char *field[7], *p = line;
-                size_t n = 0;
-                for (; n < 7 && p; n++)
-                        field[n] = strsep(&p, ":");
-                if (n < 7)
-                        continue;
-                char *end;
-                unsigned long u = strtoul(field[2], &end, 10);
-                if (*end || end == field[2] || u != uid)
-                        continue;
-                field[6][strcspn(field[6], "\n")] = 0;
-                if (ret_name)
-                        *ret_name = xstrdup(field[0]);
-                if (ret_home)
-                        *ret_home = xstrdup(field[5]);
-                return 1;
-        }
-        return 0;
-}
-
 int berth_passwd(uid_t uid, char **ret_name, char **ret_home, berth_error **err)
 {
-        if (berth_static_front) {
-                if (passwd_file(uid, ret_name, ret_home))
-                        return 0;
-                return berth_error_make(err, BERTH_E_HELPER, 0, "uid %u is not in /etc/passwd", (unsigned) uid);
-        }
         struct passwd *pw = getpwuid(uid);
         if (!pw)
                 return berth_error_make(err, BERTH_E_NOTFOUND, errno, "no user with uid %u", (unsigned) uid);
@@ -62,8 +30,7 @@ static int berth_dir(const char *env, const char *xdg_env, const char *home_sub,
                 _cleanup_free_ char *home = NULL;
                 _cleanup_error_ berth_error *e = NULL;
                 if (berth_passwd(getuid(), NULL, &home, &e) < 0)
-                        return berth_error_make(err, e->kind == BERTH_E_HELPER ? BERTH_E_HELPER : BERTH_E_FAILED, 0,
-                                                "cannot find the home folder (%s): set %s", e->msg, env);
+                        return berth_err(err, 0, "cannot find the home folder (%s): set %s", e->msg, env);
                 path = xasprintf("%s/%s/berth", home, home_sub);
         }
         if (mkdir_p(path, 0700, err) < 0)

@@ -19,8 +19,6 @@ static const struct dl_symbol crypto_symbols[] = { DL_CRYPTO_SYMBOLS(DL_ENTRY) }
 int dl_open_table(const char *soname, const char *package, const struct dl_symbol *syms, size_t n, void **ret_handle,
                   berth_error **err)
 {
-        if (berth_static_front)
-                return berth_error_make(err, BERTH_E_HELPER, 0, "%s: loaded by berth-dynamic", soname);
         void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
         if (!h)
                 return berth_err(err, 0, "%s (install the Debian package %s): %s", soname, package, dlerror());

@@ -1,7 +1,6 @@
 /* images: what spec repositories need from libcrypto and libcurl (a digest of
  * a buffer, Ed25519 keys and signatures, a small GET), for cli/ to hand to
- * specs/ through struct spec_io. Loaded like the rest (dl.c): in the static
- * berth each fails with BERTH_E_HELPER. */
+ * specs/ through struct spec_io. Loaded like the rest (dl.c), on first use. */
 #pragma once
 
 #include "common/common.h"

@@ -150,7 +150,6 @@ int sandbox_host_probe(struct sandbox_host *ret, const char *dir, berth_error **
 {
         struct sandbox_host h = {};
         struct idmap_plan ids;
-        /* Fails only where the static front must leave it to berth-dynamic. */
         if (idmap_plan_make(&ids, err) < 0)
                 return -1;
         h.userns = probe_userns();

@@ -67,8 +67,8 @@ static int plan_make(struct idmap_plan *ret, berth_error **err)
         p.gid_base = p.host_gid;
         _cleanup_free_ char *name = NULL;
         _cleanup_error_ berth_error *e = NULL;
-        if (berth_passwd(p.host_uid, &name, NULL, &e) < 0 && e->kind == BERTH_E_HELPER)
-                return berth_error_make(err, e->kind, e->errnum, "%s", e->msg);
+        /* No name: no subordinate range is looked up by name, only by uid. */
+        (void) berth_passwd(p.host_uid, &name, NULL, &e);
         uint32_t us, un, gs, gn;
         if (have_helpers() && subid_lookup("/etc/subuid", name, p.host_uid, &us, &un) &&
             subid_lookup("/etc/subgid", name, p.host_uid, &gs, &gn)) {

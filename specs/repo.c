@@ -34,7 +34,7 @@ static int repo_read(const struct spec_io *io, const char *url, const char *rel,
 {
         if (is_http(url)) {
                 if (!io || !io->fetch)
-                        return berth_err(err, 0, "%s: http repositories need berth-dynamic", url);
+                        return berth_err(err, 0, "%s: no way to fetch an http repository here", url);
                 _cleanup_free_ char *full = xasprintf("%s%s%s", url, endswith(url, "/") ? "" : "/", rel);
                 return io->fetch(full, max, ret_buf, ret_len, err);
         }

@@ -575,7 +575,7 @@ YAML
   [ "$status" -eq 0 ]; [ -z "$stderr" ]
 }
 
-@test "warnings from the environment come as data: the throwaway layer in --json, a warning once across berth-dynamic" {
+@test "warnings from the environment come as data: the throwaway layer in --json, a warning shown once" {
   rm -f "$W/proj/go3"
   in_proj run -- sh -c 'echo >/etc/holding; while [ ! -e /work/go3 ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
   first=$!
@@ -589,7 +589,7 @@ YAML
   echo "$stderr"
   [ "$status" -eq 0 ]
   jq -e '.warnings | map(select(.message | test("holds its writable layer"))) | length == 1' <<<"$stderr"
-  # a spec whose layers need a pull: a static berth runs berth-dynamic, and each warning is still shown once
+  # a spec whose layers need a pull first: each warning is still shown once
   mkdir -p "$W/wpull"; [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$W/wpull"
   cp -a "$W/img" "$W/wpull/src"; echo w >"$W/wpull/src/etc/w"
   as_runner "$W/bin/berth" -q image pack "$W/wpull/src" -o "$W/wpull/img.tar.zst" >/dev/null

@@ -108,8 +108,7 @@ YAML
   [[ "$output" == *"${A:0:12} "*"$T/berth.yaml"* ]]
 }
 
-# libcurl and libarchive are loaded with dlopen() only when a verb needs them
-# (by berth-dynamic, where berth is static: LD_DEBUG follows the exec).
+# libcurl and libarchive are loaded with dlopen() only when a verb needs them.
 loaded_libs() { # VERB ARGS...: run berth, print the shared objects it loaded
   LD_DEBUG=libs "$BERTH" "$@" 2>&1 >/dev/null | sed -n 's/.*calling init: //p'
 }
@@ -119,7 +118,7 @@ loaded_libs() { # VERB ARGS...: run berth, print the shared objects it loaded
   write_spec
   run loaded_libs validate -f "$T/berth.yaml"
   [ "$status" -eq 0 ]
-  if [ "${BERTH_STATIC_FRONT:-0}" = 1 ]; then [ -z "$output" ]; else [[ "$output" == *libc.so.6* ]]; fi
+  [[ "$output" == *libc.so.6* ]]
   [[ "$output" != *libcurl* ]]
   [[ "$output" != *libarchive* ]]
   run loaded_libs pull -f "$T/berth.yaml"
@@ -131,40 +130,6 @@ loaded_libs() { # VERB ARGS...: run berth, print the shared objects it loaded
   [[ "$output" == *libc.so.6* ]]
   [[ "$output" != *libcurl* ]]
   [[ "$output" != *libarchive* ]]
-}
-
-@test "a static berth runs what needs the libraries with berth-dynamic, and says so when it is missing" {
-  if [ "${BERTH_STATIC_FRONT:-0}" != 1 ]; then
-    # -Dstatic_front=false or a sanitizer build: berth loads them itself
-    readelf -lW "$BERTH" | grep -q 'Requesting program interpreter'
-    start_faultserver "$T/www"
-    write_spec
-    run "$BERTH" -vv pull -f "$T/berth.yaml"
-    [ "$status" -eq 0 ]
-    [[ "$output" != *"running the command with"* ]]
-    [ "$(grep -c 'layer 1/3' <<<"$output")" -eq 1 ]
-    return 0
-  fi
-  # no program interpreter (ld.so) in the static one
-  ! readelf -lW "$BERTH" | grep -q 'Requesting program interpreter' || false
-  readelf -lW "$(dirname "$BERTH")/berth-dynamic" | grep -q 'Requesting program interpreter'
-  start_faultserver "$T/www"
-  write_spec
-  run "$BERTH" -vv pull -f "$T/berth.yaml"
-  [ "$status" -eq 0 ]
-  [[ "$output" == *"loaded by berth-dynamic: running the command with $(dirname "$BERTH")/berth-dynamic"* ]]
-  [ "$(grep -c 'layer 1/3' <<<"$output")" -eq 1 ]   # the command ran once, its output printed once
-  # a berth without its helper: the same command fails and says why; what needs no library still works
-  mkdir -p "$T/alone"; cp "$BERTH" "$T/alone/berth"
-  run "$T/alone/berth" pull -f "$T/berth.yaml"
-  [ "$status" -eq 1 ]
-  [[ "$output" == *"berth-dynamic not found beside berth or in ../libexec/berth (reinstall berth)"* ]]
-  run "$T/alone/berth" --json pull -f "$T/berth.yaml"
-  [ "$status" -eq 1 ]; [ "$(jq -r .kind <<<"$output")" = failed ]
-  run "$T/alone/berth" validate -f "$T/berth.yaml"
-  [ "$status" -eq 0 ]
-  run "$T/alone/berth" image ls
-  [ "$status" -eq 0 ]; [[ "$output" == *"${A:0:12}"* ]]
 }
 
 @test "berth pull on a terminal: one live line per layer" {

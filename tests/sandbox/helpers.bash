@@ -47,8 +47,6 @@ sandbox_setup_file() {
   export W
   mkdir -p "$W/bin" "$W/home"
   cp "$DRIVER" "$BERTH" "$W/bin/"
-  # the static berth runs what needs libcurl, libarchive or libcrypto with it
-  if [ -x "$(dirname "$BERTH")/berth-dynamic" ]; then cp "$(dirname "$BERTH")/berth-dynamic" "$W/bin/"; fi
   make_root "$W/root"
   if [ "${BERTH_TEST_AS_USER:-0}" = 1 ]; then
     if [ "$(id -u)" != 0 ]; then
