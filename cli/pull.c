@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "envs/envs.h"
 #include "images/images.h"
 #include "specs/specs.h"
 
@@ -197,6 +198,9 @@ int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_spec_ struct spec *s = NULL;
         if (cli_load_spec(ctx, &s, &status) < 0)
                 return status;
+        _cleanup_error_ berth_error *err = NULL;
+        if (envs_check_layer_sources(s, &err) < 0)
+                return cli_report(ctx, err);
         size_t n = 0;
         _cleanup_free_ struct image_ref *refs = collect_refs(s, &n);
         char owner[PATH_MAX];

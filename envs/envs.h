@@ -47,3 +47,7 @@ int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, 
 
 /* The environment's state folder (created 0700). */
 int envs_state_dir(const struct spec *s, char **ret, berth_error **err);
+
+/* Every image layer of the spec and its services is one berth can pull now;
+ * an OCI image or archive is BERTH_E_NOTIMPL naming its position. */
+int envs_check_layer_sources(const struct spec *s, berth_error **err);
