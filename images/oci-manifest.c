@@ -219,6 +219,9 @@ int oci_manifest_parse(const char *buf, size_t len, const char *declared, struct
         if (len > OCI_MANIFEST_MAX)
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "manifest: %zu bytes, more than the limit of %u",
                                         len, OCI_MANIFEST_MAX);
+        if (declared && startswith(declared, "application/vnd.docker.distribution.manifest.v1"))
+                return berth_error_make(err, BERTH_E_INVALID, 0, "manifest: Docker schema 1 manifests are not "
+                                        "supported (push the image again with a current tool)");
         json_error_t je;
         json_auto_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
         if (!doc)

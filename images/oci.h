@@ -79,3 +79,57 @@ int oci_config_parse(const char *buf, size_t len, struct oci_config *ret, berth_
 /* A layer's first bytes must be what its media type says: gzip, zstd or a
  * tar. A JSON document (or anything else) declared as a layer is refused. */
 int oci_layer_sniff(const struct oci_descriptor *d, const unsigned char *head, size_t len, berth_error **err);
+
+/* ---- the registry client (registry.c) --------------------------------------- */
+
+/* One registry conversation for one reference: the endpoint (a mirror or the
+ * registry itself), the credentials found for it and the token it gave. */
+struct registry {
+        struct oci_ref ref;
+        char *ref_text;           /* canonical, named in every error */
+        char **endpoints;         /* scheme://host[:port]: mirrors first, then the registry */
+        size_t endpoint;          /* the one in use */
+        char *authorization;      /* "Authorization: …" for the next requests, or NULL */
+        char *basic;              /* base64 user:password from an auth file, or NULL */
+        char *auth_file;          /* the file basic came from, or NULL */
+        const struct images_opts *opts;
+        unsigned timeout_s;       /* bound on one manifest, config or token request */
+};
+#define REGISTRY_INIT { .endpoint = 0 }
+
+struct registry_reply {
+        char *body;
+        size_t len;
+        char *content_type;       /* or NULL */
+        char *digest;             /* Docker-Content-Digest, or NULL */
+};
+void registry_reply_done(struct registry_reply *r);
+
+int registry_open(const struct oci_ref *ref, const struct images_opts *opts, struct registry *ret, berth_error **err);
+void registry_close(struct registry *r);
+static inline void registry_closep(struct registry *r) { registry_close(r); }
+
+/* GET /v2/<repository>/<kind>/<name> into memory, at most max bytes, with
+ * the token dance on a 401. kind is "manifests" or "blobs". */
+int registry_get(struct registry *r, const char *kind, const char *name, const char *accept, size_t max,
+                 struct registry_reply *ret, berth_error **err);
+/* Where a layer blob is, for the downloader, and the header it needs. */
+char *registry_blob_url(const struct registry *r, const char *hex);
+
+/* An image resolved from a reference: its manifest (after the index, if
+ * any), verified, and its config, verified and parsed. */
+struct oci_image {
+        char manifest_hex[65];
+        char *manifest_json;
+        size_t manifest_len;
+        struct oci_manifest manifest;
+        char *config_json;
+        size_t config_len;
+        struct oci_config config;
+};
+void oci_image_done(struct oci_image *im);
+static inline void oci_image_donep(struct oci_image *im) { oci_image_done(im); }
+
+/* Follow the reference through an index to want's manifest and fetch the
+ * config. Every document is checked against its digest and size. */
+int registry_resolve(struct registry *r, const struct oci_platform *want, struct oci_image *ret, berth_error **err);

@@ -12,6 +12,7 @@ packages=(
   busybox-static uidmap iproute2 procps util-linux bsdutils passwd openssl
   gcc-multilib                      # -m32 -static: the 32-bit x86 sandbox probe
   golang-github-containers-common   # podman's seccomp profile, an import test input
+  docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )

@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# OCI images: the registry client against fakeregistry.py, a registry on
+# 127.0.0.1 that plays each hostile case, and against Debian's
+# docker-registry with images pushed by skopeo.
+
+load helpers
+
+setup() {
+  common_setup
+  export BERTH_REGISTRY_TIMEOUT=3
+  unset XDG_RUNTIME_DIR
+  export HOME=$T/home
+  mkdir -p "$HOME"
+}
+
+teardown() { common_teardown; }
+
+start_fakeregistry() {
+  REGLOG=$T/registry.log
+  rm -f "$T/reg.port"
+  "$PYTHON" "$FAKEREGISTRY" --port-file "$T/reg.port" --log "$REGLOG" &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    [ -s "$T/reg.port" ] && break
+    sleep 0.05
+  done
+  REG=127.0.0.1:$(cat "$T/reg.port")
+}
+
+resolve() { run "$OCI_TOOL" resolve "$@"; }
+
+@test "oci: an index resolves to the host's platform, or the one asked for" {
+  start_fakeregistry
+  resolve "$REG/good/app:1"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "manifest sha256:"*" application/vnd.oci.image.manifest.v1+json" ]]
+  [[ "${lines[1]}" == "config sha256:"*" linux/amd64" ]]
+  [[ "${lines[2]}" == "layer sha256:"*" application/vnd.oci.image.layer.v1.tar+gzip" ]]
+  [ "${lines[4]}" = "env PATH=/usr/bin:/bin GREETING=from-config" ]
+  [ "${lines[6]}" = "cmd /bin/sh -c echo hi" ]
+  [ "${lines[7]}" = "workdir /srv" ]
+  resolve "$REG/good/app:1" linux/arm64/v8
+  [ "$status" -eq 0 ]
+  [[ "${lines[1]}" == *" linux/arm64" ]]
+  # pinned by the digest the tag resolved to
+  resolve "$REG/good/app:1" linux/amd64
+  digest=$(echo "${lines[0]}" | cut -d' ' -f2)
+  resolve "$REG/good/app@$digest"
+  [ "$status" -eq 0 ]
+  [ "$(echo "${lines[0]}" | cut -d' ' -f2)" = "$digest" ]
+  # a Docker schema 2 manifest, served without an index
+  resolve "$REG/single/app:1"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == *" application/vnd.docker.distribution.manifest.v2+json" ]]
+  [[ "${lines[2]}" == *" application/vnd.docker.image.rootfs.diff.tar.gzip" ]]
+}
+
+@test "oci: each hostile registry is refused with a message naming the reference" {
+  start_fakeregistry
+  refused() {
+    local repo=$1 want=$2
+    run "$OCI_TOOL" resolve "$REG/$repo:1"
+    echo "$repo: $output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "oci-tool: $REG/$repo:1: "*"$want"* ]]
+  }
+  refused big/app "the manifest is larger than the limit of 4194304 bytes"
+  refused mdigest/app "manifest: digest mismatch: the registry says sha256:0000000000000000000000000000000000000000000000000000000000000000, the bytes are sha256:"
+  refused cdigest/app "config: digest mismatch: expected sha256:"
+  refused loop/app "more than 5 redirects (a redirect loop?)"
+  refused selfindex/app "points at itself (its entry sha256:5555555555555555555555555555555555555555555555555555555555555555 is served as the index again)"
+  refused cfglayer/app "manifest: layers[1] is the config blob sha256:"
+  refused noplat/app "no image for platform linux/amd64 in the index (it has linux/s390x)"
+  refused schema1/app "manifest: Docker schema 1 manifests are not supported"
+  refused artifact/app "unsupported media type \"application/vnd.oci.empty.v1+json\""
+  run "$OCI_TOOL" resolve "$REG/good/app:nope"
+  [ "$output" = "oci-tool: $REG/good/app:nope: tag nope is not in the registry" ]
+  # a manifest pinned by digest that the registry serves other bytes for
+  run "$OCI_TOOL" resolve "$REG/good/app:1"
+  digest=$(echo "${lines[0]}" | cut -d' ' -f2)
+  run "$OCI_TOOL" resolve "$REG/mdigest/app@$digest"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"manifest: digest mismatch: expected $digest, got sha256:"* ]]
+}
+
+@test "oci: a token server that hangs is given up on within BERTH_REGISTRY_TIMEOUT" {
+  start_fakeregistry
+  export BERTH_REGISTRY_TIMEOUT=2
+  start=$(date +%s)
+  run "$OCI_TOOL" resolve "$REG/tokenhang/app:1"
+  end=$(date +%s)
+  [ "$status" -eq 1 ]
+  [[ "$output" == "oci-tool: $REG/tokenhang/app:1: token: GET http://$REG/token-hang?service=fake&scope=repository%3Atokenhang%2Fapp%3Apull: no complete answer within 2 s (BERTH_REGISTRY_TIMEOUT)"* ]]
+  [ $((end - start)) -lt 10 ]
+}
+
+@test "oci: anonymous bearer tokens; basic auth from auth.json, with a hint at the file when refused" {
+  start_fakeregistry
+  resolve "$REG/token/app:1"
+  [ "$status" -eq 0 ]
+  grep -q "^GET /token?service=fake&scope=repository%3Atoken%2Fapp%3Apull -$" "$REGLOG"
+  grep -q "^GET /v2/token/app/blobs/sha256:.* Bearer fake-token-1$" "$REGLOG"
+  resolve "$REG/tokenbad/app:1"
+  [ "$output" = "oci-tool: $REG/tokenbad/app:1: token: unauthorized (no credentials for $REG in \$XDG_RUNTIME_DIR/containers/auth.json or ~/.docker/config.json)" ]
+  resolve "$REG/basic/app:1"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *": unauthorized (no credentials for $REG in"* ]]
+  # podman's file wins over docker's; a wrong password names the file
+  export XDG_RUNTIME_DIR=$T/run
+  mkdir -p "$XDG_RUNTIME_DIR/containers" "$HOME/.docker"
+  echo "{\"auths\": {\"$REG\": {\"auth\": \"$(printf u:p | base64)\"}}}" >"$HOME/.docker/config.json"
+  resolve "$REG/basic/app:1"
+  [ "$status" -eq 0 ]
+  echo "{\"auths\": {\"http://$REG/basic\": {\"auth\": \"$(printf u:wrong | base64)\"}}}" \
+    >"$XDG_RUNTIME_DIR/containers/auth.json"
+  resolve "$REG/basic/app:1"
+  [ "$output" = "oci-tool: $REG/basic/app:1: unauthorized (credentials from $XDG_RUNTIME_DIR/containers/auth.json were refused)" ]
+  grep -q "^GET /v2/basic/app/manifests/1 Basic $(printf u:wrong | base64)$" "$REGLOG"
+}
+
+@test "oci: a registry that is down is named" {
+  port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  run "$OCI_TOOL" resolve "127.0.0.1:$port/app:1"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "oci-tool: 127.0.0.1:$port/app:1: registry http://127.0.0.1:$port is down or unreachable: "* ]]
+}
+
+@test "oci: mirrors are asked first; a mirror that fails hands over to the registry" {
+  start_fakeregistry
+  first=$REG
+  firstlog=$REGLOG
+  start_fakeregistry
+  export BERTH_REGISTRY_MIRRORS="example.invalid:5000=$first"
+  resolve "example.invalid:5000/good/app:1"
+  # the mirror answered; the registry itself (not resolvable) was never asked
+  [ "$status" -eq 0 ]
+  grep -q "^GET /v2/good/app/manifests/1 " "$firstlog"
+  export BERTH_REGISTRY_MIRRORS="$first=127.0.0.1:1,$first=$REG"
+  resolve "$first/good/app:1"
+  [ "$status" -eq 0 ]
+  grep -q "^GET /v2/good/app/manifests/1 " "$REGLOG"
+}
