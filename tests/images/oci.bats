@@ -140,3 +140,95 @@ resolve() { run "$OCI_TOOL" resolve "$@"; }
   [ "$status" -eq 0 ]
   grep -q "^GET /v2/good/app/manifests/1 " "$REGLOG"
 }
+
+# ---- Debian's docker-registry, images pushed with skopeo ----------------------
+
+free_port() {
+  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_registry [token|htpasswd]: docker-registry on 127.0.0.1 with a
+# throwaway config and store; sets RP (its port). With token, a token
+# server (tokenserver.py) signs what the registry trusts; with htpasswd,
+# user u, password p.
+start_registry() {
+  command -v docker-registry >/dev/null && command -v skopeo >/dev/null ||
+    need "docker-registry and skopeo (scripts/deps.sh)"
+  RP=$(free_port)
+  mkdir -p "$T/registry"
+  printf 'version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: 127.0.0.1:%s}\n' \
+    "$T/registry/store" "$RP" >"$T/registry/config.yml"
+  case "${1:-}" in
+  token)
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=berth-test \
+      -keyout "$T/registry/key.pem" -out "$T/registry/cert.pem" 2>/dev/null
+    TOKLOG=$T/registry/token.log
+    "$PYTHON" "$TOKENSERVER" --key "$T/registry/key.pem" --port-file "$T/registry/tp" --log "$TOKLOG" &
+    PIDS+=($!)
+    for _ in $(seq 100); do [ -s "$T/registry/tp" ] && break; sleep 0.05; done
+    printf 'auth:\n  token:\n    realm: http://127.0.0.1:%s/token\n    service: berth-test-registry\n    issuer: berth-test\n    rootcertbundle: %s\n' \
+      "$(cat "$T/registry/tp")" "$T/registry/cert.pem" >>"$T/registry/config.yml"
+    ;;
+  htpasswd)
+    htpasswd -Bbn u p >"$T/registry/htpasswd"
+    printf 'auth:\n  htpasswd: {realm: berth-test, path: %s}\n' "$T/registry/htpasswd" >>"$T/registry/config.yml"
+    ;;
+  esac
+  docker-registry serve "$T/registry/config.yml" >"$T/registry/log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$RP/v2/" && break
+    sleep 0.05
+  done
+}
+
+# push LAYOUT-KIND NAME [SKOPEO-ARGS]: build an OCI layout and copy it in.
+push() {
+  local kind=$1 name=$2
+  shift 2
+  rm -rf "$T/layout-$name"
+  "$PYTHON" "$OCILAYOUT" "$kind" "$T/layout-$name" 1
+  skopeo --insecure-policy copy -q --all --dest-tls-verify=false "$@" \
+    "oci:$T/layout-$name:1" "docker://127.0.0.1:$RP/$name:1"
+}
+
+@test "oci: docker-registry: a pushed image and a multi-arch index resolve" {
+  start_registry
+  push busybox busybox
+  push multi multi
+  resolve "127.0.0.1:$RP/busybox:1"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^layer ' <<<"$output")" -eq 2 ]
+  [ "${lines[6]}" = 'cmd sh -c echo "$GREETING from $PWD"' ]
+  resolve "127.0.0.1:$RP/multi:1" linux/arm64/v8
+  [ "$status" -eq 0 ]
+  [[ "${lines[1]}" == *" linux/arm64" ]]
+  [ "$(grep -c '^layer ' <<<"$output")" -eq 1 ]
+  resolve "127.0.0.1:$RP/multi:1" linux/riscv64
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"no image for platform linux/riscv64 in the index (it has linux/amd64, linux/arm64/v8)" ]]
+  resolve "127.0.0.1:$RP/busybox:2"
+  [ "$output" = "oci-tool: 127.0.0.1:$RP/busybox:2: tag 2 is not in the registry" ]
+}
+
+@test "oci: docker-registry with token auth: anonymous bearer token" {
+  start_registry token
+  push busybox busybox
+  resolve "127.0.0.1:$RP/busybox:1"
+  [ "$status" -eq 0 ]
+  grep -q "^GET /token?service=berth-test-registry&scope=repository%3Abusybox%3Apull -$" "$TOKLOG"
+}
+
+@test "oci: docker-registry with htpasswd: basic auth from auth.json" {
+  start_registry htpasswd
+  push busybox busybox --dest-creds u:p
+  resolve "127.0.0.1:$RP/busybox:1"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *": unauthorized (no credentials for 127.0.0.1:$RP in "* ]]
+  export XDG_RUNTIME_DIR=$T/run
+  mkdir -p "$XDG_RUNTIME_DIR/containers"
+  echo "{\"auths\": {\"127.0.0.1:$RP\": {\"auth\": \"$(printf u:p | base64)\"}}}" \
+    >"$XDG_RUNTIME_DIR/containers/auth.json"
+  resolve "127.0.0.1:$RP/busybox:1"
+  [ "$status" -eq 0 ]
+}
