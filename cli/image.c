@@ -10,7 +10,8 @@ const char cmd_image_help[] =
         "\n"
         "Ops: work with images and the cache.\n"
         "  pack DIR -o FILE   write a reproducible .tar.zst of DIR (sorted entries, owners\n"
-        "                     0:0, mtimes from SOURCE_DATE_EPOCH) and print its sha256\n"
+        "                     0:0, mtimes from SOURCE_DATE_EPOCH) and print its sha256;\n"
+        "                     device nodes are left out (the sandbox makes its own /dev)\n"
         "  ls                 the cached layers: digest, size, which specs use them, last use\n"
         "  gc [--dry-run]     remove layers no spec, lockfile or environment still uses\n";
 
@@ -37,6 +38,18 @@ static int parse(struct cli_ctx *ctx, int argc, char **argv, bool *dry_run, cons
         return 0;
 }
 
+static json_t *pack_warnings(const struct images_pack_result *r)
+{
+        json_t *a = json_array();
+        if (r->devices_skipped)
+                json_array_append_new(a, json_sprintf("skipped %zu device node%s: the sandbox makes its own /dev",
+                                                      r->devices_skipped, r->devices_skipped == 1 ? "" : "s"));
+        if (r->binary_names)
+                json_array_append_new(a, json_sprintf("%zu name%s not UTF-8: written as bytes (hdrcharset=BINARY)",
+                                                      r->binary_names, r->binary_names == 1 ? " is" : "s are"));
+        return a;
+}
+
 static int image_pack(struct cli_ctx *ctx, int argc, char **argv)
 {
         const char *out = NULL;
@@ -45,13 +58,21 @@ static int image_pack(struct cli_ctx *ctx, int argc, char **argv)
         if (optind + 1 != argc || !out)
                 return cli_usage_error(ctx, "pack: expected DIR -o FILE.tar.zst");
         _cleanup_error_ berth_error *err = NULL;
-        char sha[65];
-        if (images_pack(argv[optind], out, sha, &err) < 0)
+        struct images_pack_result r;
+        if (images_pack(argv[optind], out, &r, &err) < 0)
                 return cli_report(ctx, err);
-        if (ctx->json)
-                cli_print_json(json_pack("{s:s,s:s}", "file", out, "sha256", sha));
-        else
-                printf("%s\n", sha);
+        json_t *warnings = pack_warnings(&r);
+        if (ctx->json) {
+                cli_print_json(json_pack("{s:s,s:s,s:o}", "file", out, "sha256", r.sha256, "warnings", warnings));
+                return EXIT_OK;
+        }
+        size_t i;
+        json_t *w;
+        if (ctx->verbosity >= 0)
+                json_array_foreach(warnings, i, w)
+                        fprintf(stderr, "berth: warning: %s\n", json_string_value(w));
+        json_decref(warnings);
+        printf("%s\n", r.sha256);
         return EXIT_OK;
 }
 

@@ -1,4 +1,5 @@
-/* common: error object, cleanup helpers, logging, bounded buffers, fs helpers.
+/* common: error object, cleanup helpers, logging, bounded buffers, fs helpers,
+ * paths inside an untrusted root.
  * libc only. Rules in docs/ERRORS.md. */
 #pragma once
 
@@ -176,6 +177,42 @@ int rm_rf_at(int dirfd, const char *name, berth_error **err);
 DIR *opendir_at(int dirfd, const char *path, int flags);
 /* A unique temporary name beside name: ".name.tmp-XXXXXX" style. */
 char *tmp_name_for(const char *name);
+
+/* ---- paths inside an untrusted root (beneath.c) -------------------------- */
+
+/* Resolve path inside the root rootfd as if rootfd were "/": symlinks and ".."
+ * resolve inside it and never leave it, magic links (/proc/self/...) are not
+ * followed. openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) where the kernel
+ * has it; without it, and to make what is missing or name what failed, a walk
+ * one name at a time through folder fds that resolves symlinks itself. */
+enum {
+        BENEATH_NO_SYMLINKS = 1 << 0, /* refuse any symlink on the way ("goes through the symlink `x`") */
+        BENEATH_CREATE = 1 << 1,      /* make what is missing: folders (0755), the last an empty file
+                                       * (0644) unless BENEATH_DIRECTORY; never through a symlink */
+        BENEATH_DIRECTORY = 1 << 2,   /* the result must be a folder */
+        BENEATH_REGULAR = 1 << 3,     /* the result must be a regular file: a FIFO, socket or device
+                                       * is refused before it is opened, so nothing blocks */
+};
+/* oflags: O_PATH, O_RDONLY, ... (O_CLOEXEC added); O_NOFOLLOW leaves a symlink
+ * as the last component unfollowed. A missing entry is BERTH_E_NOTFOUND. */
+int beneath_open(int rootfd, const char *path, int oflags, unsigned flags, int *ret_fd, berth_error **err);
+/* The same in a root made of layers, topmost first, as overlay shows them: a
+ * whiteout (char 0:0) hides the name in the layers below, folders merge down
+ * to an opaque one (OVERLAY_OPAQUE_XATTR). Never creates. */
+int beneath_open_layers(const int *layers, size_t n, const char *path, int oflags, unsigned flags, int *ret_fd,
+                        berth_error **err);
+/* Read the regular file path inside the root, or the layers, up to max bytes
+ * (BERTH_E_LIMIT past it). Anything else there is refused without blocking. */
+int beneath_read(int rootfd, const char *path, size_t max, char **ret_buf, size_t *ret_len, berth_error **err);
+int beneath_read_layers(const int *layers, size_t n, const char *path, size_t max, char **ret_buf, size_t *ret_len,
+                        berth_error **err);
+
+/* Overlay's marks, as berth's layers carry them (docs/IMAGES.md): a whiteout
+ * is a character device 0:0; an opaque folder has this xattr set to "y"
+ * (overlay mounted with userxattr). */
+#define OVERLAY_OPAQUE_XATTR "user.overlay.opaque"
+struct stat;
+bool is_whiteout_stat(const struct stat *st);
 
 /* ---- berth folders ------------------------------------------------------ */
 

@@ -114,10 +114,18 @@ int images_unpack_file(const char *archive_path, const char *dest_dir, const str
  * copy of its own, and dest_dir may be written. */
 int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, bool link, berth_error **err);
 
-/* Write a reproducible .tar.zst of dir to out_path: sorted entries, numeric
- * owners 0:0, every mtime set to SOURCE_DATE_EPOCH (0 if unset). Returns its
- * sha256 in ret_sha256 (65 bytes). */
-int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65], berth_error **err);
+/* What images_pack() wrote, and what it left out or wrote as it could: the
+ * caller turns the counts into warnings. */
+struct images_pack_result {
+        char sha256[65];
+        size_t devices_skipped;     /* character and block devices: the sandbox brings its own /dev */
+        size_t binary_names;        /* entries whose names are not UTF-8: written as bytes (hdrcharset=BINARY) */
+};
+
+/* Write a reproducible .tar.zst of dir to out_path (its folder is created when
+ * missing): sorted entries, numeric owners 0:0, every mtime set to
+ * SOURCE_DATE_EPOCH (0 if unset), names in UTF-8 whatever the locale. */
+int images_pack(const char *dir, const char *out_path, struct images_pack_result *ret, berth_error **err);
 
 /* Cache listing for `berth image ls`. */
 struct images_entry {

@@ -1,9 +1,11 @@
 /* images_pack(): a reproducible .tar.zst of a folder. Entries in byte order,
  * owners 0:0 without names, every mtime SOURCE_DATE_EPOCH (0 if unset), pax
- * headers only where ustar cannot hold a value. Layer whiteouts are written back
- * as OCI `.wh.` entries. */
+ * headers only where ustar cannot hold a value, names in UTF-8 whatever the
+ * caller's locale. Layer whiteouts are written back as OCI `.wh.` entries;
+ * device nodes are skipped and counted. */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -24,6 +26,7 @@ struct packer {
         time_t epoch;
         struct inode_seen *seen;
         size_t n_seen;
+        struct images_pack_result *res;
         berth_error **err;
 };
 
@@ -83,7 +86,12 @@ static int write_header(struct packer *p, const char *path, const struct stat *s
                 sym_archive_entry_set_hardlink(e, link);
         else if (link)
                 sym_archive_entry_set_symlink(e, link);
-        if (sym_archive_write_header(p->a, e) != ARCHIVE_OK)
+        int rc = sym_archive_write_header(p->a, e);
+        /* The one warning the pax writer gives: a name that is not UTF-8, which it
+         * then writes as bytes with hdrcharset=BINARY. */
+        if (rc == ARCHIVE_WARN)
+                p->res->binary_names++;
+        else if (rc != ARCHIVE_OK)
                 return berth_err(p->err, 0, "`%s`: %s", path, sym_archive_error_string(p->a));
         return 0;
 }
@@ -147,8 +155,13 @@ static int pack_entry(struct packer *p, int dirfd, const char *name, const char 
         }
         if (S_ISFIFO(st.st_mode))
                 return write_header(p, path, &st, AE_IFIFO, NULL, false);
+        /* The sandbox brings its own /dev, and unpacking skips devices anyway. */
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+                p->res->devices_skipped++;
+                return 0;
+        }
         if (!S_ISREG(st.st_mode))
-                return berth_err(p->err, 0, "`%s`: cannot pack a device node or socket", path);
+                return berth_err(p->err, 0, "`%s`: cannot pack a socket", path);
         const char *first = st.st_nlink > 1 ? seen_before(p, &st, path) : NULL;
         if (first)
                 return write_header(p, path, &st, AE_IFREG, first, true);
@@ -196,6 +209,9 @@ static int source_date_epoch(time_t *ret, berth_error **err)
 static int pack_into(struct packer *p, int dirfd)
 {
         sym_archive_write_set_format_pax_restricted(p->a);
+        /* Needs the UTF-8 locale in force: libarchive converts from the current one. */
+        if (sym_archive_write_set_options(p->a, "hdrcharset=UTF-8") != ARCHIVE_OK)
+                return berth_err(p->err, 0, "%s", sym_archive_error_string(p->a));
         sym_archive_write_add_filter_zstd(p->a);
         sym_archive_write_set_bytes_in_last_block(p->a, 1);
         if (sym_archive_write_open2(p->a, p, NULL, on_write, NULL, NULL) != ARCHIVE_OK)
@@ -207,9 +223,46 @@ static int pack_into(struct packer *p, int dirfd)
         return 0;
 }
 
-int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65], berth_error **err)
+/* libarchive converts names from the locale's charset to the header's UTF-8.
+ * berth may run in "C" or any locale: pin this thread to C.UTF-8 (built into
+ * glibc) so a name's bytes go through unchanged when they are UTF-8, and as
+ * bytes with hdrcharset=BINARY when they are not, wherever pack runs. */
+static int pack_in_utf8(struct packer *p, int dirfd)
 {
-        struct packer p = { .err = err, .out_fd = -1 };
+        locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+        if (utf8 == (locale_t) 0)
+                return berth_err(p->err, errno, "load the C.UTF-8 locale");
+        locale_t old = uselocale(utf8);
+        p->a = sym_archive_write_new();
+        int rc = pack_into(p, dirfd);
+        sym_archive_write_free(p->a);
+        p->a = NULL;
+        uselocale(old);
+        freelocale(utf8);
+        return rc;
+}
+
+/* The folder the archive goes into: made when missing, as `mkdir -p` would. */
+static int make_out_folder(const char *out_path, berth_error **err)
+{
+        _cleanup_free_ char *dir = xstrdup(out_path);
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+                return 0;
+        _cleanup_error_ berth_error *e = NULL;
+        if (mkdir_p(dir, 0755, &e) < 0)
+                return berth_err(err, e->errnum, "create the output folder `%s`", dir);
+        return 0;
+}
+
+int images_pack(const char *dir, const char *out_path, struct images_pack_result *ret, berth_error **err)
+{
+        struct images_pack_result res = {};
+        struct packer p = { .err = err, .out_fd = -1, .res = &res };
         if (dl_archive_load(err) < 0 || dl_crypto_load(err) < 0)
                 return -1;
         if (source_date_epoch(&p.epoch, err) < 0)
@@ -217,15 +270,15 @@ int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65
         _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0)
                 return berth_err(err, errno, "open `%s`", dir);
+        if (make_out_folder(out_path, err) < 0)
+                return -1;
         _cleanup_free_ char *tmp = tmp_name_for(out_path);
         _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out < 0)
-                return berth_err(err, errno, "create `%s`", tmp);
+                return berth_err(err, errno, "create `%s`", out_path);
         p.out_fd = out;
-        p.a = sym_archive_write_new();
         sha256_init(&p.sha);
-        int rc = pack_into(&p, dirfd);
-        sym_archive_write_free(p.a);
+        int rc = pack_in_utf8(&p, dirfd);
         for (size_t i = 0; i < p.n_seen; i++)
                 free(p.seen[i].path);
         free(p.seen);
@@ -236,6 +289,7 @@ int images_pack(const char *dir, const char *out_path, char ret_sha256[static 65
                 unlink(tmp);
                 return berth_error_wrap(err, "pack `%s`", dir);
         }
-        sha256_final_hex(&p.sha, ret_sha256);
+        sha256_final_hex(&p.sha, res.sha256);
+        *ret = res;
         return 0;
 }

@@ -4,10 +4,7 @@
 #include "images/images.h"
 #include "dl.h"
 
-/* ---- paths inside an untrusted root -------------------------------------- */
-
-/* Tests set this to exercise the O_NOFOLLOW walk that replaces openat2(). */
-extern bool images_no_openat2;
+/* ---- archive member names (path.c) --------------------------------------- */
 
 /* Normalise an archive member name into a relative path without ".", empty
  * components or leading "/" (absolute names are made relative, as GNU tar does).
@@ -15,10 +12,15 @@ extern bool images_no_openat2;
  * error naming the entry. */
 int path_normalize(const char *name, char **ret, berth_error **err);
 
-/* Open the folder `path` (relative, normalised) below rootfd without following
- * any symlink and without leaving rootfd. With create, missing folders are made
- * with mode 0755. flags: O_PATH or O_RDONLY (plus O_DIRECTORY implied). */
-int open_beneath_dir(int rootfd, const char *path, int flags, bool create, berth_error **err);
+/* The folder `path` inside a layer being unpacked (beneath_open(), refusing
+ * every symlink: nothing is ever written through one). With create, missing
+ * folders are made with mode 0755. oflags: O_PATH or O_RDONLY. The fd, or -1. */
+static inline int open_beneath_dir(int rootfd, const char *path, int oflags, bool create, berth_error **err)
+{
+        int fd = -1;
+        unsigned flags = BENEATH_NO_SYMLINKS | BENEATH_DIRECTORY | (create ? BENEATH_CREATE : 0);
+        return beneath_open(rootfd, path, oflags, flags, &fd, err) < 0 ? -1 : fd;
+}
 
 /* Split "a/b/c" into its parent "a/b" (or "") and its last component "c"
  * pointing into path. ret_parent is allocated. */
@@ -48,12 +50,6 @@ static inline void archive_entry_freep(struct archive_entry **e) { if (*e) sym_a
 
 /* Unpack from an open archive fd into the empty folder rootfd. */
 int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, berth_error **err);
-
-/* ---- whiteouts ----------------------------------------------------------- */
-
-#define OVERLAY_OPAQUE_XATTR "user.overlay.opaque"
-/* A 0:0 character device: overlay's whiteout. */
-bool is_whiteout_stat(const struct stat *st);
 
 /* ---- sha256 on a helper thread (hasher.c) --------------------------------- */
 

@@ -1,6 +1,7 @@
 /* The fallback without overlay: merge layer folders into one real folder.
  * Everything in dest is opened through fds with O_NOFOLLOW, and removals go
- * through rm_rf_at() on a folder fd inside dest, so whiteouts cannot reach out. */
+ * through rm_rf_at() on a folder fd inside dest, so whiteouts cannot reach out.
+ * Files of a layer are read through beneath_open(): regular files only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -59,9 +60,11 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, 
 {
         if (link && linkat(sfd, name, dfd, name, 0) == 0)
                 return 0;
-        _cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (in < 0)
-                return berth_err(err, errno, "open `%s`", name);
+        /* A layer folder given by path may change under us: what is opened
+         * must still be a regular file, and a FIFO put there must not block. */
+        _cleanup_close_ int in = -1;
+        if (beneath_open(sfd, name, O_RDONLY, BENEATH_NO_SYMLINKS | BENEATH_REGULAR, &in, err) < 0)
+                return -1;
         _cleanup_close_ int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0)
                 return berth_err(err, errno, "create `%s`", name);

@@ -80,13 +80,17 @@ int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgrou
 
 /* ---- users (user.c) ---- */
 /* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd
- * and /etc/group (the upper layer first, then the layers top down). */
+ * and /etc/group as the sandbox will see them (the upper layer and the
+ * layers merged as overlay does, beneath_read_layers()); a FIFO, device or
+ * socket there is an error, never a hang. */
 int user_resolve(const struct sandbox_root *root, const char *user, uid_t *ret_uid, gid_t *ret_gid,
                  berth_error **err);
 
 /* ---- mounts (mounts.c) ---- */
-/* Open path beneath rootfd (O_PATH), creating what is missing: folders, and
- * the last component as a file when !dir. Never follows a symlink out. */
+/* beneath_open() of path in rootfd as O_PATH, with create making what is
+ * missing: folders, and the last component as a file when !dir (a folder is
+ * required when dir). Symlinks resolve inside the root; nothing is made
+ * through one. */
 int open_beneath(int rootfd, const char *path, bool create, bool dir, int *ret_fd, berth_error **err);
 /* fsopen/fsconfig/fsmount a fresh filesystem; returns the mount fd. */
 int fs_new(const char *fstype, const char *const *opts, unsigned attrs, int *ret_fd, berth_error **err);

@@ -17,32 +17,42 @@ static int parse_id(const char *s, size_t len, unsigned *ret)
         return 0;
 }
 
-/* Read etc/<file> from the first folder that has it, resolved inside it. */
-static char *read_image_file(const struct sandbox_root *root, const char *file)
+/* The root's folders, topmost first, as overlay stacks them. */
+static int open_layers(const struct sandbox_root *root, int **ret_fds, size_t *ret_n, berth_error **err)
 {
-        const char *dirs[66];
-        size_t n = 0;
-        if (root->dir)
-                dirs[n++] = root->dir;
-        else {
-                if (root->upperdir)
-                        dirs[n++] = root->upperdir;
-                for (size_t i = root->n_lowerdirs; i-- > 0 && n < ARRAY_SIZE(dirs);)
-                        dirs[n++] = root->lowerdirs[i];
-        }
-        _cleanup_free_ char *rel = xasprintf("etc/%s", file);
+        size_t n = root->dir ? 1 : (root->upperdir ? 1 : 0) + root->n_lowerdirs;
+        _cleanup_free_ int *fds = xcalloc(n ? n : 1, sizeof(int));
         for (size_t i = 0; i < n; i++) {
-                _cleanup_close_ int d = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-                _cleanup_close_ int f = -1;
-                _cleanup_error_ berth_error *e = NULL;
-                char *buf;
-                if (d < 0 || open_beneath(d, rel, false, false, &f, &e) < 0)
-                        continue;
-                _cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", f);
-                if (read_file_bounded(AT_FDCWD, path, MAX_ID_FILE, rel, &buf, NULL, &e) == 0)
-                        return buf;
+                const char *dir = root->dir                    ? root->dir
+                                  : root->upperdir && i == 0   ? root->upperdir
+                                                               : root->lowerdirs[n - 1 - i];
+                fds[i] = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fds[i] < 0) {
+                        int e = errno;
+                        while (i-- > 0)
+                                close(fds[i]);
+                        return berth_err(err, e, "open `%s`", dir);
+                }
         }
-        return NULL;
+        *ret_fds = TAKE_PTR(fds);
+        *ret_n = n;
+        return 0;
+}
+
+/* /etc/<file> as the sandbox will see it, before berth's own mounts: inside
+ * the root, through the layers' whiteouts, never blocking on what is there. */
+static int read_image_file(const struct sandbox_root *root, const char *file, char **ret, berth_error **err)
+{
+        _cleanup_free_ int *fds = NULL;
+        size_t n = 0;
+        if (open_layers(root, &fds, &n, err) < 0)
+                return -1;
+        _cleanup_free_ char *path = xasprintf("/etc/%s", file);
+        int r = root->dir ? beneath_read(fds[0], path, MAX_ID_FILE, ret, NULL, err)
+                          : beneath_read_layers(fds, n, path, MAX_ID_FILE, ret, NULL, err);
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+        return r;
 }
 
 /* The third (id) and fourth (gid) fields of the line for name. */
@@ -71,11 +81,16 @@ static int resolve_part(const struct sandbox_root *root, const char *file, const
 {
         if (parse_id(s, len, ret) == 0)
                 return 1; /* a number: no gid of its own */
-        _cleanup_free_ char *name = xstrndup(s, len);
-        _cleanup_free_ char *text = read_image_file(root, file);
+        _cleanup_free_ char *name = xstrndup(s, len), *text = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        const char *what = streq(file, "passwd") ? "user" : "group";
+        if (read_image_file(root, file, &text, &e) < 0 && e->kind != BERTH_E_NOTFOUND) {
+                berth_error_make(err, e->kind, e->errnum, "%s", e->msg);
+                return berth_error_wrap(err, "%s `%s`", what, name);
+        }
         if (!text || lookup(text, name, ret, ret_gid) < 0)
-                return berth_error_make(err, BERTH_E_NOTFOUND, 0, "%s `%s`: not in the image's /etc/%s",
-                                        streq(file, "passwd") ? "user" : "group", name, file);
+                return berth_error_make(err, BERTH_E_NOTFOUND, 0, "%s `%s`: not in the image's /etc/%s", what, name,
+                                        file);
         return 0;
 }
 

@@ -12,6 +12,7 @@ packages=(
   busybox-static uidmap iproute2 procps util-linux bsdutils passwd openssl
   gcc-multilib                      # -m32 -static: the 32-bit x86 sandbox probe
   golang-github-containers-common   # podman's seccomp profile, an import test input
+  mmdebstrap                        # a real Debian root for the pack/pull/run test
   docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests
   apache2-utils python3-cryptography  # its htpasswd (bcrypt) and the test token server's JWT signing
   # peers for the benchmarks

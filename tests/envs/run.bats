@@ -478,3 +478,50 @@ v" ]
   [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
   [ ! -e "$env_dir/volumes" ]
 }
+
+@test "user: app with a hostile /etc/passwd in a layer: a FIFO, a symlink to /dev/zero or out of the root, a whiteout" {
+  cp "$NO_OPENAT2" "$W/bin/no-openat2"
+  printf 'app:x:4242:4242::/:/bin/sh\n' >"$W/hostpw"; chmod 644 "$W/hostpw"
+  python3 - "$W/pwlayers" "$W/hostpw" <<'PY'
+import io, os, sys, tarfile
+d, host = sys.argv[1], sys.argv[2]; os.makedirs(d, exist_ok=True)
+def layer(name, ti):
+    with tarfile.open(os.path.join(d, name + ".tar.gz"), "w:gz") as t:
+        e = tarfile.TarInfo("etc"); e.type = tarfile.DIRTYPE; e.mode = 0o755; t.addfile(e)
+        t.addfile(ti, io.BytesIO(b""))
+def entry(path, type, target=""):
+    ti = tarfile.TarInfo(path); ti.type = type; ti.linkname = target; ti.mode = 0o644; return ti
+layer("fifo", entry("etc/passwd", tarfile.FIFOTYPE))
+layer("zero", entry("etc/passwd", tarfile.SYMTYPE, "/dev/zero"))
+layer("out", entry("etc/passwd", tarfile.SYMTYPE, "../../../../../../.." + host))
+layer("whiteout", entry("etc/.wh.passwd", tarfile.REGTYPE))
+PY
+  chmod -R a+rX "$W/pwlayers"
+  for l in fifo zero out whiteout; do
+    cat >"$W/proj/pw-$l.yaml" <<YAML
+berth: 1
+name: pw-$l
+image:
+  - url: $W/img
+  - url: $W/pwlayers/$l.tar.gz
+user: app
+network: none
+YAML
+    chmod 644 "$W/proj/pw-$l.yaml"
+    want="not in the image's /etc/passwd"
+    [ "$l" = fifo ] && want='`/etc/passwd` is a fifo, not a regular file'
+    for wrap in "" "$W/bin/no-openat2"; do
+      if [ -n "$RUNNER" ]; then
+        run timeout 20 $wrap runuser -u "$RUNNER" -- env -i PATH=/usr/bin:/bin HOME="$W/home" \
+          BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" sh -c "cd '$W/proj' && exec '$W/bin/berth' run -f pw-$l.yaml -- id -u"
+      else
+        run timeout 20 $wrap env -i PATH=/usr/bin:/bin HOME="$W/home" BERTH_STATE_DIR="$W/home/state" \
+          BERTH_CACHE_DIR="$W/home/cache" sh -c "cd '$W/proj' && exec '$W/bin/berth' run -f pw-$l.yaml -- id -u"
+      fi
+      echo "$l ${wrap:-openat2}: $status: $output"
+      [ "$status" -eq 125 ]
+      [[ "$output" == *"user \`app\`: $want"* ]]
+      [[ "$output" != *4242* ]]
+    done
+  done
+}

@@ -36,7 +36,7 @@ teardown() { common_teardown; }
   d=$output
   touch "$T/src/etc/motd"
   run "$BERTH" --json image pack -o "$T/y.tar.zst" "$T/src"
-  [ "$output" = "{\"file\":\"$T/y.tar.zst\",\"sha256\":\"$d\"}" ]
+  [ "$output" = "{\"file\":\"$T/y.tar.zst\",\"sha256\":\"$d\",\"warnings\":[]}" ]
 }
 
 @test "image ls shows digests, sizes and owners; gc removes only unreferenced ones" {
@@ -270,4 +270,96 @@ loaded_libs() { # VERB ARGS...: run berth, print the shared objects it loaded
   [ ! -e "$BERTH_CACHE_DIR/layers/sha256/.$A.tmp-123456abcdef" ]
   [ -e "$BERTH_CACHE_DIR/blobs/sha256/.$C.partial" ]
   [ -d "$BERTH_CACHE_DIR/layers/sha256/$B" ]
+}
+
+@test "image pack skips device nodes with one warning that counts them" {
+  [ "$(id -u)" -eq 0 ] || need "root to make device nodes"
+  mkdir -p "$T/src/dev" "$T/src/etc"
+  mknod "$T/src/dev/null" c 1 3
+  mknod "$T/src/dev/zero" c 1 5
+  mknod "$T/src/dev/loop9" b 7 9
+  ln -s /proc/self/fd "$T/src/dev/fd"
+  echo hi >"$T/src/etc/motd"
+  run "$BERTH" image pack "$T/src" -o "$T/x.tar.zst"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "berth: warning: skipped 3 device nodes: the sandbox makes its own /dev" ]
+  [ "${lines[1]}" = "$(sha256 "$T/x.tar.zst")" ]
+  run tar --zstd -tf "$T/x.tar.zst"
+  [ "$output" = "$(printf 'dev/\ndev/fd\netc/\netc/motd')" ]
+  run "$BERTH" -q image pack "$T/src" -o "$T/q.tar.zst"
+  [ "$output" = "$(sha256 "$T/x.tar.zst")" ]
+  run "$BERTH" --json image pack "$T/src" -o "$T/y.tar.zst"
+  [ "$status" -eq 0 ]
+  echo "$output" | jq -e '.warnings == ["skipped 3 device nodes: the sandbox makes its own /dev"]'
+  # a socket is still refused, by name
+  "$PYTHON" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/src/etc/sock"
+  run "$BERTH" image pack "$T/src" -o "$T/z.tar.zst"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"\`etc/sock\`: cannot pack a socket" ]]
+  [ ! -e "$T/z.tar.zst" ]
+  [ "$(ls -A "$T" | grep -c tmp-)" -eq 0 ]
+}
+
+# Every name under a folder, as bytes in hex, with its type and link target.
+name_listing() {
+  (cd "$1" && find . -mindepth 1 -printf '%y %p -> %l\n' | LC_ALL=C sort | od -An -tx1 | tr -d ' \n')
+}
+
+@test "image pack writes non-ASCII names as UTF-8 in any locale; other bytes as hdrcharset=BINARY" {
+  src=$T/src
+  mkdir -p "$src/certs" "$src/mozilla"
+  good='NetLock_Arany_=Class_Gold=_Főtanúsítvány.crt'
+  nfd=$(printf 'cafe\xcc\x81')
+  bad=$(printf 'latin1-\xe9t\xe9')
+  echo cert >"$src/mozilla/$good"
+  ln -s "../mozilla/$good" "$src/certs/988a38cb.0"
+  ln -s "/usr/share/ca-certificates/mozilla/$good" "$src/certs/$good.pem"
+  ln "$src/mozilla/$good" "$src/certs/hard-$good"
+  echo nfd >"$src/$nfd"
+  echo bad >"$src/$bad"
+  mkdir "$src/$bad.d"
+  echo under >"$src/$bad.d/x"
+  LC_ALL=C run "$BERTH" image pack "$src" -o "$T/c.tar.zst"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "berth: warning: 3 names are not UTF-8: written as bytes (hdrcharset=BINARY)" ]
+  d=${lines[1]}
+  LC_ALL=C.UTF-8 run "$BERTH" image pack "$src" -o "$T/u.tar.zst"
+  [ "${lines[1]}" = "$d" ]
+  # what the headers say: UTF-8 names carry no hdrcharset, the others say BINARY
+  run "$PYTHON" - "$T/c.tar.zst" <<'PY'
+import subprocess, sys, tarfile, io
+raw = subprocess.run(["zstd", "-dc", sys.argv[1]], capture_output=True, check=True).stdout
+for m in tarfile.open(fileobj=io.BytesIO(raw), encoding="utf-8", errors="surrogateescape"):
+    print(ascii(m.name), ascii(m.linkname), m.pax_headers.get("hdrcharset", "-"))
+PY
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"'certs/988a38cb.0' '../mozilla/NetLock_Arany_=Class_Gold=_F\u0151tan\xfas\xedtv\xe1ny.crt' -"* ]]
+  [[ "$output" == *"'cafe\u0301' '' -"* ]]
+  [[ "$output" == *"'latin1-\udce9t\udce9' '' BINARY"* ]]
+  [[ "$output" == *"'latin1-\udce9t\udce9.d/x' '' BINARY"* ]]
+  [ "$(echo "$output" | grep -c ' BINARY$')" -eq 3 ]
+  [ "$(echo "$output" | grep -c ' -$')" -eq 7 ]
+  # and unpacking gives back every name byte for byte, in any locale
+  LC_ALL=C "$IMAGES_TOOL" unpack "$T/c.tar.zst" "$T/out-c"
+  LC_ALL=C.UTF-8 "$IMAGES_TOOL" unpack "$T/c.tar.zst" "$T/out-u"
+  [ "$(name_listing "$T/out-c")" = "$(name_listing "$src")" ]
+  [ "$(name_listing "$T/out-u")" = "$(name_listing "$src")" ]
+  [ "$(cat "$T/out-c/certs/hard-$good")" = cert ]
+  [ "$(stat -c %i "$T/out-c/certs/hard-$good")" = "$(stat -c %i "$T/out-c/mozilla/$good")" ]
+}
+
+@test "image pack makes a missing output folder, and names the one it cannot make" {
+  mkdir -p "$T/src"
+  echo hi >"$T/src/motd"
+  run "$BERTH" image pack "$T/src" -o "$T/dist/v1/x.tar.zst"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(sha256 "$T/dist/v1/x.tar.zst")" ]
+  (cd "$T" && "$BERTH" image pack src -o rel/x.tar.zst >/dev/null)
+  [ -f "$T/rel/x.tar.zst" ]
+  echo file >"$T/afile"
+  run "$BERTH" image pack "$T/src" -o "$T/afile/sub/x.tar.zst"
+  [ "$status" -eq 1 ]
+  [ "$output" = "berth: create the output folder \`$T/afile/sub\`: Not a directory" ]
+  [ "$(cat "$T/afile")" = file ]
 }

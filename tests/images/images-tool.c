@@ -50,8 +50,6 @@ int main(int argc, char **argv)
 {
         if (getenv("IMAGES_TOOL_DEBUG"))
                 berth_log_set_level(BERTH_LOG_DEBUG);
-        if (getenv("IMAGES_NO_OPENAT2"))
-                images_no_openat2 = true;
         if (argc < 2)
                 return usage();
         _cleanup_error_ berth_error *err = NULL;
@@ -68,10 +66,10 @@ int main(int argc, char **argv)
         } else if (streq(argv[1], "stack") && argc >= 4) {
                 rc = images_stack_copy(argv + 3, (size_t) (argc - 3), argv[2], true, &err);
         } else if (streq(argv[1], "pack") && argc == 4) {
-                char sha[65];
-                rc = images_pack(argv[2], argv[3], sha, &err);
+                struct images_pack_result res;
+                rc = images_pack(argv[2], argv[3], &res, &err);
                 if (rc == 0)
-                        printf("%s\n", sha);
+                        printf("%s\n", res.sha256);
         } else {
                 return usage();
         }

@@ -56,14 +56,21 @@ outside_untouched() {
   outside_untouched
 }
 
-@test "the O_NOFOLLOW walk (no openat2) refuses symlinks too" {
-  IMAGES_NO_OPENAT2=1 run "$IMAGES_TOOL" unpack "$H/symlink-escape.tar" "$L"
+@test "the O_NOFOLLOW walk (openat2 failing with ENOSYS) refuses symlinks too" {
+  run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/symlink-escape.tar" "$L"
   [ "$status" -eq 1 ]
   [[ "$output" == *'goes through the symlink `esc`'* ]]
   rm -rf "$L"
-  IMAGES_NO_OPENAT2=1 run "$IMAGES_TOOL" unpack "$H/whiteouts.tar" "$L"
+  run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/whiteouts.tar" "$L"
   [ "$status" -eq 0 ]
   [ -c "$L/etc/gone" ]
+  rm -rf "$L"
+  run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/hardlink-through-symlink.tar" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'entry `h`: hardlink target `l/secret`: goes through the symlink `l`'* ]]
+  rm -rf "$L"
+  run "$NO_OPENAT2" "$IMAGES_TOOL" unpack "$H/symlink-abs-escape.tar" "$L"
+  [ "$status" -eq 1 ]
   outside_untouched
 }
 

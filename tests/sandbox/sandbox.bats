@@ -430,3 +430,70 @@ install_probe32() {
   [[ "$output" == *"get_mempolicy: ok"* ]]
   [[ "$output" == *"set_mempolicy: ok"* ]]
 }
+
+# `--user app` looked up in the image, with openat2 and again where a seccomp
+# filter makes it fail with ENOSYS (the fallback walk): it must fail at once
+# (timeout: a hang fails) with the expected error, never reading the host's
+# file (uid 4242). ARGS: expected error, then the driver's root arguments.
+lookup_fails() {
+  local want=$1 wrap
+  shift
+  cp "$NO_OPENAT2" "$W/bin/no-openat2"
+  for wrap in "" "$W/bin/no-openat2"; do
+    if [ -n "$RUNNER" ]; then
+      run timeout 10 $wrap runuser -u "$RUNNER" -- env -i PATH=/usr/bin:/bin HOME="$W/home" \
+        "$W/bin/sandbox-driver" "$@" --user app -- id -u
+    else
+      run timeout 10 $wrap env -i PATH=/usr/bin:/bin HOME="$W/home" "$W/bin/sandbox-driver" "$@" --user app -- id -u
+    fi
+    echo "${wrap:-openat2}: $status: $output"
+    [ "$status" -eq 125 ]
+    [[ "$output" == *"driver: user \`app\`: $want"* ]]
+    [[ "$output" != *4242* ]]
+  done
+}
+
+@test "user by name: a FIFO, a device, a symlink out of the root at /etc/passwd fail at once" {
+  r="$W/pw.$BATS_TEST_NUMBER"
+  cp -a "$W/root" "$r"
+  printf 'app:x:4242:4242::/:/bin/sh\n' >"$W/hostpw"; chmod 644 "$W/hostpw"
+  rm "$r/etc/passwd"; mkfifo "$r/etc/passwd"
+  lookup_fails '`/etc/passwd` is a fifo, not a regular file' --root "$r"
+  # the image's own /dev: empty, then holding a device (berth's /dev is mounted later)
+  rm "$r/etc/passwd"; ln -s /dev/zero "$r/etc/passwd"
+  lookup_fails "not in the image's /etc/passwd" --root "$r"
+  mknod "$r/dev/zero" c 1 5
+  lookup_fails '`/etc/passwd` is a character device, not a regular file' --root "$r"
+  # out of the root by .. and by an absolute path: both resolve inside it
+  ln -sfn "../../../../../../../..$W/hostpw" "$r/etc/passwd"
+  lookup_fails "not in the image's /etc/passwd" --root "$r"
+  ln -sfn "$W/hostpw" "$r/etc/passwd"
+  lookup_fails "not in the image's /etc/passwd" --root "$r"
+  # a symlink that stays inside is followed, as in the sandbox
+  grep -q '"subordinate_ids":true' "$W/doctor.json" || return 0
+  mv "$r/etc/passwd" "$r/etc/passwd.link"; cp "$W/root/etc/passwd" "$r/etc/passwd.real"
+  ln -sfn passwd.real "$r/etc/passwd"
+  run as_runner "$W/bin/sandbox-driver" --root "$r" --user app -- id -u
+  [ "$output" = 1000 ]
+}
+
+@test "user by name through layers: a whited-out /etc/passwd hides the lower one, as does one the sandbox deleted" {
+  need overlay
+  st="$W/pwl.$BATS_TEST_NUMBER"; mkdir -p "$st"/{l2/etc,upper,work,mnt}
+  cp -a "$W/root" "$st/l1"
+  mknod "$st/l2/etc/passwd" c 0 0
+  chmod -R a+rX "$st"
+  if [ -z "$RUNNER" ]; then chown 1879048192:1879048192 "$st"/{upper,work}; else chown -R "$RUNNER:" "$st"; fi
+  lookup_fails "not in the image's /etc/passwd" --lower "$st/l1" --lower "$st/l2" \
+    --upper "$st/upper" --work "$st/work" --mnt "$st/mnt"
+  # the sandbox deletes /etc/passwd in its writable layer, then makes a FIFO there
+  ovl=(--lower "$st/l1" --upper "$st/upper" --work "$st/work" --mnt "$st/mnt")
+  run as_runner "$W/bin/sandbox-driver" "${ovl[@]}" -- rm /etc/passwd
+  [ "$status" -eq 0 ]
+  [ -c "$st/upper/etc/passwd" ]
+  lookup_fails "not in the image's /etc/passwd" "${ovl[@]}"
+  run as_runner "$W/bin/sandbox-driver" "${ovl[@]}" -- busybox mkfifo /etc/passwd
+  [ "$status" -eq 0 ]
+  [ -p "$st/upper/etc/passwd" ]
+  lookup_fails '`/etc/passwd` is a fifo, not a regular file' "${ovl[@]}"
+}
