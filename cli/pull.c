@@ -158,7 +158,7 @@ static struct image_ref *collect_refs(const struct spec *s, size_t *ret_n)
                 const struct spec_layer *ls = i == 0 ? s->image : s->services[i - 1].image;
                 size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
                 for (size_t j = 0; j < nl; j++) {
-                        bool seen = false;
+                        bool seen = !ls[j].url; /* OCI images: pull_oci() */
                         for (size_t k = 0; k < n && !seen; k++)
                                 seen = streq(refs[k].url, ls[j].url) && streq_ptr(refs[k].sha256, ls[j].sha256);
                         if (!seen)
@@ -190,6 +190,48 @@ static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n
         return EXIT_OK;
 }
 
+static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const struct images_oci_image *im)
+{
+        bool pinned = strchr(l->oci, '@') != NULL;
+        if (ctx->json) {
+                cli_print_json(json_pack("{s:s,s:s,s:s,s:I,s:b}", "event", "image", "reference", im->reference,
+                                         "digest", im->manifest_digest, "layers", (json_int_t) im->n_layers,
+                                         "pinned", pinned));
+        } else {
+                printf("image %s %.19s %zu layer%s\n", im->reference, im->manifest_digest, im->n_layers,
+                       im->n_layers == 1 ? "" : "s");
+        }
+        fflush(stdout);
+        if (!pinned)
+                fprintf(stderr, "warning: %s:%d:%d: %s is not pinned by a digest; it resolved to %s\n", l->pos.file,
+                        l->pos.line, l->pos.col, im->reference, im->manifest_digest);
+}
+
+/* Each OCI image of the environment and its services, once; a tag is asked
+ * of the registry again. */
+static int pull_oci(struct cli_ctx *ctx, const struct spec *s)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        struct images_opts opts;
+        if (images_opts_init(&opts, &err) < 0)
+                return cli_report(ctx, err);
+        for (size_t i = 0; i <= s->n_services; i++) {
+                const struct spec_layer *ls = i == 0 ? s->image : s->services[i - 1].image;
+                size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
+                for (size_t j = 0; j < nl; j++) {
+                        _cleanup_(images_oci_image_done) struct images_oci_image im = {};
+                        if (!ls[j].oci)
+                                continue;
+                        if (images_pull_oci(&opts, ls[j].oci, ls[j].platform, true, &im, &err) < 0) {
+                                berth_error_wrap(&err, "pull: %s:%d:%d", ls[j].pos.file, ls[j].pos.line, ls[j].pos.col);
+                                return cli_report(ctx, err);
+                        }
+                        report_oci(ctx, &ls[j], &im);
+                }
+        }
+        return EXIT_OK;
+}
+
 int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
 {
         int status = cli_parse_common_only(ctx, argc, argv);
@@ -204,5 +246,6 @@ int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
         size_t n = 0;
         _cleanup_free_ struct image_ref *refs = collect_refs(s, &n);
         char owner[PATH_MAX];
-        return pull_refs(ctx, refs, n, realpath(s->path, owner) ? owner : NULL);
+        status = n ? pull_refs(ctx, refs, n, realpath(s->path, owner) ? owner : NULL) : EXIT_OK;
+        return status ? status : pull_oci(ctx, s);
 }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "envs-private.h"
+#include "images/images.h"
 
 /* A layer given as a local folder is used as it is (it is trusted like the
  * spec that names it); archives are fetched and unpacked by images/. */
@@ -27,12 +28,36 @@ int envs_check_layer_sources(const struct spec *s, berth_error **err)
                 const struct spec_layer *ls = i == 0 ? s->image : s->services[i - 1].image;
                 size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
                 for (size_t j = 0; j < nl; j++)
-                        if (!ls[j].url)
+                        if (!ls[j].url && !ls[j].oci)
                                 return berth_error_make(err, BERTH_E_NOTIMPL, 0,
-                                                        "%s:%d:%d: %s: pulling OCI images is not built yet",
+                                                        "%s:%d:%d: %s: OCI and Docker archives are not built yet",
                                                         ls[j].pos.file, ls[j].pos.line, ls[j].pos.col,
                                                         oci_source(&ls[j]));
         }
+        return 0;
+}
+
+/* An OCI image in the list stands for all its layers: what the last pull
+ * resolved, if it is all cached, else a pull now. */
+static int expand_oci(const struct spec *s, char **dirs, char ***ret, berth_error **err)
+{
+        struct images_opts opts;
+        size_t n = 0;
+        _cleanup_strv_ char **out = xcalloc(1, sizeof(char *));
+        if (images_opts_init(&opts, err) < 0)
+                return -1;
+        for (size_t i = 0; i < s->n_image; i++) {
+                const struct spec_layer *l = &s->image[i];
+                _cleanup_(images_oci_image_done) struct images_oci_image im = {};
+                if (l->oci && images_pull_oci(&opts, l->oci, l->platform, false, &im, err) < 0)
+                        return berth_error_wrap(err, "%s:%d:%d: image[%zu]", l->pos.file, l->pos.line, l->pos.col, i);
+                size_t add = l->oci ? im.n_layers : 1;
+                out = xrealloc(out, (n + add + 1) * sizeof(char *));
+                for (size_t j = 0; j < add; j++)
+                        out[n++] = l->oci ? TAKE_PTR(im.layer_dirs[j]) : TAKE_PTR(dirs[i]);
+                out[n] = NULL;
+        }
+        *ret = TAKE_PTR(out);
         return 0;
 }
 
@@ -43,10 +68,10 @@ int envs_layers(const struct spec *s, const char *state, bool keep_record, char 
         if (envs_check_layer_sources(s, err) < 0)
                 return -1;
         _cleanup_strv_ char **dirs = xcalloc(s->n_image + 1, sizeof(char *));
+        /* "" holds an OCI image's place while the archives are pulled. */
         for (size_t i = 0; i < s->n_image; i++)
-                dirs[i] = local_folder(s->image[i].url);
+                dirs[i] = s->image[i].url ? local_folder(s->image[i].url) : xstrdup("");
         if (envs_pull_layers(s, state, keep_record, dirs, err) < 0)
                 return -1;
-        *ret = TAKE_PTR(dirs);
-        return 0;
+        return expand_oci(s, dirs, ret, err);
 }

@@ -31,6 +31,8 @@
 struct image_ref {
         const char *url;
         const char *sha256;     /* 64 lowercase hex; NULL allowed for file:// and paths */
+        uint64_t size;          /* bytes the archive must have (an OCI descriptor's); 0 = unknown */
+        const char *authorization; /* an "Authorization: …" header for the URL's host, or NULL */
 };
 
 /* Bounds on hostile input. images_opts_init() sets the defaults and applies the
@@ -153,3 +155,27 @@ struct images_gc_result {
 void images_gc_result_done(struct images_gc_result *r);
 int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct images_gc_result *ret,
               berth_error **err);
+
+/* ---- OCI images (oci-pull.c) ------------------------------------------------ */
+
+/* An OCI image pulled into the cache: its layers are ordinary cache layers
+ * (shared by digest with every other image and spec), whiteouts as above. */
+struct images_oci_image {
+        char *reference;            /* canonical */
+        char manifest_digest[72];   /* "sha256:<hex>" of the platform's image manifest */
+        char **layer_dirs;          /* bottom first, NULL-terminated */
+        size_t n_layers;
+        /* The image config's defaults for a command; NULL where it has none. */
+        char **env, **entrypoint, **cmd;
+        char *workdir, *user;
+};
+void images_oci_image_done(struct images_oci_image *im);
+
+/* Pull reference (an `oci:` value) for platform (NULL = the host's). Every
+ * manifest, config and layer is checked against its digest and size before
+ * use; on failure nothing this pull added stays in the cache. Without
+ * refresh, or for a reference pinned by digest, what the last pull of the
+ * same reference and platform resolved is used when it is all cached,
+ * without asking the registry. */
+int images_pull_oci(const struct images_opts *opts, const char *reference, const char *platform, bool refresh,
+                    struct images_oci_image *ret, berth_error **err);

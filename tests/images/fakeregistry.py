@@ -86,7 +86,7 @@ def image(arch, docker=False, tag=b""):
     """Two layers: /etc/greeting and /srv/hello, then /srv/hello replaced."""
     raw1, l1 = tar_layer([("etc", None), ("etc/greeting", b"hello from " + arch.encode() + tag + b"\n"),
                           ("srv", None), ("srv/hello", b"layer one\n")])
-    raw2, l2 = tar_layer([("srv", None), ("srv/hello", b"layer two\n")])
+    raw2, l2 = tar_layer([("srv", None), ("srv/hello", b"layer two" + tag + b"\n")])
     config = json.dumps({
         "architecture": arch, "os": "linux",
         "config": {"Env": ["PATH=/usr/bin:/bin", "GREETING=from-config"], "Cmd": ["/bin/sh", "-c", "echo hi"],

@@ -232,3 +232,63 @@ push() {
   resolve "127.0.0.1:$RP/busybox:1"
   [ "$status" -eq 0 ]
 }
+
+# ---- berth pull and run -------------------------------------------------------
+
+spec_for() {
+  printf 'berth: 1\nname: oci-test\nimage:\n  - oci: "%s"\n' "$1" >"$T/berth.yaml"
+}
+
+# Final names in the cache (temporary dot-names aside).
+cache_entries() {
+  find "$BERTH_CACHE_DIR/blobs/sha256" "$BERTH_CACHE_DIR/layers/sha256" -mindepth 1 -maxdepth 1 \
+    ! -name '.*' 2>/dev/null | sort
+}
+
+@test "oci: berth pull refuses each hostile registry and leaves nothing in the cache" {
+  start_fakeregistry
+  for repo in big mdigest cdigest ldigest lsize loop selfindex mtlie cfglayer noplat schema1 artifact tokenbad; do
+    spec_for "$REG/$repo/app:1"
+    run "$BERTH" pull -f "$T/berth.yaml"
+    echo "$repo: $output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == "berth: pull: $T/berth.yaml:4:5: $REG/$repo/app:1: "* ]]
+    [ -z "$(cache_entries)" ]
+  done
+  spec_for "$REG/mtlie/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [[ "$output" == *": layer sha256:"*": declared \"application/vnd.oci.image.layer.v1.tar+gzip\" but the blob is a JSON document" ]]
+  # the lying layer was downloaded (and verified against its digest) before it was refused
+  grep -q "^GET /v2/mtlie/app/blobs/" "$REGLOG"
+  spec_for "$REG/ldigest/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [[ "$output" == *"sha256 mismatch"* ]]
+}
+
+@test "oci: berth pull stores layers by digest, shared across images; a pinned image is not asked for again" {
+  start_fakeregistry
+  spec_for "$REG/good/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "image $REG/good/app:1 sha256:"*" 2 layers" ]]
+  [[ "${lines[1]}" == "warning: $T/berth.yaml:4:5: $REG/good/app:1 is not pinned by a digest; it resolved to sha256:"* ]]
+  digest=${lines[1]##* }
+  # two layers; their blobs, the manifest and the config
+  [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | wc -l)" -eq 2 ]
+  [ "$(ls "$BERTH_CACHE_DIR/blobs/sha256" | wc -l)" -eq 4 ]
+  [ "$(sha256sum <"$BERTH_CACHE_DIR/blobs/sha256/${digest#sha256:}" | cut -d' ' -f1)" = "${digest#sha256:}" ]
+  # another image whose first layer differs: one new layer, the second is shared
+  spec_for "$REG/single/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | wc -l)" -eq 4 ]
+  # pinned by digest: no warning, and no request at all once it is cached
+  spec_for "$REG/good/app@$digest"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$output" = "image $REG/good/app@$digest ${digest:0:19} 2 layers" ]
+  n=$(wc -l <"$REGLOG")
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$(wc -l <"$REGLOG")" -eq "$n" ]
+}
