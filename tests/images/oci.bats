@@ -292,3 +292,29 @@ cache_entries() {
   [ "$status" -eq 0 ]
   [ "$(wc -l <"$REGLOG")" -eq "$n" ]
 }
+
+@test "oci: docker-registry: berth run in a pulled busybox image; the whiteout hides /etc/gone (overlay and copy); offline afterwards" {
+  start_registry
+  push busybox busybox
+  spec_for "127.0.0.1:$RP/busybox:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  for how in auto copy; do
+    BERTH_ROOTFS=$how run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- sh -c 'cat /etc/motd; ls -a /etc | grep -c -e gone -e "^\.wh\."; test -e /etc/gone || echo gone'
+    echo "$how: $output"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "from layer two" ]
+    [ "${lines[1]}" = "0" ]
+    [ "${lines[2]}" = "gone" ]
+  done
+  # the registry goes away: the run uses what the pull recorded
+  kill "${PIDS[-1]}"
+  wait "${PIDS[-1]}" 2>/dev/null || true
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- cat /etc/motd
+  [ "$status" -eq 0 ]
+  [ "$output" = "from layer two" ]
+  # but a pull asks again, and says the registry is down
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"127.0.0.1:$RP/busybox:1: registry http://127.0.0.1:$RP is down or unreachable: "* ]]
+}
