@@ -37,9 +37,30 @@ int envs_check_layer_sources(const struct spec *s, berth_error **err)
         return 0;
 }
 
+void envs_image_config_done(struct envs_image_config *c)
+{
+        strv_free(c->env);
+        strv_free(c->entrypoint);
+        strv_free(c->cmd);
+        free(c->workdir);
+        free(c->user);
+        *c = (struct envs_image_config){};
+}
+
+static void take_config(struct images_oci_image *im, struct envs_image_config *c)
+{
+        envs_image_config_done(c);
+        c->env = TAKE_PTR(im->env);
+        c->entrypoint = TAKE_PTR(im->entrypoint);
+        c->cmd = TAKE_PTR(im->cmd);
+        c->workdir = TAKE_PTR(im->workdir);
+        c->user = TAKE_PTR(im->user);
+}
+
 /* An OCI image in the list stands for all its layers: what the last pull
  * resolved, if it is all cached, else a pull now. */
-static int expand_oci(const struct spec *s, char **dirs, char ***ret, berth_error **err)
+static int expand_oci(const struct spec *s, char **dirs, char ***ret, struct envs_image_config *config,
+                      berth_error **err)
 {
         struct images_opts opts;
         size_t n = 0;
@@ -56,12 +77,15 @@ static int expand_oci(const struct spec *s, char **dirs, char ***ret, berth_erro
                 for (size_t j = 0; j < add; j++)
                         out[n++] = l->oci ? TAKE_PTR(im.layer_dirs[j]) : TAKE_PTR(dirs[i]);
                 out[n] = NULL;
+                if (l->oci)
+                        take_config(&im, config);
         }
         *ret = TAKE_PTR(out);
         return 0;
 }
 
-int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret, berth_error **err)
+int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret,
+                struct envs_image_config *ret_config, berth_error **err)
 {
         if (s->n_image == 0)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "%s: the environment has no image", s->path);
@@ -73,5 +97,10 @@ int envs_layers(const struct spec *s, const char *state, bool keep_record, char 
                 dirs[i] = s->image[i].url ? local_folder(s->image[i].url) : xstrdup("");
         if (envs_pull_layers(s, state, keep_record, dirs, err) < 0)
                 return -1;
-        return expand_oci(s, dirs, ret, err);
+        _cleanup_(envs_image_config_done) struct envs_image_config config = {};
+        if (expand_oci(s, dirs, ret, &config, err) < 0)
+                return -1;
+        if (ret_config)
+                *ret_config = config, config = (struct envs_image_config){};
+        return 0;
 }

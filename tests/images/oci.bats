@@ -318,3 +318,24 @@ cache_entries() {
   [ "$status" -eq 1 ]
   [[ "$output" == *"127.0.0.1:$RP/busybox:1: registry http://127.0.0.1:$RP is down or unreachable: "* ]]
 }
+
+@test "oci: the image config's Env, WorkingDir, Entrypoint and Cmd are the defaults; the spec overrides them" {
+  start_registry
+  push busybox busybox
+  spec_for "127.0.0.1:$RP/busybox:1"
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello-from-config from /srv" ]
+  # a command replaces Entrypoint and Cmd; Env and WorkingDir stay
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- sh -c 'echo "$GREETING $PATH $(pwd)"'
+  [ "$output" = "hello-from-config /bin /srv" ]
+  printf 'workdir: /tmp\nenv: {GREETING: from-spec}\n' >>"$T/berth.yaml"
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$output" = "from-spec from /tmp" ]
+  # without an OCI image, a command is still required
+  printf 'berth: 1\nname: plain\nimage: [{url: %s}]\n' "$T" >"$T/plain.yaml"
+  run "$BERTH" run -f "$T/plain.yaml"
+  [ "$status" -eq 125 ]
+  [[ "$output" == *"no command given: berth run [--] CMD [ARG...]" ]]
+}
