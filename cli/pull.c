@@ -192,7 +192,7 @@ static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n
 
 static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const struct images_oci_image *im)
 {
-        bool pinned = strchr(l->oci, '@') != NULL;
+        bool pinned = !l->oci || strchr(l->oci, '@') != NULL;
         if (ctx->json) {
                 cli_print_json(json_pack("{s:s,s:s,s:s,s:I,s:b}", "event", "image", "reference", im->reference,
                                          "digest", im->manifest_digest, "layers", (json_int_t) im->n_layers,
@@ -207,8 +207,8 @@ static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const st
                         l->pos.line, l->pos.col, im->reference, im->manifest_digest);
 }
 
-/* Each OCI image of the environment and its services, once; a tag is asked
- * of the registry again. */
+/* Each OCI image or archive of the environment and its services; a tag is
+ * asked of the registry again. */
 static int pull_oci(struct cli_ctx *ctx, const struct spec *s)
 {
         _cleanup_error_ berth_error *err = NULL;
@@ -220,10 +220,10 @@ static int pull_oci(struct cli_ctx *ctx, const struct spec *s)
                 size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
                 for (size_t j = 0; j < nl; j++) {
                         _cleanup_(images_oci_image_done) struct images_oci_image im = {};
-                        if (!ls[j].oci)
+                        if (ls[j].url)
                                 continue;
-                        if (images_pull_oci(&opts, ls[j].oci, ls[j].platform, true, &im, &err) < 0) {
-                                berth_error_wrap(&err, "pull: %s:%d:%d", ls[j].pos.file, ls[j].pos.line, ls[j].pos.col);
+                        if (envs_pull_image(&opts, &ls[j], true, &im, &err) < 0) {
+                                berth_error_wrap(&err, "pull");
                                 return cli_report(ctx, err);
                         }
                         report_oci(ctx, &ls[j], &im);
@@ -240,9 +240,6 @@ int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_spec_ struct spec *s = NULL;
         if (cli_load_spec(ctx, &s, &status) < 0)
                 return status;
-        _cleanup_error_ berth_error *err = NULL;
-        if (envs_check_layer_sources(s, &err) < 0)
-                return cli_report(ctx, err);
         size_t n = 0;
         _cleanup_free_ struct image_ref *refs = collect_refs(s, &n);
         char owner[PATH_MAX];

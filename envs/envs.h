@@ -48,6 +48,10 @@ int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, 
 /* The environment's state folder (created 0700). */
 int envs_state_dir(const struct spec *s, char **ret, berth_error **err);
 
-/* Every image layer of the spec and its services is one berth can pull now;
- * an OCI image or archive is BERTH_E_NOTIMPL naming its position. */
-int envs_check_layer_sources(const struct spec *s, berth_error **err);
+/* Pull the OCI image or archive a layer entry names (oci:, oci-archive:,
+ * docker-archive:). Without refresh, what the last pull resolved is used
+ * while it is cached. Errors begin with the entry's FILE:LINE:COL. */
+struct images_opts;
+struct images_oci_image;
+int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, bool refresh,
+                    struct images_oci_image *ret, berth_error **err);

@@ -22,19 +22,13 @@ static const char *oci_source(const struct spec_layer *l)
         return l->oci ? l->oci : l->oci_archive ? l->oci_archive : l->docker_archive;
 }
 
-int envs_check_layer_sources(const struct spec *s, berth_error **err)
+int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, bool refresh,
+                    struct images_oci_image *ret, berth_error **err)
 {
-        for (size_t i = 0; i <= s->n_services; i++) {
-                const struct spec_layer *ls = i == 0 ? s->image : s->services[i - 1].image;
-                size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
-                for (size_t j = 0; j < nl; j++)
-                        if (!ls[j].url && !ls[j].oci)
-                                return berth_error_make(err, BERTH_E_NOTIMPL, 0,
-                                                        "%s:%d:%d: %s: OCI and Docker archives are not built yet",
-                                                        ls[j].pos.file, ls[j].pos.line, ls[j].pos.col,
-                                                        oci_source(&ls[j]));
-        }
-        return 0;
+        int r = l->oci ? images_pull_oci(opts, l->oci, l->platform, refresh, ret, err)
+                       : images_pull_archive(opts, oci_source(l), l->sha256, l->docker_archive != NULL, l->ref,
+                                             l->platform, ret, err);
+        return r < 0 ? berth_error_wrap(err, "%s:%d:%d", l->pos.file, l->pos.line, l->pos.col) : 0;
 }
 
 void envs_image_config_done(struct envs_image_config *c)
@@ -70,14 +64,15 @@ static int expand_oci(const struct spec *s, char **dirs, char ***ret, struct env
         for (size_t i = 0; i < s->n_image; i++) {
                 const struct spec_layer *l = &s->image[i];
                 _cleanup_(images_oci_image_done) struct images_oci_image im = {};
-                if (l->oci && images_pull_oci(&opts, l->oci, l->platform, false, &im, err) < 0)
-                        return berth_error_wrap(err, "%s:%d:%d: image[%zu]", l->pos.file, l->pos.line, l->pos.col, i);
-                size_t add = l->oci ? im.n_layers : 1;
+                bool oci = !l->url;
+                if (oci && envs_pull_image(&opts, l, false, &im, err) < 0)
+                        return -1;
+                size_t add = oci ? im.n_layers : 1;
                 out = xrealloc(out, (n + add + 1) * sizeof(char *));
                 for (size_t j = 0; j < add; j++)
-                        out[n++] = l->oci ? TAKE_PTR(im.layer_dirs[j]) : TAKE_PTR(dirs[i]);
+                        out[n++] = oci ? TAKE_PTR(im.layer_dirs[j]) : TAKE_PTR(dirs[i]);
                 out[n] = NULL;
-                if (l->oci)
+                if (oci)
                         take_config(&im, config);
         }
         *ret = TAKE_PTR(out);
@@ -89,8 +84,6 @@ int envs_layers(const struct spec *s, const char *state, bool keep_record, char 
 {
         if (s->n_image == 0)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "%s: the environment has no image", s->path);
-        if (envs_check_layer_sources(s, err) < 0)
-                return -1;
         _cleanup_strv_ char **dirs = xcalloc(s->n_image + 1, sizeof(char *));
         /* "" holds an OCI image's place while the archives are pulled. */
         for (size_t i = 0; i < s->n_image; i++)

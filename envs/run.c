@@ -333,7 +333,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         int r = -1;
         bool oci = false;
         for (size_t i = 0; i < s->n_image; i++)
-                oci |= s->image[i].oci != NULL;
+                oci |= s->image[i].url == NULL; /* an OCI image or archive */
         if (!o->argv && !oci)
                 return berth_error_make(err, BERTH_E_USAGE, 0, "no command given: berth run [--] CMD [ARG...]");
         if (envs_stacking_from_env(&how, err) < 0 || berth_state_dir(&base, err) < 0 ||

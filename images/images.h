@@ -179,3 +179,11 @@ void images_oci_image_done(struct images_oci_image *im);
  * without asking the registry. */
 int images_pull_oci(const struct images_opts *opts, const char *reference, const char *platform, bool refresh,
                     struct images_oci_image *ret, berth_error **err);
+
+/* The same from an archive: an OCI image layout as a tar (docker = false) or
+ * `docker save` / `podman save` output (docker = true), at source (an
+ * absolute path, file://, or http(s):// with its sha256). ref picks one image
+ * of an archive that holds several (its tag or reference). A local archive
+ * that did not change since (same file, size and times) is not read again. */
+int images_pull_archive(const struct images_opts *opts, const char *source, const char *sha256, bool docker,
+                        const char *ref, const char *platform, struct images_oci_image *ret, berth_error **err);

@@ -362,9 +362,18 @@ int oci_config_parse(const char *buf, size_t len, struct oci_config *ret, berth_
         (void) copy_word(c.arch, sizeof(c.arch), json_object_get(doc, "architecture"));
         (void) copy_word(c.variant, sizeof(c.variant), json_object_get(doc, "variant"));
         json_t *diff_ids = json_object_get(json_object_get(doc, "rootfs"), "diff_ids");
-        if (!json_is_array(diff_ids))
+        if (!json_is_array(diff_ids) || json_array_size(diff_ids) > OCI_MAX_LAYERS)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "config: rootfs.diff_ids: expected a list");
         c.n_diff_ids = json_array_size(diff_ids);
+        c.diff_ids = xcalloc(c.n_diff_ids + 1, sizeof(char *));
+        for (size_t i = 0; i < c.n_diff_ids; i++) {
+                const char *d = json_string_value(json_array_get(diff_ids, i));
+                const char *hex = d ? startswith(d, "sha256:") : NULL;
+                if (!hex || !sha256_valid_hex(hex))
+                        return berth_error_make(err, BERTH_E_INVALID, 0, "config: rootfs.diff_ids[%zu]: expected "
+                                                "sha256: and 64 lowercase hex digits", i);
+                c.diff_ids[i] = xstrdup(hex);
+        }
         *ret = c;
         c = (struct oci_config){};
         return 0;
@@ -375,6 +384,7 @@ void oci_config_done(struct oci_config *c)
         strv_free(c->env);
         strv_free(c->entrypoint);
         strv_free(c->cmd);
+        strv_free(c->diff_ids);
         free(c->workdir);
         free(c->user);
         *c = (struct oci_config){};

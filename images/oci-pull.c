@@ -27,7 +27,7 @@ void images_oci_image_done(struct images_oci_image *im)
 /* The record's key: the reference and platform. Its file name is a hash of
  * it (FNV-1a: no libcrypto, so that a run of a pulled image loads none); the
  * record holds the key itself, so a collision is only a miss. */
-static char *record_key(const char *ref_text, const struct oci_platform *p)
+char *oci_record_key(const char *ref_text, const struct oci_platform *p)
 {
         return xasprintf("%s %s/%s/%s", ref_text, p->os, p->arch, p->variant);
 }
@@ -40,7 +40,7 @@ static char *record_name(const char *key)
         return xasprintf("%016" PRIx64, h);
 }
 
-static int open_records(struct store *s, berth_error **err)
+int oci_open_records(struct store *s, berth_error **err)
 {
         _cleanup_free_ char *p = xasprintf("%s/oci", s->root);
         if (mkdir_p(p, 0700, err) < 0)
@@ -59,7 +59,7 @@ static int read_blob(struct store *s, const char *hex, size_t max, char **ret, s
         return read_file_bounded(s->blobs_fd, hex, max, "blob", ret, ret_len, &e);
 }
 
-static void fill_result(struct store *s, const char *ref_text, struct oci_image *im, struct images_oci_image *ret)
+void oci_fill_result(struct store *s, const char *ref_text, struct oci_image *im, struct images_oci_image *ret)
 {
         struct images_oci_image out = { .reference = xstrdup(ref_text) };
         snprintf(out.manifest_digest, sizeof(out.manifest_digest), "sha256:%s", im->manifest_hex);
@@ -77,7 +77,7 @@ static void fill_result(struct store *s, const char *ref_text, struct oci_image 
 
 /* ---- from the cache ----------------------------------------------------------- */
 
-static int from_record(struct store *s, int records, const char *key, struct oci_image *im)
+int oci_from_record(struct store *s, int records, const char *key, struct oci_image *im)
 {
         _cleanup_free_ char *name = record_name(key), *rec = NULL, *m = NULL, *c = NULL;
         _cleanup_error_ berth_error *e = NULL;
@@ -102,12 +102,7 @@ static int from_record(struct store *s, int records, const char *key, struct oci
 
 /* ---- from the registry --------------------------------------------------------- */
 
-/* What this pull adds, so that a failure takes it out again. */
-struct added {
-        bool *blob, *layer;
-};
-
-static void note_present(struct store *s, const struct oci_manifest *m, struct added *a)
+void oci_note_added(struct store *s, const struct oci_manifest *m, struct oci_added *a)
 {
         a->blob = xcalloc(m->n_items, sizeof(bool));
         a->layer = xcalloc(m->n_items, sizeof(bool));
@@ -117,7 +112,7 @@ static void note_present(struct store *s, const struct oci_manifest *m, struct a
         }
 }
 
-static void take_out(struct store *s, const struct oci_manifest *m, const struct added *a)
+void oci_take_out(struct store *s, const struct oci_manifest *m, const struct oci_added *a)
 {
         for (size_t i = 0; i < m->n_items; i++) {
                 const char *hex = m->items[i].hex;
@@ -170,7 +165,7 @@ static int fetch_layers(struct store *s, const struct images_opts *opts, struct 
         return images_pull(&o, refs, m->n_items, &dirs, err);
 }
 
-static int keep_documents(struct store *s, int records, const char *key, const struct oci_image *im,
+int oci_keep_documents(struct store *s, int records, const char *key, const struct oci_image *im,
                           berth_error **err)
 {
         _cleanup_free_ char *name = record_name(key);
@@ -190,13 +185,13 @@ static int from_registry(struct store *s, const struct images_opts *opts, const 
         _cleanup_(registry_closep) struct registry r = {};
         if (registry_open(ref, opts, &r, err) < 0 || registry_resolve(&r, want, im, err) < 0)
                 return -1;
-        struct added a = {};
-        note_present(s, &im->manifest, &a);
+        struct oci_added a = {};
+        oci_note_added(s, &im->manifest, &a);
         int rc = fetch_layers(s, opts, &r, im, err);
         /* Content that is wrong goes; after a network failure what is
          * complete stays for the next try. */
         if (rc < 0 && (*err)->kind != BERTH_E_FAILED)
-                take_out(s, &im->manifest, &a);
+                oci_take_out(s, &im->manifest, &a);
         free(a.blob);
         free(a.layer);
         return rc < 0 ? berth_error_wrap(err, "%s", r.ref_text) : 0;
@@ -214,23 +209,23 @@ int images_pull_oci(const struct images_opts *opts, const char *reference, const
         _cleanup_(store_closep) struct store s = STORE_INIT;
         if (store_open(opts->cache_dir, &s, err) < 0)
                 return -1;
-        _cleanup_close_ int records = open_records(&s, err);
+        _cleanup_close_ int records = oci_open_records(&s, err);
         if (records < 0)
                 return -1;
-        _cleanup_free_ char *text = oci_ref_string(&ref), *key = record_key(text, &want);
+        _cleanup_free_ char *text = oci_ref_string(&ref), *key = oci_record_key(text, &want);
         _cleanup_(oci_image_donep) struct oci_image im = {};
-        bool cached = (!refresh || ref.digest) && from_record(&s, records, key, &im) == 0;
+        bool cached = (!refresh || ref.digest) && oci_from_record(&s, records, key, &im) == 0;
         if (!cached) {
                 oci_image_done(&im);
                 if (dl_crypto_load(err) < 0 || dl_curl_load(err) < 0 ||
-                    from_registry(&s, opts, &ref, &want, &im, err) < 0 || keep_documents(&s, records, key, &im, err) < 0) {
+                    from_registry(&s, opts, &ref, &want, &im, err) < 0 || oci_keep_documents(&s, records, key, &im, err) < 0) {
                         /* What a registry serves is not the spec: a bad document is a failed pull (exit 1). */
                         if (*err && (*err)->kind == BERTH_E_INVALID)
                                 (*err)->kind = BERTH_E_FAILED;
                         return -1;
                 }
         }
-        fill_result(&s, text, &im, ret);
+        oci_fill_result(&s, text, &im, ret);
         for (size_t i = 0; i < ret->n_layers; i++)
                 images_mark_used(ret->layer_dirs[i]);
         return 0;

@@ -71,6 +71,7 @@ struct oci_config {
         char **cmd;             /* NULL = none */
         char os[32], arch[32], variant[32];
         size_t n_diff_ids;      /* rootfs.diff_ids: one per layer */
+        char **diff_ids;        /* their sha256 hex, NULL-terminated */
 };
 void oci_config_done(struct oci_config *c);
 static inline void oci_config_donep(struct oci_config *c) { oci_config_done(c); }
@@ -133,3 +134,21 @@ static inline void oci_image_donep(struct oci_image *im) { oci_image_done(im); }
 /* Follow the reference through an index to want's manifest and fetch the
  * config. Every document is checked against its digest and size. */
 int registry_resolve(struct registry *r, const struct oci_platform *want, struct oci_image *ret, berth_error **err);
+
+/* ---- shared by the registry and archive pulls (oci-pull.c) -------------------- */
+
+/* Records of what a source resolved to, in <cache>/oci: key -> manifest, config. */
+int oci_open_records(struct store *s, berth_error **err);
+char *oci_record_key(const char *source, const struct oci_platform *p);
+/* The image the record names, if it and all its layers are in the cache. */
+int oci_from_record(struct store *s, int records, const char *key, struct oci_image *im);
+/* The manifest, config and record, once the layers are in. */
+int oci_keep_documents(struct store *s, int records, const char *key, const struct oci_image *im, berth_error **err);
+void oci_fill_result(struct store *s, const char *source, struct oci_image *im, struct images_oci_image *ret);
+/* Which of a manifest's layers were not in the cache before a pull, so that
+ * a pull that failed on bad content takes them out again. */
+struct oci_added {
+        bool *blob, *layer;
+};
+void oci_note_added(struct store *s, const struct oci_manifest *m, struct oci_added *a);
+void oci_take_out(struct store *s, const struct oci_manifest *m, const struct oci_added *a);

@@ -339,3 +339,55 @@ cache_entries() {
   [ "$status" -eq 125 ]
   [[ "$output" == *"no command given: berth run [--] CMD [ARG...]" ]]
 }
+
+# ---- archives ------------------------------------------------------------------
+
+archive_spec() {
+  printf 'berth: 1\nname: oci-archive-test\nimage:\n  - %s: "%s"\n' "$1" "$2" >"$T/berth.yaml"
+  [ -z "${3:-}" ] || printf '    ref: "%s"\n' "$3" >>"$T/berth.yaml"
+}
+
+@test "oci: oci-archive and docker-archive made by skopeo pull and run with the image config" {
+  command -v skopeo >/dev/null || need "skopeo (scripts/deps.sh)"
+  "$PYTHON" "$OCILAYOUT" busybox "$T/layout" 1
+  skopeo --insecure-policy copy -q "oci:$T/layout:1" "oci-archive:$T/oci.tar:1"
+  skopeo --insecure-policy copy -q --additional-tag busybox:2 "oci:$T/layout:1" "docker-archive:$T/docker.tar:busybox:1"
+  for kind in oci-archive docker-archive; do
+    archive_spec "$kind" "$T/${kind%-archive}.tar"
+    run "$BERTH" pull -f "$T/berth.yaml"
+    echo "$kind: $output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "image $T/${kind%-archive}.tar sha256:"*" 2 layers" ]]
+    run "$BERTH" run --ephemeral -f "$T/berth.yaml"
+    [ "$output" = "hello-from-config from /srv" ]
+    run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- sh -c 'cat /etc/motd; test -e /etc/gone || echo gone'
+    [ "$output" = "$(printf 'from layer two\ngone')" ]
+  done
+  # docker save layers are plain tars: two more layers in the cache, none repeated
+  [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | wc -l)" -eq 4 ]
+  # ref picks an image by any of its names; a name the archive lacks is listed against what it has
+  archive_spec docker-archive "$T/docker.tar" busybox:2
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  archive_spec docker-archive "$T/docker.tar" nope:1
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "berth: pull: $T/berth.yaml:4:5: $T/docker.tar: manifest.json: no image nope:1 in the archive (it has "*"busybox:1"*"busybox:2)" ]]
+}
+
+@test "oci: an archive whose layer does not match its digest is refused and leaves nothing" {
+  "$PYTHON" "$OCILAYOUT" busybox "$T/layout" 1
+  # the small second layer, rewritten with other bytes of the same size
+  small=$(find "$T/layout/blobs/sha256" -size -2k -type f | while read -r f; do
+    head -c2 "$f" | od -An -tx1 | grep -q '1f 8b' && echo "$f"; done | head -1)
+  [ -n "$small" ]
+  size=$(stat -c %s "$small")
+  head -c "$size" /dev/zero | tr '\0' x >"$small"
+  tar -C "$T/layout" -cf "$T/bad.tar" .
+  archive_spec oci-archive "$T/bad.tar"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "berth: pull: $T/berth.yaml:4:5: $T/bad.tar: layer: digest mismatch: expected sha256:$(basename "$small"), got sha256:"* ]]
+  [ -z "$(cache_entries)" ]
+}
