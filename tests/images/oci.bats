@@ -391,3 +391,13 @@ archive_spec() {
   [[ "$output" == "berth: pull: $T/berth.yaml:4:5: $T/bad.tar: layer: digest mismatch: expected sha256:$(basename "$small"), got sha256:"* ]]
   [ -z "$(cache_entries)" ]
 }
+
+@test "oci: examples/oci-registry/run.sh pulls from the registry it starts and runs" {
+  command -v docker-registry >/dev/null && command -v skopeo >/dev/null ||
+    need "docker-registry and skopeo (scripts/deps.sh)"
+  run env BERTH="$BERTH" "$BATS_TEST_DIRNAME/../../examples/oci-registry/run.sh"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *$'\nhello-from-config from /srv\n'* ]]
+  [[ "$output" == *$'\nset by berth.yaml; hello-from-config in /srv\nfrom layer two\n'* ]]
+}
