@@ -36,9 +36,10 @@ static json_t *host_json(const struct sandbox_host *h, enum envs_stacking how)
 {
         const char *why, *st = stacking(h, how, &why);
         bool kept = kept_root(h, st);
-        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
+        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:I,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
                          h->userns, "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts",
-                         h->idmap, "seccomp", h->seccomp, "subordinate_ids", h->subid, "kept_root", kept, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
+                         h->idmap, "seccomp", h->seccomp, "subordinate_ids", h->subid, "ids", (json_int_t) h->ids,
+                         "kept_root", kept, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
                          sandbox_limit_mech_name(h->cpus), "pids", sandbox_limit_mech_name(h->pids), "nofile",
                          sandbox_limit_mech_name(h->nofile), "cgroup2_dir", h->cgroup2_dir, "detail", h->detail);
 }
@@ -53,10 +54,15 @@ static void print_human(const struct sandbox_host *h, enum envs_stacking how)
         printf("idmapped mounts   %s\n", h->idmap ? yes : no);
         printf("seccomp           %s\n", h->seccomp ? yes : no);
         printf("subordinate ids   %s\n", h->subid ? yes : "none (only root is mapped inside)");
+        printf("ids inside        %llu (%s)\n", (unsigned long long) h->ids,
+               geteuid() == 0 ? "berth's ranges for root, see docs/SANDBOX.md"
+               : h->subid     ? "your user and its range in /etc/subuid and /etc/subgid"
+                              : "your user only");
         printf("kept root         %s\n", kept_root(h, st) ? "yes (mounted until `berth down`)"
                                           : geteuid() != 0 ? "no, mounted for each run (rootless)"
                                                             : "no, mounted for each run (needs overlay and Linux 6.13+)");
-        printf("limit memory      %s\n", sandbox_limit_mech_name(h->memory));
+        printf("limit memory      %s\n", h->memory != SANDBOX_LIMIT_NONE ? sandbox_limit_mech_name(h->memory)
+                                            : "none: not enforced (no cgroup with the memory controller for this user)");
         printf("limit cpus        %s\n", sandbox_limit_mech_name(h->cpus));
         printf("limit pids        %s\n", sandbox_limit_mech_name(h->pids));
         printf("limit nofile      %s\n", sandbox_limit_mech_name(h->nofile));

@@ -84,6 +84,7 @@ int main(int argc, char **argv)
         berth_static_front = true;
 #endif
         cli_save_argv(argv);
+        cli_warnings_init(&ctx);
         static const struct option opts[] = {
                 CLI_COMMON_LONG,
                 { "version", no_argument, NULL, 'V' },
@@ -118,5 +119,7 @@ int main(int argc, char **argv)
         argc -= optind;
         argv += optind;
         optind = 0;
-        return v->fn(&ctx, argc, argv);
+        int status = v->fn(&ctx, argc, argv);
+        strv_free(ctx.repos);
+        return cli_end(&ctx, status);
 }

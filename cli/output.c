@@ -15,6 +15,12 @@ bool cli_common_option(struct cli_ctx *ctx, int c, const char *arg)
         case 'J':
                 ctx->json = true;
                 return true;
+        case 'R':
+                ctx->repos = strv_append(ctx->repos, xstrdup(arg));
+                return true;
+        case 'L':
+                ctx->locked = true;
+                return true;
         case 'q':
                 ctx->verbosity = -1;
                 berth_log_set_level(BERTH_LOG_ERROR);
@@ -86,7 +92,7 @@ static bool starts_with_position(const char *text)
 int cli_load_spec(struct cli_ctx *ctx, struct spec **ret, int *ret_status)
 {
         _cleanup_error_ berth_error *err = NULL;
-        if (spec_load(ctx->spec_path, ret, &err) == 0)
+        if (cli_spec_load(ctx, ret, &err) == 0)
                 return 0;
         /* A spec past a bound is an invalid spec: exit 2, like any other. */
         if (err->kind == BERTH_E_LIMIT)
@@ -125,12 +131,15 @@ static char *helper_path(void)
         return NULL;
 }
 
-static void run_helper(berth_error *err)
+static void run_helper(struct cli_ctx *ctx, berth_error *err)
 {
         if (!saved_argv || getenv("BERTH_REEXEC"))
                 return;
         _cleanup_free_ char *path = helper_path();
-        if (path && setenv("BERTH_REEXEC", "1", 1) == 0) {
+        char shown[32];
+        /* It finds the same warnings again: those shown here are not repeated. */
+        snprintf(shown, sizeof(shown), "%zu", ctx->warnings_shown);
+        if (path && setenv("BERTH_REEXEC", "1", 1) == 0 && setenv("BERTH_REEXEC_WARNED", shown, 1) == 0) {
                 log_debug("%s: running the command with %s", err->msg, path);
                 fflush(stdout);
                 execv(path, saved_argv);
@@ -140,10 +149,61 @@ static void run_helper(berth_error *err)
         berth_error_wrap(&err, "berth-dynamic not found beside berth or in ../libexec/berth (reinstall berth)");
 }
 
+static void show_warning(const berth_warning *w, void *userdata)
+{
+        struct cli_ctx *ctx = userdata;
+        if (ctx->json || ctx->verbosity < 0)
+                return;
+        if (ctx->warnings_skip) {
+                ctx->warnings_skip--;
+                return;
+        }
+        _cleanup_free_ char *text = berth_warning_text(w);
+        fprintf(stderr, "%s\n", text);
+        ctx->warnings_shown++;
+}
+
+void cli_warnings_init(struct cli_ctx *ctx)
+{
+        const char *skip = getenv("BERTH_REEXEC") ? getenv("BERTH_REEXEC_WARNED") : NULL;
+        ctx->warnings = (berth_warnings) { .added = show_warning, .userdata = ctx };
+        ctx->warnings_skip = skip ? strtoul(skip, NULL, 10) : 0;
+        unsetenv("BERTH_REEXEC_WARNED");
+}
+
+static json_t *warnings_json(const berth_warnings *w)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; i < w->n; i++) {
+                const berth_warning *x = &w->v[i];
+                json_t *o = json_pack("{s:s,s:s?}", "message", x->msg, "key", x->key);
+                if (x->file && x->line > 0) {
+                        json_object_set_new(o, "file", json_string(x->file));
+                        json_object_set_new(o, "line", json_integer(x->line));
+                        json_object_set_new(o, "col", json_integer(x->col));
+                }
+                json_array_append_new(a, o);
+        }
+        return a;
+}
+
+int cli_end(struct cli_ctx *ctx, int status)
+{
+        if (ctx->json && ctx->warnings.n) {
+                json_t *o = json_pack("{s:s?,s:o}", "command", ctx->verb, "warnings", warnings_json(&ctx->warnings));
+                char *s = json_dumps(o, JSON_COMPACT);
+                fprintf(stderr, "%s\n", s);
+                free(s);
+                json_decref(o);
+        }
+        berth_warnings_clear(&ctx->warnings);
+        return status;
+}
+
 int cli_report(struct cli_ctx *ctx, berth_error *err)
 {
         if (err && err->kind == BERTH_E_HELPER) {
-                run_helper(err);
+                run_helper(ctx, err);
                 err->kind = BERTH_E_FAILED;
         }
         _cleanup_free_ char *text = berth_error_text(err);
@@ -153,6 +213,9 @@ int cli_report(struct cli_ctx *ctx, berth_error *err)
                                       "exit", status);
                 if (ctx->verb)
                         json_object_set_new(o, "command", json_string(ctx->verb));
+                if (ctx->warnings.n)
+                        json_object_set_new(o, "warnings", warnings_json(&ctx->warnings));
+                berth_warnings_clear(&ctx->warnings);
                 char *s = json_dumps(o, JSON_COMPACT);
                 fprintf(stderr, "%s\n", s);
                 free(s);

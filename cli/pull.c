@@ -240,6 +240,7 @@ int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_spec_ struct spec *s = NULL;
         if (cli_load_spec(ctx, &s, &status) < 0)
                 return status;
+        berth_warnings_move(&ctx->warnings, &s->warnings);
         size_t n = 0;
         _cleanup_free_ struct image_ref *refs = collect_refs(s, &n);
         char owner[PATH_MAX];

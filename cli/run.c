@@ -1,4 +1,6 @@
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -23,17 +25,6 @@ int cli_run_status(struct cli_ctx *ctx, berth_error *err)
         return st == EXIT_NOEXEC || st == EXIT_NOCMD ? st : EXIT_BERTH;
 }
 
-void cli_warn_limits(struct cli_ctx *ctx, const struct spec *s)
-{
-        struct sandbox_limits l = { .memory = s->resources.memory, .millicpus = s->resources.millicpus,
-                                    .pids = s->resources.pids, .nofile = s->resources.nofile };
-        _cleanup_free_ char *missing = sandbox_unenforced_limits(&l);
-        /* berth-dynamic running the command again: the front warned. */
-        if (missing && ctx->verbosity >= 0 && !getenv("BERTH_REEXEC"))
-                fprintf(stderr, "berth: warning: this host cannot enforce the %s limit; `berth doctor` says why\n",
-                        missing);
-}
-
 void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct envs_run_opts *o)
 {
         static const struct option opts[] = { CLI_COMMON_LONG, { "ephemeral", no_argument, NULL, 'E' }, {} };
@@ -47,17 +38,38 @@ void cli_parse_run_options(struct cli_ctx *ctx, int argc, char **argv, struct en
         }
 }
 
-int cli_run_dev_sandbox(struct cli_ctx *ctx, const struct envs_run_opts *o)
+/* Why the command died, where a limit did it and the kernel says so. */
+static void say_why(struct cli_ctx *ctx, const struct spec *s, const struct sandbox_outcome *out, int status)
+{
+        if (ctx->verbosity < 0)
+                return;
+        if (out->oom_kills) {
+                _cleanup_free_ char *mem = cli_spec_size(s->resources.memory);
+                if (status == 128 + SIGKILL)
+                        fprintf(stderr, "berth: killed by the memory limit (%s)\n", mem);
+                else
+                        fprintf(stderr, "berth: the memory limit (%s) killed a process in the sandbox\n", mem);
+        }
+        if (out->pids_max)
+                fprintf(stderr, "berth: fork failed at the pids limit (%" PRIu64 ")\n", s->resources.pids);
+}
+
+int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
 {
         _cleanup_spec_ struct spec *s = NULL;
         _cleanup_error_ berth_error *err = NULL;
         int st;
         if (cli_load_spec(ctx, &s, &st) < 0)
                 return EXIT_BERTH;
-        cli_warn_limits(ctx, s);
+        berth_warnings_move(&ctx->warnings, &s->warnings);
+        o->warnings = &ctx->warnings;
+        struct sandbox_outcome out = {};
+        struct envs_run_opts with = *o;
+        with.outcome = &out;
         int status;
-        if (envs_run(s, o, &status, &err) < 0)
+        if (envs_run(s, &with, &status, &err) < 0)
                 return cli_run_status(ctx, err);
+        say_why(ctx, s, &out, status);
         return status;
 }
 

@@ -2,15 +2,24 @@
 #include <inttypes.h>
 
 #include "cli.h"
+#include "images/sign.h"
 #include "specs/specs.h"
 
 const char cmd_spec_help[] =
-        "Usage: berth spec show [-f SPEC] [--json]\n"
-        "       berth spec publish|diff ...   (not implemented yet)\n"
+        "Usage: berth spec show [-f SPEC | NAME@RANGE] [--repo DIR|URL]... [--json]\n"
+        "       berth spec publish [-f SPEC] --repo DIR [--key KEYFILE]\n"
+        "       berth spec yank NAME@VERSION --repo DIR [--key KEYFILE]\n"
+        "       berth spec versions NAME [--repo DIR|URL]...\n"
+        "       berth spec keygen KEYFILE\n"
+        "       berth spec diff A B [--json]   (A, B: a file or NAME@VERSION)\n"
         "\n"
-        "Ops: print the normalized spec (relative paths resolved, sizes in\n"
-        "bytes and durations in milliseconds under --json, services in start\n"
-        "order), publish a spec version to a spec repository, or compare two.\n";
+        "Ops: print a spec (a file, normalized, or a published version as written;\n"
+        "--json prints the resolved model), publish a version to a spec\n"
+        "repository (versions are immutable), withdraw one from ranges (yank),\n"
+        "list the versions, make an Ed25519 key pair to sign an index with,\n"
+        "or compare two resolved specs key by key.\n"
+        "Repositories: --repo (repeatable), then $BERTH_SPEC_REPOS (space\n"
+        "separated), then the spec's repos:. See docs/SPEC.md.\n";
 
 /* ---- JSON -------------------------------------------------------------- */
 
@@ -170,7 +179,7 @@ static char *yq(const char *s)
         return q ? q : xstrdup("\"\"");
 }
 
-static char *fmt_size(uint64_t b)
+char *cli_spec_size(uint64_t b)
 {
         static const struct { uint64_t f; const char *u; } units[] = { { 1ULL << 30, "GiB" }, { 1ULL << 20, "MiB" },
                                                                         { 1ULL << 10, "KiB" } };
@@ -238,7 +247,7 @@ static void show_mounts(int ind, const struct spec_mount *m, size_t n)
         printf("%*smounts:\n", ind, "");
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *src = m[i].source ? yq(m[i].source) : NULL, *tgt = yq(m[i].target);
-                _cleanup_free_ char *size = m[i].size ? fmt_size(m[i].size) : NULL;
+                _cleanup_free_ char *size = m[i].size ? cli_spec_size(m[i].size) : NULL;
                 printf("%*s- {type: %s, ", ind + 2, "", mount_type_name(m[i].type));
                 if (src)
                         printf("%s: %s, ", m[i].type == SPEC_MOUNT_VOLUME ? "volume" : "source", src);
@@ -277,7 +286,7 @@ static void show_resources(int ind, const struct spec_resources *r)
                 return;
         printf("%*sresources:\n", ind, "");
         if (r->memory) {
-                _cleanup_free_ char *m = fmt_size(r->memory);
+                _cleanup_free_ char *m = cli_spec_size(r->memory);
                 printf("%*smemory: %s\n", ind + 2, "", m);
         }
         if (r->millicpus)
@@ -348,7 +357,11 @@ static void show_human(const struct spec *s)
 
 /* ---- the verb ---------------------------------------------------------- */
 
-static int spec_show(struct cli_ctx *ctx)
+struct spec_args {
+        const char *key;        /* --key */
+};
+
+static int spec_show_file(struct cli_ctx *ctx)
 {
         _cleanup_spec_ struct spec *s = NULL;
         int status;
@@ -361,43 +374,384 @@ static int spec_show(struct cli_ctx *ctx)
         return EXIT_OK;
 }
 
-static int parse_options(struct cli_ctx *ctx, int argc, char **argv)
+/* "name@range" into its two halves; a usage error if it is not one. */
+static int split_ref(struct cli_ctx *ctx, const char *ref, char **ret_name, char **ret_range)
 {
-        static const struct option opts[] = { CLI_COMMON_LONG, {} };
-        int c;
-        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
-                if (!cli_common_option(ctx, c, optarg))
-                        return cli_usage_error(ctx, "unexpected option; see `berth spec --help`");
+        const char *at = strchr(ref, '@');
+        _cleanup_free_ char *name = at ? xstrndup(ref, (size_t) (at - ref)) : xstrdup(ref);
+        if (!spec_valid_name(name) || (at && !at[1]))
+                return cli_usage_error(ctx, "expected NAME@RANGE like base-debian@^2.1, got `%s`", ref);
+        *ret_name = TAKE_PTR(name);
+        *ret_range = xstrdup(at ? at + 1 : "*");
         return 0;
+}
+
+/* The first configured repository with a version of name in range. */
+static int find_published(struct cli_ctx *ctx, const struct spec_resolver *r, const char *name, const char *range,
+                          struct spec_repo *ret_repo, struct spec_index **ret_idx,
+                          const struct spec_index_entry **ret_entry, char **ret_warning, berth_error **err)
+{
+        if (r->n_repos == 0)
+                return berth_error_make(err, BERTH_E_USAGE, 0,
+                                        "no spec repository given (--repo or BERTH_SPEC_REPOS)");
+        for (size_t i = 0; i < r->n_repos; i++) {
+                _cleanup_index_ struct spec_index *idx = NULL;
+                if (spec_repo_index(r->io, &r->repos[i], NULL, &idx, err) < 0)
+                        return -1;
+                berth_error *miss = NULL;
+                if (spec_index_select(idx, name, range, r->repos[i].url, ret_entry, ret_warning, &miss) == 0) {
+                        *ret_repo = r->repos[i];
+                        *ret_idx = TAKE_PTR(idx);
+                        return 0;
+                }
+                if (i + 1 == r->n_repos || miss->kind != BERTH_E_NOTFOUND) {
+                        *err = *err ? *err : miss;
+                        return -1;
+                }
+                berth_error_free(miss);
+        }
+        return -1;
+}
+
+static int spec_show_published(struct cli_ctx *ctx, const char *ref)
+{
+        _cleanup_free_ char *name = NULL, *range = NULL, *buf = NULL, *warning = NULL;
+        int st = split_ref(ctx, ref, &name, &range);
+        if (st)
+                return st;
+        struct spec_resolver r;
+        cli_spec_resolver(ctx, &r);
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_index_ struct spec_index *idx = NULL;
+        const struct spec_index_entry *e;
+        struct spec_repo repo;
+        size_t len;
+        _cleanup_spec_ struct spec *s = NULL;
+        int rc = find_published(ctx, &r, name, range, &repo, &idx, &e, &warning, &err);
+        if (rc == 0)
+                rc = spec_repo_spec(r.io, &repo, e, &buf, &len, &err);
+        if (rc == 0 && ctx->json) {
+                _cleanup_free_ char *label = xasprintf("%s@%s", e->name, e->version), *cwd = get_current_dir_name();
+                rc = spec_parse_resolved(label, buf, len, cwd ? cwd : "/", NULL, &r, &s, &err);
+        }
+        cli_spec_resolver_done(&r);
+        if (rc < 0)
+                return cli_report(ctx, err);
+        /* Only now: the static front may have handed the command on before. */
+        if (warning)
+                berth_warn(&ctx->warnings, NULL, "%s", warning);
+        if (ctx->json)
+                cli_print_json(json_spec(s));
+        else
+                fwrite(buf, 1, len, stdout);
+        return EXIT_OK;
+}
+
+static int spec_publish(struct cli_ctx *ctx, const struct spec_args *a)
+{
+        if (strv_length(ctx->repos) != 1)
+                return cli_usage_error(ctx, "give the repository folder to publish to with one --repo DIR");
+        struct spec_resolver r;
+        cli_spec_resolver(ctx, &r);
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_spec_ struct spec *s = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int rc = spec_load_bytes(ctx->spec_path, &r, &s, &buf, &len, &err);
+        cli_spec_resolver_done(&r);
+        if (rc == 0)
+                rc = spec_repo_publish(cli_spec_io(), ctx->repos[0], s, buf, len, a->key, &err);
+        if (rc < 0) {
+                if (err->kind == BERTH_E_LIMIT)
+                        err->kind = BERTH_E_INVALID;
+                return cli_report(ctx, err);
+        }
+        if (ctx->json)
+                cli_print_json(json_pack("{s:s,s:s,s:s,s:b}", "name", s->name, "version", s->version, "repo",
+                                         ctx->repos[0], "signed", a->key != NULL));
+        else if (ctx->verbosity >= 0)
+                printf("published %s@%s to %s%s\n", s->name, s->version, ctx->repos[0], a->key ? " (signed)" : "");
+        return EXIT_OK;
+}
+
+static int spec_yank(struct cli_ctx *ctx, const struct spec_args *a, const char *ref)
+{
+        if (strv_length(ctx->repos) != 1)
+                return cli_usage_error(ctx, "give the repository folder with one --repo DIR");
+        const char *at = strchr(ref, '@');
+        if (!at)
+                return cli_usage_error(ctx, "expected NAME@VERSION, got `%s`", ref);
+        _cleanup_free_ char *name = xstrndup(ref, (size_t) (at - ref));
+        _cleanup_error_ berth_error *err = NULL;
+        if (spec_repo_yank(cli_spec_io(), ctx->repos[0], name, at + 1, a->key, &err) < 0)
+                return cli_report(ctx, err);
+        if (ctx->json)
+                cli_print_json(json_pack("{s:s,s:s,s:b}", "name", name, "version", at + 1, "yanked", 1));
+        else if (ctx->verbosity >= 0)
+                printf("yanked %s\n", ref);
+        return EXIT_OK;
+}
+
+static int spec_versions(struct cli_ctx *ctx, const char *name)
+{
+        if (!spec_valid_name(name))
+                return cli_usage_error(ctx, "expected a spec name, got `%s`", name);
+        struct spec_resolver r;
+        cli_spec_resolver(ctx, &r);
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_index_ struct spec_index *idx = NULL;
+        const struct spec_index_entry *e;
+        struct spec_repo repo;
+        int rc = find_published(ctx, &r, name, "*", &repo, &idx, &e, NULL, &err);
+        if (rc < 0 && err->kind == BERTH_E_NOTFOUND && strstr(err->msg, "no version of")) {
+                /* Only yanked or prerelease versions: still worth listing. */
+                berth_error_freep(&err);
+                rc = find_published(ctx, &r, name, ">=0.0.0-0", &repo, &idx, &e, NULL, &err);
+        }
+        json_t *list = json_array();
+        for (size_t i = 0; rc == 0 && i < idx->n; i++) {
+                const struct spec_index_entry *x = &idx->entries[i];
+                if (!streq(x->name, name))
+                        continue;
+                if (ctx->json)
+                        json_array_append_new(list, json_pack("{s:s,s:b,s:s,s:s,s:s}", "version", x->version, "yanked",
+                                                              x->yanked, "published", x->published, "sha256",
+                                                              x->sha256, "repo", repo.url));
+                else
+                        printf("%s%s\n", x->version, x->yanked ? "  (yanked)" : "");
+        }
+        cli_spec_resolver_done(&r);
+        if (rc < 0) {
+                json_decref(list);
+                return cli_report(ctx, err);
+        }
+        if (ctx->json)
+                cli_print_json(list);
+        else
+                json_decref(list);
+        return EXIT_OK;
+}
+
+/* ---- diff ---------------------------------------------------------------- */
+
+/* A or B: a file, or NAME@VERSION (any range) from the repositories. */
+static int load_side(struct cli_ctx *ctx, const char *arg, struct spec **ret, berth_error **err)
+{
+        if (access(arg, F_OK) == 0 || !strchr(arg, '@')) {
+                const char *saved = ctx->spec_path;
+                ctx->spec_path = arg;
+                int rc = cli_spec_load(ctx, ret, err);
+                ctx->spec_path = saved;
+                return rc;
+        }
+        _cleanup_free_ char *name = NULL, *range = NULL, *buf = NULL, *warning = NULL;
+        const char *at = strchr(arg, '@');
+        name = xstrndup(arg, (size_t) (at - arg));
+        range = xstrdup(at + 1);
+        struct spec_resolver r;
+        cli_spec_resolver(ctx, &r);
+        _cleanup_index_ struct spec_index *idx = NULL;
+        const struct spec_index_entry *e;
+        struct spec_repo repo;
+        size_t len;
+        int rc = find_published(ctx, &r, name, range, &repo, &idx, &e, &warning, err);
+        if (rc == 0)
+                rc = spec_repo_spec(r.io, &repo, e, &buf, &len, err);
+        if (rc == 0) {
+                _cleanup_free_ char *label = xasprintf("%s@%s", e->name, e->version), *cwd = get_current_dir_name();
+                rc = spec_parse_resolved(label, buf, len, cwd ? cwd : "/", NULL, &r, ret, err);
+        }
+        cli_spec_resolver_done(&r);
+        return rc;
+}
+
+/* The model as JSON, services keyed by name, without where it was read. */
+static json_t *diffable(const struct spec *s)
+{
+        json_t *o = json_spec(s), *by_name = json_object(), *v;
+        size_t i;
+        json_array_foreach(json_object_get(o, "services"), i, v)
+                json_object_set(by_name, json_string_value(json_object_get(v, "name")), v);
+        json_object_set_new(o, "services", by_name);
+        json_object_del(o, "path");
+        json_object_del(o, "dir");
+        return o;
+}
+
+static void add_change(json_t *out, const char *key, json_t *a, json_t *b)
+{
+        json_array_append_new(out, json_pack("{s:s,s:O,s:O}", "key", key, "a", a ? a : json_null(), "b",
+                                             b ? b : json_null()));
+}
+
+static void diff_values(const char *key, json_t *a, json_t *b, json_t *out);
+
+static void diff_objects(const char *key, json_t *a, json_t *b, json_t *out)
+{
+        const char *k;
+        json_t *v;
+        /* Keys in order, so the report is stable: a's, then b's new ones. */
+        json_t *keys = json_array();
+        json_object_foreach(a, k, v) json_array_append_new(keys, json_string(k));
+        json_object_foreach(b, k, v) if (!json_object_get(a, k)) json_array_append_new(keys, json_string(k));
+        size_t i;
+        json_array_foreach(keys, i, v) {
+                k = json_string_value(v);
+                _cleanup_free_ char *sub = *key ? xasprintf("%s.%s", key, k) : xstrdup(k);
+                diff_values(sub, json_object_get(a, k), json_object_get(b, k), out);
+        }
+        json_decref(keys);
+}
+
+static void diff_arrays(const char *key, json_t *a, json_t *b, json_t *out)
+{
+        size_t n = json_array_size(a) > json_array_size(b) ? json_array_size(a) : json_array_size(b);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *sub = xasprintf("%s[%zu]", key, i);
+                diff_values(sub, json_array_get(a, i), json_array_get(b, i), out);
+        }
+}
+
+static void diff_values(const char *key, json_t *a, json_t *b, json_t *out)
+{
+        if (a && b && json_equal(a, b))
+                return;
+        if (json_is_object(a) && json_is_object(b))
+                return diff_objects(key, a, b, out);
+        /* Lists of scalars (command, capabilities) read best whole. */
+        bool scalars = true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v) scalars = scalars && !json_is_object(v);
+        json_array_foreach(b, i, v) scalars = scalars && !json_is_object(v);
+        if (json_is_array(a) && json_is_array(b) && !scalars)
+                return diff_arrays(key, a, b, out);
+        if ((!a || json_is_null(a)) && (!b || json_is_null(b)))
+                return;
+        add_change(out, key, a, b);
+}
+
+static char *show_value(json_t *v)
+{
+        if (!v || json_is_null(v))
+                return xstrdup("(none)");
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        return s ? s : xstrdup("?");
+}
+
+static int spec_diff(struct cli_ctx *ctx, const char *a_arg, const char *b_arg)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_spec_ struct spec *a = NULL, *b = NULL;
+        if (load_side(ctx, a_arg, &a, &err) < 0 || load_side(ctx, b_arg, &b, &err) < 0)
+                return cli_report(ctx, err);
+        json_t *ja = diffable(a), *jb = diffable(b), *changes = json_array();
+        diff_values("", ja, jb, changes);
+        json_decref(ja);
+        json_decref(jb);
+        if (ctx->json) {
+                cli_print_json(changes);
+                return EXIT_OK;
+        }
+        size_t i;
+        json_t *c;
+        json_array_foreach(changes, i, c) {
+                _cleanup_free_ char *va = show_value(json_object_get(c, "a")), *vb = show_value(json_object_get(c, "b"));
+                printf("%s: %s -> %s\n", json_string_value(json_object_get(c, "key")), va, vb);
+        }
+        json_decref(changes);
+        return EXIT_OK;
+}
+
+static int spec_keygen(struct cli_ctx *ctx, const char *path)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        if (images_key_generate(path, &err) < 0)
+                return cli_report(ctx, err);
+        if (ctx->json)
+                cli_print_json(json_pack("{s:s,s:s++}", "private", path, "public", path, ".pub"));
+        else if (ctx->verbosity >= 0)
+                printf("wrote %s (private, mode 0600) and %s.pub\n", path, path);
+        return EXIT_OK;
+}
+
+static int parse_options(struct cli_ctx *ctx, int argc, char **argv, struct spec_args *a)
+{
+        static const struct option opts[] = { CLI_COMMON_LONG, { "key", required_argument, NULL, 'K' }, {} };
+        int c;
+        while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+                if (c == 'K')
+                        a->key = optarg;
+                else if (!cli_common_option(ctx, c, optarg))
+                        return cli_usage_error(ctx, "unexpected option; see `berth spec --help`");
+        }
+        return 0;
+}
+
+/* Options before and after the subcommand and its arguments; the
+ * positional arguments are left in args. */
+static int parse_all(struct cli_ctx *ctx, int argc, char **argv, struct spec_args *a, char ***ret_args)
+{
+        _cleanup_strv_ char **args = NULL;
+        while (optind < argc) {
+                int r = parse_options(ctx, argc, argv, a);
+                if (r)
+                        return r;
+                if (optind < argc)
+                        args = strv_append(args, xstrdup(argv[optind++]));
+        }
+        *ret_args = TAKE_PTR(args);
+        return 0;
+}
+
+static int want_args(struct cli_ctx *ctx, char **args, size_t n, const char *what)
+{
+        if (strv_length(args) != n + 1)
+                return cli_usage_error(ctx, "expected %s; see `berth spec --help`", what);
+        return 0;
+}
+
+static int run_sub(struct cli_ctx *ctx, const char *sub, char **args, const struct spec_args *a)
+{
+        int r;
+        if (streq(sub, "show"))
+                return strv_length(args) == 1 ? spec_show_file(ctx)
+                       : (r = want_args(ctx, args, 1, "NAME@RANGE or -f SPEC")) ? r
+                                                                                 : spec_show_published(ctx, args[1]);
+        if (streq(sub, "publish"))
+                return (r = want_args(ctx, args, 0, "no argument (the spec is given with -f)")) ? r
+                                                                                                : spec_publish(ctx, a);
+        if (streq(sub, "yank"))
+                return (r = want_args(ctx, args, 1, "NAME@VERSION")) ? r : spec_yank(ctx, a, args[1]);
+        if (streq(sub, "versions"))
+                return (r = want_args(ctx, args, 1, "NAME")) ? r : spec_versions(ctx, args[1]);
+        if (streq(sub, "keygen"))
+                return (r = want_args(ctx, args, 1, "KEYFILE")) ? r : spec_keygen(ctx, args[1]);
+        return (r = want_args(ctx, args, 2, "A B (each a file or NAME@VERSION)")) ? r : spec_diff(ctx, args[1], args[2]);
 }
 
 int cmd_spec(struct cli_ctx *ctx, int argc, char **argv)
 {
-        static const char *const subs[] = { "show", "publish", "diff", NULL };
-        int r = parse_options(ctx, argc, argv);
+        static const char *const subs[] = { "show", "publish", "diff", "yank", "versions", "keygen", NULL };
+        struct spec_args a = {};
+        _cleanup_strv_ char **args = NULL;
+        int r = parse_all(ctx, argc, argv, &a, &args);
         if (r)
                 return r;
-        if (optind >= argc)
-                return cli_usage_error(ctx, "expected show, publish or diff; see `berth spec --help`");
-        const char *sub = argv[optind];
-        if (streq(sub, "publish") || streq(sub, "diff")) {
-                ctx->verb = streq(sub, "publish") ? "spec publish" : "spec diff";
-                return cli_not_implemented(ctx);
-        }
-        if (!streq(sub, "show")) {
+        if (!args)
+                return cli_usage_error(ctx, "expected show, publish, yank, versions, keygen or diff; see `berth "
+                                            "spec --help`");
+        const char *sub = args[0];
+        size_t i = 0;
+        while (subs[i] && !streq(subs[i], sub))
+                i++;
+        if (!subs[i]) {
                 const char *hint = closest_match(sub, subs);
                 return cli_usage_error(ctx, "unknown subcommand `%s`%s%s%s", sub, hint ? "; did you mean `" : "",
                                        hint ? hint : "", hint ? "`?" : "");
         }
-        /* Options may follow the subcommand too: `spec show -f x --json`. */
-        argc -= optind;
-        argv += optind;
-        optind = 0;
-        r = parse_options(ctx, argc, argv);
-        if (r)
-                return r;
-        ctx->verb = "spec show";
-        if (optind < argc)
-                return cli_usage_error(ctx, "unexpected argument `%s`; the spec is given with -f", argv[optind]);
-        return spec_show(ctx);
+        static const char *const verbs[] = { "spec show", "spec publish", "spec diff", "spec yank", "spec versions",
+                                             "spec keygen" };
+        ctx->verb = verbs[i];
+        return run_sub(ctx, sub, args, &a);
 }

@@ -98,16 +98,46 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ---- warnings ----------------------------------------------------------- */
+
+/* What a user should know that is not an error: a spec key berth does not
+ * act on, a limit the host cannot enforce, a fallback taken. Libraries add
+ * them and never print; cli/ shows each ("berth: warning: ...", or
+ * FILE:LINE:COL first) and lists them as `warnings` under --json. */
+typedef struct berth_warning {
+        char *key;      /* the spec key it is about ("ports", "resources.cpus"), or NULL */
+        char *file;     /* where the key was written, or NULL */
+        int line, col;  /* 1-based; 0 when not known */
+        char *msg;
+} berth_warning;
+
+typedef struct berth_warnings {
+        berth_warning *v;
+        size_t n;
+        /* Told of each as it is added: cli/ shows it before a command runs. */
+        void (*added)(const berth_warning *w, void *userdata);
+        void *userdata;
+} berth_warnings;
+
+/* Add a warning to w; a NULL w drops it (the caller did not ask). */
+void berth_warn(berth_warnings *w, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void berth_warn_at(berth_warnings *w, const char *file, int line, int col, const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 6, 7)));
+/* Add every warning of from to to, in order, and empty from. */
+void berth_warnings_move(berth_warnings *to, berth_warnings *from);
+void berth_warnings_clear(berth_warnings *w);
+/* "FILE:LINE:COL: warning: key: msg" where the position is known, else
+ * "berth: warning: key: msg". */
+char *berth_warning_text(const berth_warning *x);
+
 /* ---- logging ------------------------------------------------------------ */
 
 enum berth_log_level { BERTH_LOG_ERROR, BERTH_LOG_WARN, BERTH_LOG_INFO, BERTH_LOG_DEBUG };
 
-/* Libraries log at debug level only; cli/ decides what the user sees. */
+/* Libraries log at debug level only (warnings are data, above); cli/ sets
+ * the level: -v shows log_info, -vv log_debug too. */
 void berth_log_set_level(int level);
-int berth_log_get_level(void);
 void berth_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_error(...) berth_log(BERTH_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) berth_log(BERTH_LOG_WARN, __VA_ARGS__)
 #define log_info(...) berth_log(BERTH_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) berth_log(BERTH_LOG_DEBUG, __VA_ARGS__)
 
@@ -145,7 +175,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 size_t strv_length(char *const *v);
-char **strv_copy(char *const *v);
+/* v (may be NULL) with s appended, which it takes; returns the new list. */
+char **strv_append(char **v, char *s);
 /* Edit distance, capped: returns cap+1 once the distance exceeds cap. */
 size_t string_distance(const char *a, const char *b, size_t cap);
 /* From candidates (NULL-terminated), the closest to word within a small

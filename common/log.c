@@ -9,11 +9,6 @@ void berth_log_set_level(int level)
         log_level = level;
 }
 
-int berth_log_get_level(void)
-{
-        return log_level;
-}
-
 void berth_log(int level, const char *fmt, ...)
 {
         static const char *const prefix[] = {

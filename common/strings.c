@@ -81,15 +81,6 @@ size_t strv_length(char *const *v)
         return n;
 }
 
-char **strv_copy(char *const *v)
-{
-        size_t n = strv_length(v);
-        char **c = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                c[i] = xstrdup(v[i]);
-        return c;
-}
-
 size_t string_distance(const char *a, const char *b, size_t cap)
 {
         size_t la = strlen(a), lb = strlen(b);
@@ -152,4 +143,13 @@ void hex_encode(const unsigned char *in, size_t len, char *out)
                 out[2 * i + 1] = digits[in[i] & 15];
         }
         out[2 * len] = '\0';
+}
+
+char **strv_append(char **v, char *s)
+{
+        size_t n = strv_length(v);
+        v = xrealloc(v, (n + 2) * sizeof(char *));
+        v[n] = s;
+        v[n + 1] = NULL;
+        return v;
 }

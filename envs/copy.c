@@ -6,20 +6,32 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "envs-private.h"
 #include "images/images.h"
+#include "sandbox/sandbox.h"
 
+/* As root the copy belongs to the sandbox's root, as an overlay's upper
+ * folder does: a copy needs no idmapped mount, which the state folder's
+ * filesystem may refuse (an overlayfs, as in a container). */
 static int build_copy(char *const *layers, size_t n, const char *dest, berth_error **err)
 {
-        return images_stack_copy(layers, n, dest, false, err);
+        struct images_stack_opts o = { .owned = geteuid() == 0 };
+        if (o.owned && sandbox_root_ids(&o.uid, &o.gid, err) < 0)
+                return -1;
+        return images_stack_copy(layers, n, dest, &o, err);
 }
 
 /* Which layers, as they are now: a folder replaced (re-pulled, a local folder
  * made anew) gives a new key. */
 static uint64_t layers_key(char *const *layers, size_t n)
 {
+        /* "owned": copies made before they belonged to the sandbox's root
+         * are not used. */
         uint64_t h = 0xcbf29ce484222325ull;
+        for (const char *p = "owned\n"; *p; p++)
+                h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
         for (size_t i = 0; i < n; i++) {
                 struct stat st = {};
                 (void) stat(layers[i], &st);

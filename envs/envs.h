@@ -20,10 +20,13 @@
 #include "common/common.h"
 #include "specs/specs.h"
 
+struct sandbox_outcome;
 struct envs_run_opts {
         char *const *argv;      /* the command */
+        struct sandbox_outcome *outcome; /* what the limits did, when not NULL */
         bool ephemeral;         /* throw the writable layer away afterwards */
         bool tty;               /* interactive: a pty relayed to our terminal */
+        berth_warnings *warnings; /* limits not enforced, fallbacks taken (may be NULL) */
 };
 
 /* Run argv in the environment's dev sandbox and wait. *ret_status is the
@@ -44,9 +47,6 @@ struct envs_down_result {
         bool volumes_removed;
 };
 int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, berth_error **err);
-
-/* The environment's state folder (created 0700). */
-int envs_state_dir(const struct spec *s, char **ret, berth_error **err);
 
 /* Pull the OCI image or archive a layer entry names (oci:, oci-archive:,
  * docker-archive:). Without refresh, what the last pull resolved is used

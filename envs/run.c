@@ -20,20 +20,6 @@ char *envs_dir_path(const char *base, const struct spec *s)
         return xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
 }
 
-int envs_state_dir(const struct spec *s, char **ret, berth_error **err)
-{
-        _cleanup_free_ char *base = NULL;
-        if (berth_state_dir(&base, err) < 0)
-                return -1;
-        char *dir = envs_dir_path(base, s);
-        if (mkdir_p(dir, 0700, err) < 0) {
-                free(dir);
-                return -1;
-        }
-        *ret = dir;
-        return 0;
-}
-
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
 {
         const char *v = getenv("BERTH_ROOTFS");
@@ -69,6 +55,7 @@ struct dev_sandbox {
         char *state;                    /* the environment's folder */
         char *upper, *work, *mnt, *run_dir, *copy, *keep_at;
         int layer_lock;                 /* held while this run owns the kept layer */
+        berth_warnings *warnings;
         struct sandbox_mount *mounts;
         char **volume_dirs;
         char **env;
@@ -171,8 +158,8 @@ static int lock_layer(struct dev_sandbox *d, berth_error **err)
         int busy = envs_lock_layer(d->state, &d->layer_lock, err);
         if (busy != 1)
                 return busy;
-        log_warn("another run of %s holds its writable layer: changes this run makes outside the project "
-                 "folder and volumes are discarded when it ends", d->c.name);
+        berth_warn(d->warnings, NULL, "another run of %s holds its writable layer: changes this run makes outside "
+                   "the project folder and volumes are discarded when it ends", d->c.name);
         return 1;
 }
 
@@ -184,7 +171,7 @@ static int prepare_copy(struct dev_sandbox *d, berth_error **err)
         if (envs_copy_root(d->layers, strv_length(d->layers), dir, d->run_dir != NULL, &d->copy, err) < 0)
                 return berth_error_wrap(err, "state");
         bool ro = d->c.root.read_only;
-        d->c.root = (struct sandbox_root) { .dir = d->copy, .read_only = ro };
+        d->c.root = (struct sandbox_root) { .dir = d->copy, .read_only = ro, .owned_by_sandbox = geteuid() == 0 };
         return 0;
 }
 
@@ -256,6 +243,15 @@ static int choose_argv(struct dev_sandbox *d, const struct envs_run_opts *o, ber
         return 0;
 }
 
+/* Declared limits this host cannot enforce: said, never silently dropped. */
+static void warn_unenforced(struct dev_sandbox *d)
+{
+        _cleanup_free_ char *missing = sandbox_unenforced_limits(&d->c.limits);
+        if (missing)
+                berth_warn(d->warnings, "resources", "the %s limit%s not enforced on this host; `berth doctor` says why",
+                           missing, strstr(missing, " and ") ? "s are" : " is");
+}
+
 static void convert_security(struct sandbox_config *c, const struct spec *s)
 {
         c->network = s->network == SPEC_NET_HOST ? SANDBOX_NET_HOST
@@ -302,8 +298,8 @@ static int overlay_failed(struct dev_sandbox *d, berth_error **err)
         _cleanup_error_ berth_error *e = NULL;
         if (sandbox_overlay_usable(&d->c.root, &reason, &e) != 0)
                 return 0;
-        log_warn("overlay cannot be mounted on the state folder (%s): %s root is a copy of its layers "
-                 "(see berth doctor)", reason, d->run_dir ? "this run's" : "from now on, this environment's");
+        berth_warn(d->warnings, NULL, "overlay cannot be mounted on the state folder (%s): %s root is a copy of its "
+                   "layers (see berth doctor)", reason, d->run_dir ? "this run's" : "from now on, this environment's");
         if (!d->run_dir)
                 remember_copy(d->state, reason);
         berth_error_free(*err);
@@ -328,7 +324,7 @@ static int run_sandbox(struct dev_sandbox *d, enum envs_stacking how, int *ret_s
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
-        struct dev_sandbox d = { .layer_lock = -1 };
+        struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings, .c.warnings = o->warnings };
         enum envs_stacking how;
         int r = -1;
         bool oci = false;
@@ -356,11 +352,13 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
                 goto out;
         convert_env(&d, s);
         convert_security(&d.c, s);
+        warn_unenforced(&d);
         d.c.cwd = s->workdir ? s->workdir : d.image.workdir;
         d.c.hostname = s->name;
         d.c.user = s->user ? s->user : d.image.user;
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
+        d.c.outcome = o->outcome;
         r = run_sandbox(&d, how, ret_status, err);
 out:
         dev_sandbox_done(&d);

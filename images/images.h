@@ -113,8 +113,17 @@ int images_unpack_file(const char *archive_path, const char *dest_dir, const str
  * opaque folders. Never deletes or writes outside dest_dir. With link, files are
  * hardlinked where possible and then share their inode with the cache: the
  * sandbox must keep dest_dir read-only. Without, every file is a reflink or a
- * copy of its own, and dest_dir may be written. */
-int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, bool link, berth_error **err);
+ * copy of its own, and dest_dir may be written. With owned, everything made
+ * belongs to uid:gid (as root: the sandbox's root, so the copy needs no
+ * idmapped mount); otherwise to the caller. */
+struct images_stack_opts {
+        bool link;
+        bool owned;
+        uid_t uid;
+        gid_t gid;
+};
+int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, const struct images_stack_opts *o,
+                      berth_error **err);
 
 /* What images_pack() wrote, and what it left out or wrote as it could: the
  * caller turns the counts into warnings. */

@@ -56,9 +56,10 @@ static void copy_xattrs(int in, int out)
         }
 }
 
-static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, bool link, berth_error **err)
+static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, const struct images_stack_opts *o,
+                     berth_error **err)
 {
-        if (link && linkat(sfd, name, dfd, name, 0) == 0)
+        if (o->link && linkat(sfd, name, dfd, name, 0) == 0)
                 return 0;
         /* A layer folder given by path may change under us: what is opened
          * must still be a regular file, and a FIFO put there must not block. */
@@ -70,6 +71,10 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, 
                 return berth_err(err, errno, "create `%s`", name);
         if (copy_data(in, out) < 0)
                 return berth_err(err, errno, "copy `%s`", name);
+        /* Before the xattrs and the mode: a chown drops file capabilities
+         * and the set-id bits. */
+        if (o->owned && fchown(out, o->uid, o->gid) < 0)
+                return berth_err(err, errno, "chown `%s`", name);
         copy_xattrs(in, out);
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (fchmod(out, st->st_mode & 07777) < 0 || futimens(out, ts) < 0)
@@ -77,7 +82,8 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st, 
         return 0;
 }
 
-static int copy_special(int sfd, int dfd, const char *name, const struct stat *st, berth_error **err)
+static int copy_special(int sfd, int dfd, const char *name, const struct stat *st, const struct images_stack_opts *o,
+                        berth_error **err)
 {
         if (S_ISLNK(st->st_mode)) {
                 char target[PATH_MAX];
@@ -93,6 +99,8 @@ static int copy_special(int sfd, int dfd, const char *name, const struct stat *s
         } else {
                 return 0; /* the unpacker never leaves other special files */
         }
+        if (o->owned && fchownat(dfd, name, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return berth_err(err, errno, "chown `%s`", name);
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
         return 0;
@@ -117,10 +125,10 @@ static int clear_dir(int dfd, berth_error **err)
         return 0;
 }
 
-static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err);
+static int merge_dir(int sfd, int dfd, int depth, const struct images_stack_opts *o, berth_error **err);
 
-static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *st, int depth, bool link,
-                        berth_error **err)
+static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *st, int depth,
+                        const struct images_stack_opts *o, berth_error **err)
 {
         struct stat dst;
         if (fstatat(dfd, name, &dst, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(dst.st_mode) &&
@@ -133,8 +141,10 @@ static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *s
         if (s < 0 || d < 0)
                 return berth_err(err, errno, "open `%s`", name);
         fchmod(d, 0700); /* a read-only lower folder must still take this layer's entries */
+        if (o->owned && fchown(d, o->uid, o->gid) < 0)
+                return berth_err(err, errno, "chown `%s`", name);
         copy_xattrs(s, d);
-        if (merge_dir(s, d, depth + 1, link, err) < 0)
+        if (merge_dir(s, d, depth + 1, o, err) < 0)
                 return berth_error_wrap(err, "%s", name);
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (fchmod(d, st->st_mode & 07777) < 0 || futimens(d, ts) < 0)
@@ -142,24 +152,25 @@ static int merge_subdir(int sfd, int dfd, const char *name, const struct stat *s
         return 0;
 }
 
-static int merge_entry(int sfd, int dfd, const char *name, int depth, bool link, berth_error **err)
+static int merge_entry(int sfd, int dfd, const char *name, int depth, const struct images_stack_opts *o,
+                       berth_error **err)
 {
         struct stat st;
         if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_err(err, errno, "stat `%s`", name);
         if (S_ISDIR(st.st_mode))
-                return merge_subdir(sfd, dfd, name, &st, depth, link, err);
+                return merge_subdir(sfd, dfd, name, &st, depth, o, err);
         /* A whiteout hides what lower layers put there; dfd is inside dest. */
         if (rm_rf_at(dfd, name, err) < 0)
                 return -1;
         if (is_whiteout_stat(&st))
                 return 0;
         if (S_ISREG(st.st_mode))
-                return copy_file(sfd, dfd, name, &st, link, err);
-        return copy_special(sfd, dfd, name, &st, err);
+                return copy_file(sfd, dfd, name, &st, o, err);
+        return copy_special(sfd, dfd, name, &st, o, err);
 }
 
-static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err)
+static int merge_dir(int sfd, int dfd, int depth, const struct images_stack_opts *o, berth_error **err)
 {
         if (depth > MAX_DEPTH)
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "folders nested deeper than %d", MAX_DEPTH);
@@ -172,7 +183,7 @@ static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err)
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (merge_entry(sfd, dfd, de->d_name, depth, link, err) < 0)
+                if (merge_entry(sfd, dfd, de->d_name, depth, o, err) < 0)
                         return -1;
         }
         if (errno)
@@ -180,18 +191,21 @@ static int merge_dir(int sfd, int dfd, int depth, bool link, berth_error **err)
         return 0;
 }
 
-int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, bool link, berth_error **err)
+int images_stack_copy(char *const *layer_dirs, size_t n, const char *dest_dir, const struct images_stack_opts *o,
+                      berth_error **err)
 {
         if (mkdir(dest_dir, 0700) < 0)
                 return berth_err(err, errno, "mkdir `%s`", dest_dir);
         _cleanup_close_ int dfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return berth_err(err, errno, "open `%s`", dest_dir);
+        if (o->owned && fchown(dfd, o->uid, o->gid) < 0)
+                return berth_err(err, errno, "chown `%s`", dest_dir);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_close_ int sfd = open(layer_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sfd < 0)
                         return berth_err(err, errno, "open layer `%s`", layer_dirs[i]);
-                if (merge_dir(sfd, dfd, 0, link, err) < 0)
+                if (merge_dir(sfd, dfd, 0, o, err) < 0)
                         return berth_error_wrap(err, "stack layer `%s`", layer_dirs[i]);
                 struct stat st;
                 if (fstat(sfd, &st) == 0)

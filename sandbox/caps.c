@@ -30,11 +30,6 @@ int cap_from_name(const char *name)
         return -1;
 }
 
-const char *cap_name(int cap)
-{
-        return cap >= 0 && (size_t) cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
-}
-
 uint64_t caps_default_mask(void)
 {
         uint64_t m = 0;
@@ -97,4 +92,9 @@ int caps_apply(uint64_t keep, bool root, berth_error **err)
         if (syscall(SYS_capset, &h, d) < 0)
                 return berth_err(err, errno, "capset");
         return 0;
+}
+
+int sandbox_caps_mask(char *const *add, char *const *drop, uint64_t *ret, berth_error **err)
+{
+        return caps_mask_for(add, drop, ret, err);
 }

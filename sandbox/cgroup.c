@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -104,7 +105,10 @@ void limits_detect(enum sandbox_limit_mech *memory, enum sandbox_limit_mech *cpu
                            word_in(ctl, "cpu");
                 *cpus = cpu ? SANDBOX_LIMIT_CGROUP2 : SANDBOX_LIMIT_NONE;
         } else {
-                *memory = cgroup1_writable("memory") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_RLIMIT;
+                /* No rlimit stands in for memory: RLIMIT_AS counts address
+                 * space, not memory, and breaks every program that reserves
+                 * more than it uses (AddressSanitizer, Go, the JVM, V8). */
+                *memory = cgroup1_writable("memory") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_NONE;
                 *pids = cgroup1_writable("pids") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_RLIMIT;
                 *cpus = cgroup1_writable("cpu") ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_NONE;
         }
@@ -166,7 +170,8 @@ static char *unique_name(const char *name)
         return xasprintf("%s-%d-%lx", name ? name : "sandbox", (int) getpid(), (unsigned long) ts.tv_nsec);
 }
 
-static int make_dir(struct cgroup_handle *h, const char *parent, const char *leaf, int *ret_fd, berth_error **err)
+static int make_dir(struct cgroup_handle *h, const char *parent, const char *leaf, const char *ctrl, int *ret_fd,
+                    berth_error **err)
 {
         _cleanup_free_ char *berth = xasprintf("%s/berth", parent);
         if (mkdir(berth, 0755) < 0 && errno != EEXIST)
@@ -177,6 +182,7 @@ static int make_dir(struct cgroup_handle *h, const char *parent, const char *lea
                 free(dir);
                 return berth_err(err, e, "mkdir cgroup %s/%s", berth, leaf);
         }
+        h->ctrl[h->n_dirs] = ctrl;
         h->dirs[h->n_dirs++] = dir;
         *ret_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (*ret_fd < 0)
@@ -189,7 +195,7 @@ static int create_v2(const char *base, const struct sandbox_limits *l, const cha
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *berth = xasprintf("%s/berth", base);
-        if (make_dir(h, base, leaf, &fd, err) < 0)
+        if (make_dir(h, base, leaf, NULL, &fd, err) < 0)
                 return -1;
         /* The berth folder holds no process, so it may delegate to its children. */
         _cleanup_close_ int bfd = open(berth, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -214,7 +220,7 @@ static int create_v1(const struct sandbox_limits *l, const char *leaf, struct cg
                         continue;
                 _cleanup_free_ char *root = xasprintf(CGROUP1_ROOT "/%s", ctrls[i]);
                 _cleanup_close_ int fd = -1;
-                if (make_dir(h, root, leaf, &fd, err) < 0 || cgroup1_write_limits(ctrls[i], fd, l, err) < 0)
+                if (make_dir(h, root, leaf, ctrls[i], &fd, err) < 0 || cgroup1_write_limits(ctrls[i], fd, l, err) < 0)
                         return -1;
                 h->mech = SANDBOX_LIMIT_CGROUP1;
                 *(i == 0 ? &h->memory : i == 1 ? &h->pids : &h->cpus) = true;
@@ -266,6 +272,28 @@ int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err)
         return 1;
 }
 
+void cgroup_prepare_view(struct cgroup_handle *h)
+{
+        struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                             MOUNT_ATTR_NOEXEC };
+        /* BERTH_CGROUP_VIEW=mount: the init mounts the hierarchies, as
+         * rootless (tests) */
+        const char *how = getenv("BERTH_CGROUP_VIEW");
+        if (h->mech != SANDBOX_LIMIT_CGROUP1 || geteuid() != 0 || (how && streq(how, "mount")))
+                return;
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                int fd = open_tree(AT_FDCWD, h->dirs[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+                        log_debug("cgroup view of %s: %s", h->dirs[i], strerror(errno));
+                        if (fd >= 0)
+                                close(fd);
+                        continue;
+                }
+                h->view_ctrl[h->n_view_fds] = h->ctrl[i];
+                h->view_fds[h->n_view_fds++] = fd;
+        }
+}
+
 int cgroup_self_join(const int *fds, size_t n, berth_error **err)
 {
         for (size_t i = 0; i < n; i++)
@@ -279,6 +307,9 @@ void cgroup_destroy(struct cgroup_handle *h)
         for (size_t i = 0; i < h->n_join_fds; i++)
                 close(h->join_fds[i]);
         h->n_join_fds = 0;
+        for (size_t i = 0; i < h->n_view_fds; i++)
+                close(h->view_fds[i]);
+        h->n_view_fds = 0;
         for (size_t i = 0; i < h->n_dirs; i++) {
                 /* The last zombies may take a moment to leave. */
                 for (int tries = 0; rmdir(h->dirs[i]) < 0 && errno == EBUSY && tries < 200; tries++)
@@ -286,6 +317,33 @@ void cgroup_destroy(struct cgroup_handle *h)
                 free(h->dirs[i]);
         }
         h->n_dirs = 0;
+}
+
+/* The value of `key` in a flat keyed file ("oom_kill 1\n"), or 0. */
+static uint64_t event_count(const char *dir, const char *file, const char *key)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", dir, file), *text = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        if (read_file_bounded(AT_FDCWD, p, 4096, file, &text, NULL, &e) < 0)
+                return 0;
+        size_t n = strlen(key);
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, key, n) == 0 && l[n] == ' ')
+                        return strtoull(l + n + 1, NULL, 10);
+        return 0;
+}
+
+void cgroup_read_outcome(const struct cgroup_handle *h, struct sandbox_outcome *ret)
+{
+        *ret = (struct sandbox_outcome) {};
+        for (size_t i = 0; i < h->n_dirs; i++) {
+                bool v2 = h->mech == SANDBOX_LIMIT_CGROUP2;
+                if (h->memory && (v2 || streq(h->ctrl[i], "memory")))
+                        ret->oom_kills = event_count(h->dirs[i], v2 ? "memory.events" : "memory.oom_control",
+                                                     "oom_kill");
+                if (h->pids && (v2 || streq(h->ctrl[i], "pids")))
+                        ret->pids_max = event_count(h->dirs[i], "pids.events", "max");
+        }
 }
 
 static int set_rlimit(int res, uint64_t v, const char *what, berth_error **err)
@@ -299,11 +357,9 @@ static int set_rlimit(int res, uint64_t v, const char *what, berth_error **err)
         return 0;
 }
 
-int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgroup_pids, berth_error **err)
+int rlimits_apply(const struct sandbox_limits *l, bool cgroup_pids, berth_error **err)
 {
         if (l->nofile && set_rlimit(RLIMIT_NOFILE, l->nofile, "nofile", err) < 0)
-                return -1;
-        if (l->memory && !cgroup_memory && set_rlimit(RLIMIT_AS, l->memory, "memory", err) < 0)
                 return -1;
         if (l->pids && !cgroup_pids && set_rlimit(RLIMIT_NPROC, l->pids, "pids", err) < 0)
                 return -1;
@@ -322,14 +378,15 @@ const char *sandbox_limit_mech_name(enum sandbox_limit_mech m)
 
 char *sandbox_unenforced_limits(const struct sandbox_limits *l)
 {
-        /* cpus is the one limit without an rlimit behind it; no need to probe
-         * the host (the sandbox does that again) when none is declared. */
-        if (!l->millicpus)
+        /* memory and cpus are the limits without an rlimit behind them; no
+         * need to probe the host (the sandbox does that again) when neither
+         * is declared. */
+        if (!l->millicpus && !l->memory)
                 return NULL;
         enum sandbox_limit_mech mem, cpu, pids;
         limits_detect(&mem, &cpu, &pids, NULL);
-        _cleanup_free_ char *out = NULL;
-        if (l->millicpus && cpu == SANDBOX_LIMIT_NONE)
-                out = xstrdup("cpus");
-        return TAKE_PTR(out);
+        bool no_mem = l->memory && mem == SANDBOX_LIMIT_NONE, no_cpu = l->millicpus && cpu == SANDBOX_LIMIT_NONE;
+        if (!no_mem && !no_cpu)
+                return NULL;
+        return xasprintf("%s%s%s", no_mem ? "memory" : "", no_mem && no_cpu ? " and " : "", no_cpu ? "cpus" : "");
 }

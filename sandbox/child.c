@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <sched.h>
 #include <linux/filter.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
 
 #include "sandbox-private.h"
@@ -181,20 +182,34 @@ static const char *const proc_masked[] = {
         "sched_debug", "scsi", NULL,
 };
 static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys", "sysrq-trigger", NULL };
+/* /sys is read-only; these are hidden too, as crun and Docker do. A bind
+ * of the host's /sys (network: host) also brings the host's filesystems
+ * mounted in it, hidden the same way; /sys/fs/cgroup gets the sandbox's own
+ * view (cgroupfs.c). */
+static const char *const sys_masked[] = { "firmware", "devices/virtual/powercap", NULL };
+static const char *const sys_host_masked[] = { "kernel/security", "kernel/debug", "kernel/tracing", "kernel/config",
+                                               "fs/bpf", "fs/pstore", "fs/fuse/connections", NULL };
 static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
 static const char *const etc_files[] = { "hosts", "hostname", "resolv.conf", NULL };
 
 #define N_PROC_OVER (ARRAY_SIZE(proc_masked) + ARRAY_SIZE(proc_readonly))
+#define N_SYS_OVER (ARRAY_SIZE(sys_masked) + ARRAY_SIZE(sys_host_masked))
 #define N_DEVICES (ARRAY_SIZE(devices) - 1)
 #define N_ETC (ARRAY_SIZE(etc_files) - 1)
 
+struct over {
+        int src, target;                /* target: O_PATH in the proc or sys mount */
+        const char *what;
+};
+
 struct mounts {
         int proc;
-        struct {
-                int src, target;        /* target: O_PATH in the proc mount */
-                const char *what;
-        } over[N_PROC_OVER];            /* masks and read-only paths */
+        struct over over[N_PROC_OVER];  /* masks and read-only paths */
         size_t n_over;
+        int sys;                        /* -1: the image has no /sys to mount on */
+        bool sys_host;                  /* a bind of the host's /sys */
+        struct over sys_over[N_SYS_OVER];
+        size_t n_sys_over;
         int dev, pts, shm, device[N_DEVICES];
         int tmp;                        /* -1: the spec mounts /tmp */
         int etc[N_ETC];                 /* generated files, each a bind */
@@ -202,13 +217,17 @@ struct mounts {
 
 static void mounts_done(struct mounts *m)
 {
-        int *all[] = { &m->proc, &m->dev, &m->pts, &m->shm, &m->tmp };
+        int *all[] = { &m->proc, &m->sys, &m->dev, &m->pts, &m->shm, &m->tmp };
         for (size_t i = 0; i < ARRAY_SIZE(all); i++)
                 if (*all[i] >= 0)
                         close(*all[i]);
         for (size_t i = 0; i < m->n_over; i++) {
                 close(m->over[i].src);
                 close(m->over[i].target);
+        }
+        for (size_t i = 0; i < m->n_sys_over; i++) {
+                close(m->sys_over[i].src);
+                close(m->sys_over[i].target);
         }
         for (size_t i = 0; i < N_DEVICES; i++)
                 if (m->device[i] >= 0)
@@ -233,25 +252,54 @@ static int bind_clone(int dirfd, const char *path, unsigned attr, bool recursive
         return 0;
 }
 
-/* What goes over /proc/NAME: an empty read-only tmpfs for a folder,
- * /dev/null for a file (masked), or NAME itself read-only. A path this
- * kernel does not have is skipped. */
-static int prepare_proc_over(struct mounts *m, const char *name, bool mask, berth_error **err)
+/* What goes over NAME in the proc or sys mount base: an empty read-only
+ * tmpfs for a folder, /dev/null for a file (masked), or NAME itself
+ * read-only. A path this kernel does not have is skipped. */
+static int prepare_over(int base, const char *name, bool mask, struct over *list, size_t *n, berth_error **err)
 {
-        _cleanup_close_ int t = openat(m->proc, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int t = openat(base, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (t < 0 || fstat(t, &st) < 0)
                 return 0;
         int src = -1;
         static const char *const opts[] = { "size", "0", NULL };
         const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-        if (!mask ? bind_clone(m->proc, name, ro, true, &src, err) < 0
+        if (!mask ? bind_clone(base, name, ro, true, &src, err) < 0
                   : S_ISDIR(st.st_mode) ? fs_new("tmpfs", opts, ro, &src, err) < 0
                                         : bind_clone(AT_FDCWD, "/dev/null", MOUNT_ATTR_RDONLY, false, &src, err) < 0)
                 return -1;
-        m->over[m->n_over].src = src;
-        m->over[m->n_over].target = TAKE_FD(t);
-        m->over[m->n_over++].what = name;
+        list[*n].src = src;
+        list[*n].target = TAKE_FD(t);
+        list[(*n)++].what = name;
+        return 0;
+}
+
+/* A fresh sysfs shows the devices of the network namespace that mounts it,
+ * and the kernel lets a user namespace mount one only in a network
+ * namespace of its own, and only where the host's /sys is fully visible
+ * (not inside a container that masks part of it). Otherwise the host's
+ * /sys is bound instead (as crun does rootless), with what is mounted in
+ * it; where neither works, the sandbox goes without /sys. */
+static int prepare_sys(struct mounts *m, const struct child_args *a, berth_error **err)
+{
+        const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        _cleanup_error_ berth_error *e = NULL;
+        m->sys_host = a->c->network == SANDBOX_NET_HOST;
+        if (!m->sys_host && fs_new("sysfs", NULL, ro, &m->sys, &e) < 0) {
+                log_debug("/sys: %s; binding the host's", e->msg);
+                m->sys_host = true;
+        }
+        _cleanup_error_ berth_error *e2 = NULL;
+        if (m->sys_host && bind_clone(AT_FDCWD, "/sys", ro, true, &m->sys, &e2) < 0) {
+                log_debug("no /sys in the sandbox: %s", e2->msg);
+                return 0;
+        }
+        for (size_t i = 0; sys_masked[i]; i++)
+                if (prepare_over(m->sys, sys_masked[i], true, m->sys_over, &m->n_sys_over, err) < 0)
+                        return berth_error_wrap(err, "mask /sys/%s", sys_masked[i]);
+        for (size_t i = 0; m->sys_host && sys_host_masked[i]; i++)
+                if (prepare_over(m->sys, sys_host_masked[i], true, m->sys_over, &m->n_sys_over, err) < 0)
+                        return berth_error_wrap(err, "mask /sys/%s", sys_host_masked[i]);
         return 0;
 }
 
@@ -260,10 +308,10 @@ static int prepare_proc(struct mounts *m, berth_error **err)
         if (fs_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &m->proc, err) < 0)
                 return berth_error_wrap(err, "/proc");
         for (size_t i = 0; proc_masked[i]; i++)
-                if (prepare_proc_over(m, proc_masked[i], true, err) < 0)
+                if (prepare_over(m->proc, proc_masked[i], true, m->over, &m->n_over, err) < 0)
                         return berth_error_wrap(err, "mask /proc/%s", proc_masked[i]);
         for (size_t i = 0; proc_readonly[i]; i++)
-                if (prepare_proc_over(m, proc_readonly[i], false, err) < 0)
+                if (prepare_over(m->proc, proc_readonly[i], false, m->over, &m->n_over, err) < 0)
                         return berth_error_wrap(err, "make /proc/%s read-only", proc_readonly[i]);
         return 0;
 }
@@ -348,12 +396,12 @@ static bool has_mount_at(const struct sandbox_config *c, const char *target)
 
 static int prepare_mounts(struct mounts *m, const struct child_args *a, berth_error **err)
 {
-        *m = (struct mounts) { .proc = -1, .dev = -1, .pts = -1, .shm = -1, .tmp = -1 };
+        *m = (struct mounts) { .proc = -1, .sys = -1, .dev = -1, .pts = -1, .shm = -1, .tmp = -1 };
         for (size_t i = 0; i < N_DEVICES; i++)
                 m->device[i] = -1;
         for (size_t i = 0; i < N_ETC; i++)
                 m->etc[i] = -1;
-        if (prepare_proc(m, err) < 0 || prepare_dev(m, err) < 0)
+        if (prepare_proc(m, err) < 0 || prepare_sys(m, a, err) < 0 || prepare_dev(m, err) < 0)
                 return -1;
         static const char *const tmp_opts[] = { "mode", "1777", NULL };
         if (!has_mount_at(a->c, "/tmp") &&
@@ -389,6 +437,31 @@ static int attach_etc(int rootfd, int src, const char *name, berth_error **err)
         return move_onto(src, t, target, err);
 }
 
+/* Whether /sys is there for cgroup_view_mount(): 0 none, 1 a fresh sysfs,
+ * 2 the host's. */
+static int sys_mounted;
+
+/* An image whose /sys cannot be made, or is a symlink, goes without. */
+static int attach_sys(int rootfd, const struct mounts *m, berth_error **err)
+{
+        _cleanup_close_ int t = -1;
+        if (m->sys < 0)
+                return 0;
+        _cleanup_error_ berth_error *e = NULL;
+        struct stat st;
+        if (open_beneath(rootfd, "sys", true, true, &t, &e) < 0 || fstat(t, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                log_debug("no /sys in the sandbox: %s", e ? e->msg : "not a folder");
+                return 0;
+        }
+        if (move_onto(m->sys, t, "/sys", err) < 0)
+                return -1;
+        for (size_t i = 0; i < m->n_sys_over; i++)
+                if (move_onto(m->sys_over[i].src, m->sys_over[i].target, m->sys_over[i].what, err) < 0)
+                        return -1;
+        sys_mounted = m->sys_host ? 2 : 1;
+        return 0;
+}
+
 static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
 {
         if (mount_at(m->proc, rootfd, "proc", true, err) < 0)
@@ -396,6 +469,8 @@ static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
         for (size_t i = 0; i < m->n_over; i++)
                 if (move_onto(m->over[i].src, m->over[i].target, m->over[i].what, err) < 0)
                         return berth_error_wrap(err, "/proc");
+        if (attach_sys(rootfd, m, err) < 0)
+                return berth_error_wrap(err, "/sys");
         if (mount_at(m->dev, rootfd, "dev", true, err) < 0)
                 return berth_error_wrap(err, "/dev");
         for (size_t i = 0; i < N_DEVICES; i++)
@@ -617,6 +692,76 @@ static pid_t spawn_command(const struct child_args *a, int last_cap, int pty_sla
 #endif
 }
 
+/* ---- the init's name ---------------------------------------------------- */
+
+/* /proc/1/cmdline and /proc/1/environ are read from the init's memory,
+ * between bounds the kernel keeps; as a copy of berth it held berth's
+ * command line (the host's path to it) and environment. The init points
+ * the bounds at "berth-init" (PR_SET_MM_MAP: no privilege needed while the
+ * executable stays; the kernel reads only anonymous memory there, hence the
+ * heap) and wipes berth's own strings once the command has exec'd. */
+struct old_args {
+        unsigned long start, end;       /* berth's argv and environment */
+        bool rename_in_place;           /* PR_SET_MM_MAP failed */
+};
+
+static int read_mm_map(struct prctl_mm_map *m, berth_error **err)
+{
+        _cleanup_free_ char *stat = NULL;
+        if (read_file_bounded(AT_FDCWD, "/proc/self/stat", 4096, "/proc/self/stat", &stat, NULL, err) < 0)
+                return -1;
+        /* Fields after the command name, which may hold spaces: the 3rd on. */
+        char *p = strrchr(stat, ')');
+        unsigned long long v[53] = {};
+        for (int i = 3; p && *p && i < 53; i++) {
+                p = strchr(p, ' ');
+                if (p)
+                        v[i] = strtoull(++p, NULL, 10);
+        }
+        *m = (struct prctl_mm_map) { .start_code = v[26], .end_code = v[27], .start_stack = v[28],
+                                     .start_data = v[45], .end_data = v[46], .start_brk = v[47],
+                                     .brk = (uint64_t) syscall(SYS_brk, 0), .arg_start = v[48], .arg_end = v[49],
+                                     .env_start = v[50], .env_end = v[51], .exe_fd = (uint32_t) -1 };
+        if (!m->arg_start || !m->env_end)
+                return berth_err(err, 0, "/proc/self/stat: no argument bounds");
+        return 0;
+}
+
+static void name_init(struct old_args *old)
+{
+        static const char name[] = "berth-init";
+        _cleanup_error_ berth_error *e = NULL;
+        struct prctl_mm_map m;
+        *old = (struct old_args) {};
+        prctl(PR_SET_NAME, name);
+        if (read_mm_map(&m, &e) < 0) {
+                log_debug("the init keeps berth's command line: %s", e->msg);
+                return;
+        }
+        old->start = m.arg_start;
+        old->end = m.env_end;
+        char *title = xstrdup(name);
+        m.arg_start = (uintptr_t) title;
+        m.arg_end = m.env_start = m.env_end = (uintptr_t) title + sizeof(name);
+        if (prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0) < 0) {
+                /* Without CONFIG_CHECKPOINT_RESTORE: the name goes over
+                 * berth's arguments once they are wiped. */
+                log_debug("PR_SET_MM_MAP: %s", strerror(errno));
+                free(title);
+                old->rename_in_place = true;
+        }
+}
+
+static void wipe_old_args(const struct old_args *old)
+{
+        char *start = (char *) old->start;
+        if (!old->start || old->end <= old->start)
+                return;
+        explicit_bzero(start, old->end - old->start);
+        if (old->rename_in_place && old->end - old->start > sizeof("berth-init"))
+                memcpy(start, "berth-init", sizeof("berth-init"));
+}
+
 void relayed_signals(sigset_t *s)
 {
         static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -708,14 +853,23 @@ static int join_limits(const struct child_args *a, berth_error **err)
         if (recv_fds(a->sync_fd, &j, sizeof(j), fds, &n) < 0 || j.tag != 'j')
                 _exit(125); /* berth died */
         close(a->sync_fd);
-        int r = cgroup_self_join(fds, n, err);
+        size_t n_join = j.n_join < n ? j.n_join : n;
+        int r = cgroup_self_join(fds, n_join, err);
+        if (r == 0 && unshare(CLONE_NEWCGROUP) < 0)
+                r = berth_err(err, errno, "cgroup namespace");
+        /* The limits hold without it: a kernel that refuses it costs the
+         * sandbox only the view of them. */
+        _cleanup_error_ berth_error *view = NULL;
+        int view_fds[4] = { -1, -1, -1, -1 };
+        for (size_t i = n_join; i < n && i - n_join < 4; i++)
+                view_fds[i - n_join] = fds[i];
+        if (r == 0 && sys_mounted && cgroup_view_mount(&j, view_fds, sys_mounted == 2, &view) < 0)
+                log_debug("/sys/fs/cgroup: %s", view->msg);
         for (size_t i = 0; i < n; i++)
                 close(fds[i]);
         if (r < 0)
                 return -1;
-        if (unshare(CLONE_NEWCGROUP) < 0)
-                return berth_err(err, errno, "cgroup namespace");
-        return rlimits_apply(&a->c->limits, j.memory, j.pids, err);
+        return rlimits_apply(&a->c->limits, j.pids, err);
 }
 
 _Noreturn void child_main(const struct child_args *a)
@@ -744,11 +898,15 @@ _Noreturn void child_main(const struct child_args *a)
                 close(master);
                 close(a->pty_sock);
         }
+        struct old_args old;
+        name_init(&old);
         pid_t cmd = spawn_command(a, last_cap, slave);
         if (cmd < 0) {
                 berth_err(&e, errno, "start the command");
                 report_and_exit(a->report_fd, e, 125);
         }
+        /* The command has exec'd (or failed): berth's strings can go. */
+        wipe_old_args(&old);
         if (slave >= 0)
                 close(slave);
         close(a->report_fd);

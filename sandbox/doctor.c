@@ -158,6 +158,7 @@ int sandbox_host_probe(struct sandbox_host *ret, const char *dir, berth_error **
         h.idmap = probe_idmap();
         h.seccomp = prctl(PR_GET_SECCOMP) >= 0 && access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
         h.subid = ids.use_helpers || ids.as_root;
+        h.ids = (uint64_t) ids.count + ids.high_count;
         h.kept_root = ids.as_root && h.overlay && h.idmap && overlay_takes_fds();
         limits_detect(&h.memory, &h.cpus, &h.pids, &h.cgroup2_dir);
         h.nofile = SANDBOX_LIMIT_RLIMIT;

@@ -1,6 +1,7 @@
 /* User and group id maps. Rootless: the sandbox's root is the invoking user,
  * plus the user's subordinate range when newuidmap/newgidmap can write it.
- * As root: a high range, so the sandbox's root is never host root. */
+ * As root: berth's own ranges, above every range useradd hands out, so the
+ * sandbox's root is never host root and no host user shares its ids. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -14,9 +15,14 @@
 
 extern char **environ;
 
-/* Outside useradd's SUB_UID_MIN..SUB_UID_MAX, so it never meets a user's range. */
+/* Sandbox ids 0..65535 (an image's usual owners, and the owners of kept
+ * writable layers) are host ids 0x70000000..0x7000ffff: above useradd's
+ * SUB_UID_MAX, below systemd's container and foreign ranges' end. The
+ * ids above, up to 65536 + 2^31 - 2, are host ids 2^31..2^32-2, which no
+ * user database hands out (tools that take uid_t as signed break there). */
 #define ROOT_RANGE_BASE 0x70000000u
 #define ROOT_RANGE_COUNT 65536u
+#define ROOT_HIGH_COUNT (0xffffffffu - IDMAP_HIGH_BASE) /* (uid_t) -1 is not an id */
 
 /* "name:start:count" or "uid:start:count" for this user. Returns 1 when found. */
 static int subid_lookup(const char *file, const char *user, uid_t id, uint32_t *ret_start, uint32_t *ret_count)
@@ -50,11 +56,10 @@ static int plan_make(struct idmap_plan *ret, berth_error **err)
 {
         struct idmap_plan p = { .host_uid = geteuid(), .host_gid = getegid(), .count = 1 };
         if (p.host_uid == 0) {
-                uint32_t s, n;
                 p.as_root = true;
-                p.uid_base = subid_lookup("/etc/subuid", "root", 0, &s, &n) && s ? s : ROOT_RANGE_BASE;
-                p.gid_base = subid_lookup("/etc/subgid", "root", 0, &s, &n) && s ? s : ROOT_RANGE_BASE;
+                p.uid_base = p.gid_base = ROOT_RANGE_BASE;
                 p.count = ROOT_RANGE_COUNT;
+                p.high_count = ROOT_HIGH_COUNT;
                 *ret = p;
                 return 0;
         }
@@ -62,10 +67,8 @@ static int plan_make(struct idmap_plan *ret, berth_error **err)
         p.gid_base = p.host_gid;
         _cleanup_free_ char *name = NULL;
         _cleanup_error_ berth_error *e = NULL;
-        if (berth_passwd(p.host_uid, &name, NULL, &e) < 0 && e->kind == BERTH_E_HELPER) {
-                *err = TAKE_PTR(e);
-                return -1;
-        }
+        if (berth_passwd(p.host_uid, &name, NULL, &e) < 0 && e->kind == BERTH_E_HELPER)
+                return berth_error_make(err, e->kind, e->errnum, "%s", e->msg);
         uint32_t us, un, gs, gn;
         if (have_helpers() && subid_lookup("/etc/subuid", name, p.host_uid, &us, &un) &&
             subid_lookup("/etc/subgid", name, p.host_uid, &gs, &gn)) {
@@ -145,6 +148,15 @@ static int helper_wait(const char *helper, pid_t h, berth_error **err)
         return 0;
 }
 
+/* "0 BASE COUNT", and as root a second line for the high range. */
+static void map_text(char *buf, size_t size, const struct idmap_plan *p, uint32_t base)
+{
+        int n = snprintf(buf, size, "0 %u %u\n", (unsigned) base, (unsigned) p->count);
+        if (p->high_count)
+                snprintf(buf + n, size - (size_t) n, "%u %u %u\n", (unsigned) p->count, IDMAP_HIGH_BASE,
+                         (unsigned) p->high_count);
+}
+
 int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err)
 {
         char buf[128];
@@ -164,13 +176,27 @@ int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err)
                 int rg = helper_wait(gidmap, g, ru < 0 ? &later : err);
                 return ru < 0 || rg < 0 ? -1 : 0;
         }
-        snprintf(buf, sizeof(buf), "0 %u %u\n", (unsigned) p->uid_base, (unsigned) p->count);
+        map_text(buf, sizeof(buf), p, p->uid_base);
         if (write_proc(pid, "uid_map", buf, err) < 0)
                 return -1;
         if (!p->as_root && write_proc(pid, "setgroups", "deny", err) < 0)
                 return -1;
-        snprintf(buf, sizeof(buf), "0 %u %u\n", (unsigned) p->gid_base, (unsigned) p->count);
+        map_text(buf, sizeof(buf), p, p->gid_base);
         return write_proc(pid, "gid_map", buf, err);
+}
+
+uint32_t idmap_host_uid(const struct idmap_plan *p, uint32_t id)
+{
+        if (p->use_helpers)
+                return id == 0 ? p->host_uid : p->uid_base + id - 1;
+        return id < p->count ? p->uid_base + id : IDMAP_HIGH_BASE + (id - p->count);
+}
+
+uint32_t idmap_host_gid(const struct idmap_plan *p, uint32_t id)
+{
+        if (p->use_helpers)
+                return id == 0 ? p->host_gid : p->gid_base + id - 1;
+        return id < p->count ? p->gid_base + id : IDMAP_HIGH_BASE + (id - p->count);
 }
 
 int idmap_userns_fd(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, int *ret_fd,

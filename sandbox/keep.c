@@ -43,8 +43,8 @@ char *kept_root_key(const struct sandbox_root *r, const struct idmap_plan *ids)
         for (size_t i = 0; i < r->n_lowerdirs; i++)
                 cap += strlen(r->lowerdirs[i]) + 64;
         char *k = xmalloc(cap);
-        len = (size_t) snprintf(k, cap, "berth kept root 1\nids %u %u %u\n", (unsigned) ids->uid_base,
-                                (unsigned) ids->gid_base, (unsigned) ids->count);
+        len = (size_t) snprintf(k, cap, "berth kept root 1\nids %u %u %u %u\n", (unsigned) ids->uid_base,
+                                (unsigned) ids->gid_base, (unsigned) ids->count, (unsigned) ids->high_count);
         len += key_line(k + len, cap - len, "upper", r->upperdir);
         len += key_line(k + len, cap - len, "work", r->workdir);
         for (size_t i = 0; i < r->n_lowerdirs; i++)

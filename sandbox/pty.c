@@ -43,12 +43,20 @@ int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds)
         *n_fds = 0;
         while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
                 ;
-        if (n != (ssize_t) len)
+        if (n < 0)
                 return -1;
+        /* Fds that came with a short message are ours too: close them. */
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
                 *n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                 memcpy(fds, CMSG_DATA(c), sizeof(int) * *n_fds);
+        }
+        if (n != (ssize_t) len) {
+                for (size_t i = 0; i < *n_fds; i++)
+                        close(fds[i]);
+                *n_fds = 0;
+                errno = EPROTO;
+                return -1;
         }
         return 0;
 }

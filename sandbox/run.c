@@ -83,8 +83,8 @@ static int prepare_binds(struct run *r, berth_error **err)
                 if (stat(m->source, &st) < 0)
                         return berth_err(err, errno, "bind source `%s`", m->source);
                 _cleanup_close_ int ns = -1;
-                if (idmap_userns_fd(st.st_uid, r->ids.uid_base + r->args.uid, st.st_gid,
-                                    r->ids.gid_base + r->args.gid, &ns, err) < 0)
+                if (idmap_userns_fd(st.st_uid, idmap_host_uid(&r->ids, r->args.uid), st.st_gid,
+                                    idmap_host_gid(&r->ids, r->args.gid), &ns, err) < 0)
                         return -1;
                 int t = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
                 if (t < 0)
@@ -153,17 +153,20 @@ static int send_root(struct run *r, berth_error **err)
         if (ns < 0)
                 return berth_err(err, errno, "open %s", path);
         int ok = 0;
+        _cleanup_error_ berth_error *e = NULL;
         if (r->kept_fd >= 0)
                 fd = TAKE_FD(r->kept_fd);
-        else if ((ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, err)) == 0 && r->keep_key)
-                ok = pin_root(r, ns, &fd, err);
+        else if (r->c->root.dir && r->c->root.owned_by_sandbox)
+                ok = root_make(&r->c->root, true, &fd, &e);
+        else if ((ok = root_make_idmapped(&r->c->root, ns, r->fd_layers, &fd, &e)) == 0 && r->keep_key)
+                ok = pin_root(r, ns, &fd, &e);
         if (ok < 0) {
                 detach_layers(r);
-                log_debug("idmapped root failed (%s); the image keeps host ownership", (*err)->msg);
-                berth_error_free(*err);
-                *err = NULL;
+                _cleanup_free_ char *why = berth_error_text(e);
                 if (root_make(&r->c->root, true, &fd, err) < 0)
                         return berth_error_wrap(err, "root");
+                berth_warn(r->c->warnings, NULL, "the root cannot be idmapped (%s): its files keep their host "
+                           "owners, so root inside cannot change them", why);
         }
         if (send_fd(r->root_sock, fd) < 0)
                 return berth_err(err, errno, "hand the root to the sandbox");
@@ -191,6 +194,7 @@ static int make_cgroup(struct run *r, const char *v2, berth_error **err)
             (sj = cgroup_prepare_self_join(&r->cgroup, err)) < 0)
                 return -1;
         r->self_join = sj == 1;
+        cgroup_prepare_view(&r->cgroup);
         return 0;
 }
 
@@ -259,18 +263,36 @@ static unsigned long clone_flags(const struct sandbox_config *c)
         return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 }
 
+static void close_pairs(int (*p)[2], size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < 2; k++)
+                        if (p[i][k] >= 0)
+                                close(p[i][k]);
+}
+
+/* The sync socket, the report pipe, the pty socket (for a tty) and, as
+ * root, the root's socket: the sandbox's ids cannot reach into our private
+ * folders, so we build the root and hand it over as a detached mount. All
+ * or none: a failed call leaves its pair at -1. */
+static int make_channels(const struct run *r, int (*p)[2], berth_error **err)
+{
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[0]) < 0 || pipe2(p[1], O_CLOEXEC) < 0 ||
+            (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[2]) < 0) ||
+            (r->ids.as_root && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[3]) < 0)) {
+                int e = errno;
+                close_pairs(p, 4);
+                return berth_err(err, e, "sockets and pipe to the sandbox");
+        }
+        return 0;
+}
+
 static int start_child(struct run *r, berth_error **err)
 {
-        int sync[2], report[2], pty[2] = { -1, -1 };
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0 || pipe2(report, O_CLOEXEC) < 0)
-                return berth_err(err, errno, "sync socket and report pipe");
-        if (r->c->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pty) < 0)
-                return berth_err(err, errno, "socketpair");
-        /* As root, the sandbox's ids cannot reach into our private folders:
-         * we build the root and hand it over as a detached mount. */
-        int root[2] = { -1, -1 };
-        if (r->ids.as_root && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, root) < 0)
-                return berth_err(err, errno, "socketpair");
+        int p[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+        if (make_channels(r, p, err) < 0)
+                return -1;
+        int *sync = p[0], *report = p[1], *pty = p[2], *root = p[3];
         r->args.root_sock = root[1];
         r->args.c = r->c;
         r->args.ids = &r->ids;
@@ -330,6 +352,25 @@ static int cgroup_join(struct run *r, berth_error **err)
         return 0;
 }
 
+/* Which limits the cgroup covers, with the v1 `tasks` fds and views. */
+static int send_join(struct run *r, berth_error **err)
+{
+        const struct cgroup_handle *h = &r->cgroup;
+        struct join_msg j = { .tag = 'j', .mech = (char) h->mech, .memory = h->memory, .pids = h->pids,
+                              .cpus = h->cpus, .n_join = (unsigned char) h->n_join_fds };
+        int fds[MAX_PASSED_FDS];
+        size_t n = 0;
+        for (size_t i = 0; i < h->n_join_fds; i++)
+                fds[n++] = h->join_fds[i];
+        for (size_t i = 0; i < h->n_view_fds; i++) {
+                j.view[i] = h->view_ctrl[i][0];
+                fds[n++] = h->view_fds[i];
+        }
+        if (send_fds(r->sync_w, &j, sizeof(j), fds, n) < 0)
+                return berth_err(err, errno, "start the sandbox");
+        return 0;
+}
+
 /* Two messages on the sync socket: "m" (mapped) lets the child build its
  * mounts, a join_msg lets it start the command once it is in the cgroup.
  * The socket stays open: the child sees it hang up if we die. */
@@ -351,9 +392,7 @@ static int release_child(struct run *r, berth_error **err)
                 return -1;
         if (cgroup_join(r, err) < 0)
                 return -1;
-        struct join_msg j = { .tag = 'j', .memory = r->cgroup.memory, .pids = r->cgroup.pids };
-        if (send_fds(r->sync_w, &j, sizeof(j), r->cgroup.join_fds, r->cgroup.n_join_fds) < 0)
-                return berth_err(err, errno, "start the sandbox");
+        return send_join(r, err);
         return 0;
 }
 
@@ -505,6 +544,8 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **e
         if (read_report(&r, err) < 0)
                 goto out;
         wait_child(&r, &status);
+        if (c->outcome)
+                cgroup_read_outcome(&r.cgroup, c->outcome);
         *ret_status = status;
         ret = 0;
 out:

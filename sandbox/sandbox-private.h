@@ -8,7 +8,6 @@
 
 /* ---- capabilities (caps.c) ---- */
 int cap_from_name(const char *name);
-const char *cap_name(int cap);
 uint64_t caps_default_mask(void);
 int caps_mask_for(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
 int caps_bound(uint64_t keep, int last_cap, berth_error **err);
@@ -26,9 +25,15 @@ struct idmap_plan {
         uid_t uid_base;         /* host id of sandbox id 0 */
         gid_t gid_base;
         uint32_t count;         /* ids mapped from 0; 1 = only root */
+        /* As root, ids count.. map on to host ids IDMAP_HIGH_BASE.. */
+        uint32_t high_count;
         bool use_helpers;       /* newuidmap/newgidmap write the maps */
         bool as_root;           /* berth runs as host root: a high range, never 0 */
 };
+#define IDMAP_HIGH_BASE 0x80000000u
+/* The host id of sandbox id `id` (id < idmap_plan_size()). */
+uint32_t idmap_host_uid(const struct idmap_plan *p, uint32_t id);
+uint32_t idmap_host_gid(const struct idmap_plan *p, uint32_t id);
 int idmap_plan_make(struct idmap_plan *ret, berth_error **err);
 int idmap_write(const struct idmap_plan *p, pid_t pid, berth_error **err);
 /* A user namespace fd mapping host id `disk` to host id `shown`, for an
@@ -42,9 +47,13 @@ int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t
 struct cgroup_handle {
         enum sandbox_limit_mech mech;
         char *dirs[4];          /* created folders, removed afterwards */
+        const char *ctrl[4];    /* v1: each folder's controller ("memory", "pids", "cpu") */
         size_t n_dirs;
         int join_fds[4];        /* v1: each folder's `tasks`, opened for the init to join itself */
         size_t n_join_fds;
+        int view_fds[4];        /* v1 as root: each folder as a read-only bind, for /sys/fs/cgroup */
+        const char *view_ctrl[4];
+        size_t n_view_fds;
         bool memory, pids, cpus; /* which limits a cgroup enforces */
 };
 /* Where cgroup v2 is mounted; BERTH_CGROUP2_ROOT overrides (tests). */
@@ -69,14 +78,23 @@ int cgroup_attach(const struct cgroup_handle *h, pid_t pid, berth_error **err);
  * costs. The file is opened by us, so the write is checked against our
  * credentials. Returns 1 if the child should join this way. */
 int cgroup_prepare_self_join(struct cgroup_handle *h, berth_error **err);
+/* v1, where we may (as root): each folder as a detached read-only bind
+ * for the sandbox's /sys/fs/cgroup. A fresh v1 mount made inside first
+ * waits for every cgroup still going away (a millisecond after a run just
+ * ended); a bind does not. Missing views are not an error. */
+void cgroup_prepare_view(struct cgroup_handle *h);
 /* In the child: write "0" to each join fd. */
 int cgroup_self_join(const int *fds, size_t n, berth_error **err);
 void cgroup_destroy(struct cgroup_handle *h);
+/* What the limits did, from memory.events and pids.events (v2), or
+ * memory.oom_control and pids.events (v1). Counters a kernel does not
+ * have read as 0. */
+void cgroup_read_outcome(const struct cgroup_handle *h, struct sandbox_outcome *ret);
 /* Write the v2 limit files into an existing folder (tested on a fake tree). */
 int cgroup2_write_limits(int dirfd, const struct sandbox_limits *l, berth_error **err);
 int cgroup1_write_limits(const char *controller, int dirfd, const struct sandbox_limits *l, berth_error **err);
 /* rlimits for what no cgroup enforces; runs inside before exec. */
-int rlimits_apply(const struct sandbox_limits *l, bool cgroup_memory, bool cgroup_pids, berth_error **err);
+int rlimits_apply(const struct sandbox_limits *l, bool cgroup_pids, berth_error **err);
 
 /* ---- users (user.c) ---- */
 /* "uid[:gid]" or "name[:group]", names looked up in the image's /etc/passwd
@@ -151,7 +169,7 @@ int send_fd(int sock, int fd);
 int recv_fd(int sock, const char *what, int *ret_fd, berth_error **err);
 /* len bytes with up to MAX_PASSED_FDS fds (SCM_RIGHTS) on a unix socket;
  * received fds are close-on-exec. */
-#define MAX_PASSED_FDS 4
+#define MAX_PASSED_FDS 8
 int send_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
 int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds);
 
@@ -159,5 +177,15 @@ int recv_fds(int sock, void *data, size_t len, int *fds, size_t *n_fds);
  * enforces, with the v1 `tasks` fds for the init to join by itself. */
 struct join_msg {
         char tag;               /* 'j' */
-        bool memory, pids;
+        char mech;              /* enum sandbox_limit_mech of berth's cgroup */
+        bool memory, pids, cpus;
+        unsigned char n_join;   /* the fds: n_join `tasks` files, then the views */
+        char view[4];           /* each view's controller: "memory", "pids", "cpu" by initial */
 };
+
+/* ---- the sandbox's view of its cgroup (cgroupfs.c) ---- */
+/* In the init, in its new cgroup namespace, after pivot_root: mount the
+ * sandbox's own cgroup read-only on /sys/fs/cgroup (cgroup2, or each v1
+ * controller berth limits). Without a cgroup: nothing, or an empty folder
+ * over the host's hierarchies where /sys is the host's. */
+int cgroup_view_mount(const struct join_msg *j, const int *view_fds, bool host_sys, berth_error **err);

@@ -22,6 +22,9 @@ struct sandbox_root {
          * when the overlay goes away). Never for a layer that is kept. */
         bool volatile_upper;
         bool read_only;                 /* make / read-only once everything is mounted */
+        /* dir: its files belong to the sandbox's own ids on the host (a copy
+         * berth made, as root): bound as it is, not idmapped. */
+        bool owned_by_sandbox;
         /* overlay with a kept upper, as root: keep it mounted between runs,
          * pinned on this file (keep.c); NULL: mounted for each run. */
         const char *keep_at;
@@ -60,6 +63,13 @@ struct sandbox_limits {
         uint64_t nofile;
 };
 
+/* What the kernel says a limit did to the command, read from berth's cgroup
+ * once the sandbox ended (only where a cgroup enforces the limit). */
+struct sandbox_outcome {
+        uint64_t oom_kills;     /* processes the memory limit's OOM killer killed */
+        uint64_t pids_max;      /* forks refused at the pids limit */
+};
+
 struct sandbox_config {
         struct sandbox_root root;
         char *const *argv;              /* the command; argv[0] searched in PATH */
@@ -78,6 +88,8 @@ struct sandbox_config {
         bool tty;                       /* run the command on a pty relayed to our stdin/stdout */
         const char *cache_dir;          /* where compiled seccomp filters are kept; NULL = no cache */
         const char *name;               /* names berth's cgroup; NULL = "sandbox" */
+        berth_warnings *warnings;       /* fallbacks taken while building it (may be NULL) */
+        struct sandbox_outcome *outcome; /* filled when the command ran, if not NULL */
 };
 
 /* Run the command and wait for it. *ret_status is its exit status, or
@@ -117,6 +129,7 @@ struct sandbox_host {
         bool seccomp;           /* seccomp filters */
         bool subid;             /* a subordinate id range and newuidmap/newgidmap */
         bool kept_root;         /* as root, Linux 6.13+: the root stays mounted between runs */
+        uint64_t ids;           /* how many user (and group) ids the sandbox has */
         enum sandbox_limit_mech memory, cpus, pids, nofile;
         char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
         char *detail;           /* first failure seen by a probe, or NULL */
@@ -133,6 +146,10 @@ void sandbox_host_done(struct sandbox_host *h);
  * 1 if it can, 0 if not with the kernel's reason in *ret_reason (free it).
  * Leaves nothing mounted. An upper dir is left as a real mount leaves it. */
 int sandbox_overlay_usable(const struct sandbox_root *r, char **ret_reason, berth_error **err);
+
+/* The capability set a sandbox keeps (its bounding set) for these add and
+ * drop lists, as a bit mask by capability number. */
+int sandbox_caps_mask(char *const *add, char *const *drop, uint64_t *ret, berth_error **err);
 
 /* Which limits in l this host cannot enforce, as a comma-separated list of
  * names ("cpus"), or NULL when all can be. For `run`'s one warning. */

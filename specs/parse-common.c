@@ -2,22 +2,23 @@
  * mappings, scalars with ${VAR} expansion, and the simple field types. */
 #include "parse-internal.h"
 
-static int perr_atv(struct pctx *p, int kind, int line, int col, const char *path, const char *fmt, va_list ap)
-        __attribute__((format(printf, 6, 0)));
-static int perr_atv(struct pctx *p, int kind, int line, int col, const char *path, const char *fmt, va_list ap)
+static int perr_atv(struct pctx *p, int kind, const char *file, int line, int col, const char *path, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 7, 0)));
+static int perr_atv(struct pctx *p, int kind, const char *file, int line, int col, const char *path, const char *fmt,
+                    va_list ap)
 {
         _cleanup_free_ char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
                 abort();
-        return berth_error_make(p->err, kind, 0, "%s:%d:%d: %s%s%s", p->file, line, col, path ? path : "",
+        return berth_error_make(p->err, kind, 0, "%s:%d:%d: %s%s%s", file ? file : p->file, line, col, path ? path : "",
                                 path && *path ? ": " : "", msg);
 }
 
-int perr_at(struct pctx *p, int kind, int line, int col, const char *path, const char *fmt, ...)
+int perr_at(struct pctx *p, int kind, const char *file, int line, int col, const char *path, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        perr_atv(p, kind, line, col, path, fmt, ap);
+        perr_atv(p, kind, file, line, col, path, fmt, ap);
         va_end(ap);
         return -1;
 }
@@ -26,7 +27,7 @@ int perr(struct pctx *p, const struct ynode *n, const char *path, const char *fm
 {
         va_list ap;
         va_start(ap, fmt);
-        perr_atv(p, BERTH_E_INVALID, n ? n->line : 1, n ? n->col : 1, path, fmt, ap);
+        perr_atv(p, BERTH_E_INVALID, n ? n->file : NULL, n ? n->line : 1, n ? n->col : 1, path, fmt, ap);
         va_end(ap);
         return -1;
 }
@@ -119,7 +120,7 @@ int check_seq(struct pctx *p, const struct ynode *n, const char *path, const cha
         if (n->kind != YNODE_SEQ)
                 return perr_expected(p, n, path, what, NULL);
         if (n->n > max)
-                return perr_at(p, BERTH_E_LIMIT, n->line, n->col, path, "more than the limit of %zu entries", max);
+                return perr_at(p, BERTH_E_LIMIT, n->file, n->line, n->col, path, "more than the limit of %zu entries", max);
         return 0;
 }
 
@@ -132,7 +133,7 @@ int scalar_text(struct pctx *p, const struct ynode *n, const char *path, const c
         size_t len;
         int r = spec_expand(n->text, n->len, p->expand_left, &text, &len, &problem);
         if (r == -2)
-                return perr_at(p, BERTH_E_LIMIT, n->line, n->col, path,
+                return perr_at(p, BERTH_E_LIMIT, n->file, n->line, n->col, path,
                                "values after ${VAR} expansion are larger than the limit of %zu bytes in total",
                                (size_t) SPEC_MAX_EXPANDED);
         if (r < 0)

@@ -29,8 +29,9 @@ struct field {
 #define AT(obj, f, type) ((type *) ((char *) (obj) + (f)->off))
 #define AT_N(obj, f) ((size_t *) ((char *) (obj) + (f)->off_n))
 
-int perr_at(struct pctx *p, int kind, int line, int col, const char *path, const char *fmt, ...)
-        __attribute__((format(printf, 6, 7)));
+/* file NULL: the spec's own. */
+int perr_at(struct pctx *p, int kind, const char *file, int line, int col, const char *path, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
 int perr(struct pctx *p, const struct ynode *n, const char *path, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 /* "expected WHAT, got …" for the node n (and its expanded text, if any). */
@@ -62,6 +63,15 @@ int h_env(struct pctx *p, const struct ynode *v, const char *path, void *obj, co
 int h_ports(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f);
 int h_resources(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f);
 int h_services(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f);
+int h_extends(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f);
+int h_repos(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f);
+int h_final(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f);
+
+/* extends: resolve the chain under the project's tree (doc, which it takes)
+ * and merge it; *ret points into *ret_state, freed by spec_resolve_done(). */
+int spec_resolve_tree(struct pctx *p, const struct spec_resolver *r, struct ydoc *doc, const struct ynode **ret,
+                      void **ret_state);
+void spec_resolve_done(void *state);
 
 /* After all services are read: depends_on names exist, no cycles, and the
  * services are put dependencies-first. */

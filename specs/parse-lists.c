@@ -5,7 +5,7 @@
 
 static struct spec_pos pos_of(struct pctx *p, const struct ynode *n)
 {
-        return (struct spec_pos){ .file = p->s->path, .line = n->line, .col = n->col };
+        return (struct spec_pos){ .file = n->file ? n->file : p->s->path, .line = n->line, .col = n->col };
 }
 
 /* ---- image layers ------------------------------------------------------ */
@@ -325,7 +325,7 @@ static int check_mount_targets(struct pctx *p, const struct ynode *v, const char
                 for (size_t j = 0; j < i; j++)
                         if (streq(m[i].target, m[j].target)) {
                                 _cleanup_free_ char *ipath = xasprintf("%s[%zu].target", path, i);
-                                return perr_at(p, BERTH_E_INVALID, m[i].pos.line, m[i].pos.col, ipath,
+                                return perr_at(p, BERTH_E_INVALID, m[i].pos.file, m[i].pos.line, m[i].pos.col, ipath,
                                                "%s is already the target of %s[%zu]", m[i].target, path, j);
                         }
         return 0;

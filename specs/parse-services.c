@@ -75,7 +75,7 @@ static int h_depends_on(struct pctx *p, const struct ynode *v, const char *path,
                         return -1;
                 if (!spec_valid_name(names[i]))
                         return perr_expected(p, v->items[i], ipath, what, names[i]);
-                pos[i] = (struct spec_pos){ p->s->path, v->items[i]->line, v->items[i]->col };
+                pos[i] = (struct spec_pos){ v->items[i]->file, v->items[i]->line, v->items[i]->col };
         }
         strv_free(svc->depends_on);
         free(svc->depends_on_pos);
@@ -132,7 +132,7 @@ static int parse_service(struct pctx *p, const struct ypair *kv, const char *pat
                 return perr(p, kv->key, kpath, "expected %s, got %s", what, q);
         }
         svc->name = xstrdup(kv->key->text);
-        svc->pos = (struct spec_pos){ p->s->path, kv->key->line, kv->key->col };
+        svc->pos = (struct spec_pos){ kv->key->file, kv->key->line, kv->key->col };
         svc->stop_timeout_ms = 10000;
         return walk_map(p, kv->value, kpath, service_fields, svc, NULL);
 }
@@ -143,7 +143,7 @@ int h_services(struct pctx *p, const struct ynode *v, const char *path, void *ob
         if (v->kind != YNODE_MAP)
                 return perr_expected(p, v, path, "a mapping of service names to services", NULL);
         if (v->n > MAX_SERVICES)
-                return perr_at(p, BERTH_E_LIMIT, v->line, v->col, path, "more than the limit of %d services",
+                return perr_at(p, BERTH_E_LIMIT, v->file, v->line, v->col, path, "more than the limit of %d services",
                                MAX_SERVICES);
         struct spec_service *svcs = xcalloc(v->n, sizeof(*svcs));
         for (size_t i = 0; i < v->n; i++)
@@ -193,13 +193,13 @@ static int dependency_error(struct pctx *p, const struct spec *s, const struct s
         _cleanup_free_ char *path = xasprintf("services.%s.depends_on[%zu]", svc->name, j);
         const struct spec_pos *pos = &svc->depends_on_pos[j];
         if (twice)
-                return perr_at(p, BERTH_E_INVALID, pos->line, pos->col, path, "%s is listed twice",
+                return perr_at(p, BERTH_E_INVALID, pos->file, pos->line, pos->col, path, "%s is listed twice",
                                svc->depends_on[j]);
         _cleanup_free_ const char **names = xcalloc(s->n_services + 1, sizeof(char *));
         for (size_t i = 0; i < s->n_services; i++)
                 names[i] = s->services[i].name;
         const char *hint = closest_match(svc->depends_on[j], names);
-        return perr_at(p, BERTH_E_INVALID, pos->line, pos->col, path, "no service named \"%s\"%s%s%s",
+        return perr_at(p, BERTH_E_INVALID, pos->file, pos->line, pos->col, path, "no service named \"%s\"%s%s%s",
                        svc->depends_on[j], hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
 }
 
@@ -242,7 +242,7 @@ static int cycle_error(struct topo *t, size_t from, size_t dep_i, size_t to)
                 dynbuf_printf(&cyc, NULL, "%s -> ", t->s->services[t->path[k]].name);
         dynbuf_printf(&cyc, NULL, "%s", t->s->services[to].name);
         _cleanup_free_ char *path = xasprintf("services.%s.depends_on[%zu]", svc->name, dep_i);
-        return perr_at(t->p, BERTH_E_INVALID, svc->depends_on_pos[dep_i].line, svc->depends_on_pos[dep_i].col, path,
+        return perr_at(t->p, BERTH_E_INVALID, svc->depends_on_pos[dep_i].file, svc->depends_on_pos[dep_i].line, svc->depends_on_pos[dep_i].col, path,
                        "dependency cycle: %s", cyc.buf);
 }
 

@@ -15,6 +15,7 @@ struct ypair {
 /* Nodes are owned by their ydoc; an alias shares the anchored node. */
 struct ynode {
         enum ynode_kind kind;
+        const char *file;       /* the file it was read from, for positions */
         int line, col;          /* 1-based */
         bool plain;             /* an unquoted, untagged scalar: may mean null */
         char *text;             /* scalar bytes, NUL-terminated */
@@ -37,6 +38,8 @@ struct ydoc {
 int ydoc_parse(struct ydoc *doc, const char *file, const char *buf, size_t len, const struct spec_limits *limits,
                berth_error **err);
 void ydoc_free(struct ydoc *doc);
+/* A new empty node owned by doc, at pos's place (for merged mappings). */
+struct ynode *ydoc_add_node(struct ydoc *doc, enum ynode_kind kind, const struct ynode *pos);
 
 bool ynode_is_null(const struct ynode *n);
 

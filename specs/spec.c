@@ -202,7 +202,7 @@ static int h_semver(struct pctx *p, const struct ynode *v, const char *path, voi
         return 0;
 }
 
-static int h_extends(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f)
+int h_extends(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f)
 {
         static const char what[] = "name@range like base-debian@^2.1, ~1.2.3 or 1.4.0";
         struct spec *s = obj;
@@ -219,7 +219,7 @@ static int h_extends(struct pctx *p, const struct ynode *v, const char *path, vo
                 return perr_expected(p, v, path, what, t);
         free(s->extends);
         s->extends = TAKE_PTR(t);
-        s->extends_pos = (struct spec_pos){ s->path, v->line, v->col };
+        s->extends_pos = (struct spec_pos){ v->file, v->line, v->col };
         return 0;
 }
 
@@ -258,6 +258,8 @@ static const struct field spec_fields[] = {
         { "ports", h_ports, SPEC(ports), SPEC(n_ports) },
         { "security", h_security, SPEC(security) },
         { "services", h_services },
+        { "repos", h_repos },
+        { "final", h_final },
         {},
 };
 
@@ -322,34 +324,81 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
                         b = t;
                 }
                 _cleanup_free_ char *path = xasprintf("%s[%zu]", b->list, b->index);
-                return perr_at(p, BERTH_E_INVALID, b->port->pos.line, b->port->pos.col, path,
+                return perr_at(p, BERTH_E_INVALID, b->port->pos.file, b->port->pos.line, b->port->pos.col, path,
                                "host port %u is already published by %s[%zu]", b->port->host_port, a->list, a->index);
         }
         return 0;
 }
 
-static int parse_root(struct pctx *p, const struct ydoc *doc, struct spec *s)
+/* Valid keys berth does not act on yet (docs/STATUS.md): a warning each,
+ * at the key, so nothing in a spec is ignored without a word. The key may
+ * come from a base spec: its file is the node's. */
+static void warn_not_acted_on(struct spec *s, const struct ynode *root)
+{
+        for (size_t i = 0; i < root->n; i++) {
+                const struct ynode *k = root->pairs[i].key, *v = root->pairs[i].value;
+                const char *file = k->file ? k->file : s->path;
+                if (streq(k->text, "ports") && s->n_ports)
+                        berth_warn_at(&s->warnings, file, k->line, k->col, "ports",
+                                      "not acted on yet: berth does not publish ports");
+                else if (streq(k->text, "services") && s->n_services)
+                        berth_warn_at(&s->warnings, file, k->line, k->col, "services",
+                                      "not acted on yet: berth does not run services (run and shell use the "
+                                      "dev sandbox only)");
+                else if (streq(k->text, "network") && s->network == SPEC_NET_PRIVATE)
+                        berth_warn_at(&s->warnings, v->file ? v->file : s->path, v->line, v->col, "network",
+                                      "\"private\" behaves as \"none\" until services share its namespace");
+        }
+}
+
+static int parse_root(struct pctx *p, const struct ynode *root, struct spec *s)
+{
+        if (walk_map(p, root, "", spec_fields, s, NULL) < 0 || check_port_clashes(p, s) < 0 ||
+            spec_order_services(p, s) < 0)
+                return -1;
+        if (!s->image)
+                return perr(p, root, "image", "required key is missing%s",
+                            s->extends ? " (neither this spec nor what it extends has one)" : "");
+        warn_not_acted_on(s, root);
+        return 0;
+}
+
+static bool has_extends(const struct ynode *root)
+{
+        for (size_t i = 0; i < root->n; i++)
+                if (streq(root->pairs[i].key->text, "extends"))
+                        return true;
+        return false;
+}
+
+/* The document, with its extends chain merged in first when it has one. */
+static int parse_doc(struct pctx *p, struct ydoc *doc, const struct spec_resolver *r, struct spec *s)
 {
         if (!doc->root)
                 return perr(p, NULL, NULL, "expected a mapping of spec keys (berth, name, image, ...), got an "
                                            "empty document");
         if (doc->root->kind != YNODE_MAP)
                 return perr_expected(p, doc->root, NULL, "a mapping of spec keys (berth, name, image, ...)", NULL);
-        if (walk_map(p, doc->root, "", spec_fields, s, NULL) < 0 || check_port_clashes(p, s) < 0 ||
-            spec_order_services(p, s) < 0)
-                return -1;
-        /* An extending spec may inherit its image; nothing can be said
-         * about it until its base is resolved. */
-        if (s->extends)
-                return perr_at(p, BERTH_E_NOTIMPL, s->extends_pos.line, s->extends_pos.col, "extends",
-                               "cannot resolve \"%s\": spec repositories are not implemented yet", s->extends);
-        if (!s->image)
-                return perr(p, doc->root, "image", "required key is missing");
-        return 0;
+        if (!has_extends(doc->root))
+                return parse_root(p, doc->root, s);
+        void *state = NULL;
+        const struct ynode *merged;
+        int rc = spec_resolve_tree(p, r, doc, &merged, &state);
+        if (rc == 0)
+                rc = parse_root(p, merged, s);
+        spec_resolve_done(state);
+        return rc;
 }
 
 int spec_parse(const char *name, const char *buf, size_t len, const char *base_dir, const struct spec_limits *limits,
                struct spec **ret, berth_error **err)
+{
+        return spec_parse_resolved(name, buf, len, base_dir, limits, NULL, ret, err);
+}
+
+int spec_parse_resolved(const char *name, const char *buf, size_t len, const char *base_dir,
+                        const struct spec_limits *limits, const struct spec_resolver *r, struct spec **ret,
+                        berth_error **err)
 {
         struct spec_limits def;
         if (!limits) {
@@ -363,9 +412,9 @@ int spec_parse(const char *name, const char *buf, size_t len, const char *base_d
         if (ydoc_parse(&doc, s->path, buf, len, limits, err) < 0)
                 return -1;
         struct pctx p = { .s = s, .file = s->path, .base_dir = s->dir, .expand_left = SPEC_MAX_EXPANDED, .err = err };
-        int r = parse_root(&p, &doc, s);
+        int rc = parse_doc(&p, &doc, r, s);
         ydoc_free(&doc);
-        if (r < 0)
+        if (rc < 0)
                 return -1;
         *ret = TAKE_PTR(s);
         return 0;
@@ -381,6 +430,17 @@ static char *spec_folder(const char *path, berth_error **err)
 }
 
 int spec_load(const char *path, struct spec **ret, berth_error **err)
+{
+        return spec_load_resolved(path, NULL, ret, err);
+}
+
+int spec_load_resolved(const char *path, const struct spec_resolver *r, struct spec **ret, berth_error **err)
+{
+        return spec_load_bytes(path, r, ret, NULL, NULL, err);
+}
+
+int spec_load_bytes(const char *path, const struct spec_resolver *r, struct spec **ret, char **ret_buf,
+                    size_t *ret_len, berth_error **err)
 {
         struct spec_limits lim;
         spec_limits_default(&lim);
@@ -399,7 +459,13 @@ int spec_load(const char *path, struct spec **ret, berth_error **err)
         _cleanup_free_ char *dir = spec_folder(path, err);
         if (!dir)
                 return -1;
-        return spec_parse(path, buf, len, dir, &lim, ret, err);
+        if (spec_parse_resolved(path, buf, len, dir, &lim, r, ret, err) < 0)
+                return -1;
+        if (ret_buf)
+                *ret_buf = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
 }
 
 void spec_free(struct spec *s)
@@ -422,5 +488,15 @@ void spec_free(struct spec *s)
         strv_free(s->security.cap_add);
         strv_free(s->security.cap_drop);
         spec_services_free(s->services, s->n_services);
+        spec_repos_free(s->repos, s->n_repos);
+        strv_free(s->final);
+        for (size_t i = 0; i < s->n_bases; i++) {
+                free(s->bases[i].name);
+                free(s->bases[i].version);
+                free(s->bases[i].repo);
+        }
+        free(s->bases);
+        berth_warnings_clear(&s->warnings);
+        strv_free(s->sources);
         free(s);
 }

@@ -103,6 +103,16 @@ struct spec_service {
         struct spec_pos *depends_on_pos; /* where each depends_on entry was written */
 };
 
+/* One spec of a resolved extends chain. */
+struct spec_base {
+        char *name;
+        char *version;
+        char *repo;             /* the repository's URL or folder */
+        char sha256[65];        /* of the spec file */
+};
+
+struct spec_repo;
+
 struct spec {
         char *path;                 /* the file as given */
         char *dir;                  /* absolute folder of the spec: base for relative paths */
@@ -127,6 +137,15 @@ struct spec {
         struct spec_security security;
         struct spec_service *services; /* in a start order: dependencies first */
         size_t n_services;
+        struct spec_repo *repos;    /* `repos:`, where extends is resolved (after --repo and BERTH_SPEC_REPOS) */
+        size_t n_repos;
+        char **final;               /* `final:`: key paths a spec extending this one may not set */
+        struct spec_base *bases;    /* the extends chain as resolved, nearest first */
+        size_t n_bases;
+        char **sources;             /* names of the base specs' files in positions (owned) */
+        /* What cli/ should show: keys parsed and valid that berth does not
+         * act on yet, at their positions; a yanked version pinned; ... */
+        berth_warnings warnings;
 };
 
 /* Bounds on hostile input; defaults in spec_limits_default(). */
@@ -144,10 +163,178 @@ int spec_load(const char *path, struct spec **ret, berth_error **err);
 int spec_parse(const char *name, const char *buf, size_t len, const char *base_dir, const struct spec_limits *limits,
                struct spec **ret, berth_error **err);
 void spec_free(struct spec *s);
+
+struct spec_io;
+struct spec_lock;
+/* Where and how `extends:` is resolved. */
+struct spec_resolver {
+        const struct spec_io *io;
+        const struct spec_repo *repos;  /* --repo, then BERTH_SPEC_REPOS; the spec's repos: follow */
+        size_t n_repos;
+        const struct spec_lock *lock;   /* pins: each base comes from the cache (or its repository, by
+                                         * digest) as pinned, when it still fits the extends range */
+        bool locked;                    /* a pin that no longer fits is an error, not re-resolved */
+};
+/* spec_load() and spec_parse() with extends resolved through r (NULL: a
+ * spec with extends is refused, BERTH_E_NOTFOUND). Errors in a base spec
+ * point into it as NAME@VERSION:LINE:COL. */
+int spec_load_resolved(const char *path, const struct spec_resolver *r, struct spec **ret, berth_error **err);
+/* The same, also handing back the file's bytes as read (for publish and lock). */
+int spec_load_bytes(const char *path, const struct spec_resolver *r, struct spec **ret, char **ret_buf,
+                    size_t *ret_len, berth_error **err);
+int spec_parse_resolved(const char *name, const char *buf, size_t len, const char *base_dir,
+                        const struct spec_limits *limits, const struct spec_resolver *r, struct spec **ret,
+                        berth_error **err);
+/* Bases an extends chain may have. */
+#define SPEC_MAX_CHAIN 8
 static inline void spec_freep(struct spec **s) { if (*s) spec_free(*s); }
 #define _cleanup_spec_ _cleanup_(spec_freep)
+
+/* Capability names without CAP_, indexed by number, NULL-terminated. */
+const char *const *spec_cap_names(void);
+/* [a-z0-9][a-z0-9-]{0,62}: a spec, service or volume name. */
+bool spec_valid_name(const char *s);
 
 /* "512MiB" -> bytes; "1.5s" is not a size. Returns 0 or -1 with *ret untouched. */
 int spec_parse_size(const char *s, uint64_t *ret);
 /* "1s", "250ms", "2m", "1h" -> milliseconds. */
 int spec_parse_duration(const char *s, uint64_t *ret_ms);
+
+/* ---- versions and ranges ------------------------------------------------ */
+
+/* A semantic version (semver 2.0). Build metadata is dropped: it does not
+ * take part in precedence. */
+struct spec_version {
+        uint64_t major, minor, patch;   /* each below 2^62 */
+        char pre[128];                  /* prerelease identifiers; "" for a release */
+};
+/* 0, or -1 if s is not a semantic version (leading zeros, a missing part,
+ * a prerelease longer than 127 bytes). */
+int spec_version_parse(const char *s, struct spec_version *ret);
+/* <0, 0, >0 by semver precedence: 1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0-beta < 1.0.0. */
+int spec_version_cmp(const struct spec_version *a, const struct spec_version *b);
+
+/* A range as npm and cargo write them: 1.2.3 (exact), ^1.2, ~1.2.3, 1.x,
+ * >=1.2 <2 (also with a comma), 1.2 - 1.4, *, and || between alternatives. */
+struct spec_range;
+/* 0, or -1 with *ret_problem (owned) saying what cannot be read. */
+int spec_range_parse(const char *s, struct spec_range **ret, char **ret_problem);
+void spec_range_free(struct spec_range *r);
+/* A prerelease matches only where the range names a prerelease of the same
+ * major.minor.patch: ^1.2.3-beta.1 takes 1.2.3-beta.2, never 1.3.0-alpha. */
+bool spec_range_matches(const struct spec_range *r, const struct spec_version *v);
+/* The lowest version the range's first alternative admits (0.0.0 if none):
+ * where to look for the nearest versions when nothing matches. */
+void spec_range_floor(const struct spec_range *r, struct spec_version *ret);
+DEFINE_CLEANUP_FUNC(struct spec_range *, spec_range_free)
+#define _cleanup_range_ _cleanup_(spec_range_freep)
+
+/* ---- spec repositories --------------------------------------------------- */
+
+/* What specs/ cannot do with libc, libyaml and jansson alone; cli/ fills it
+ * in from images/ (libcrypto, libcurl). Any member may be NULL: what needs it
+ * then fails with an error that says so. */
+struct spec_io {
+        /* sha256 of data as 64 lowercase hex digits. */
+        int (*sha256)(const void *data, size_t len, char ret[65], berth_error **err);
+        /* GET an http(s) URL, refusing more than max bytes (BERTH_E_LIMIT);
+         * a 404 is BERTH_E_NOTFOUND. */
+        int (*fetch)(const char *url, size_t max, char **ret_buf, size_t *ret_len, berth_error **err);
+        /* An Ed25519 signature of data, as 128 hex digits, with the private key in key_path. */
+        int (*sign)(const char *key_path, const void *data, size_t len, char **ret_sig_hex, berth_error **err);
+        /* 0 if sig_hex is a valid signature of data by the public key (PEM);
+         * else -1 with BERTH_E_DIGEST. */
+        int (*verify)(const char *pubkey_pem, const void *data, size_t len, const char *sig_hex, berth_error **err);
+};
+
+/* Bounds on an index.json and on a spec file. */
+#define SPEC_INDEX_MAX (16u << 20)
+#define SPEC_FILE_MAX (1u << 20)
+
+struct spec_index_entry {
+        char *name;
+        char *version;          /* as published */
+        struct spec_version v;
+        char sha256[65];        /* of the spec file, stored as specs/<sha256>.yaml */
+        bool yanked;
+        char *published;        /* UTC, 2026-01-31T12:00:00Z */
+};
+
+struct spec_index {
+        uint64_t sequence;      /* grows with every publish and yank */
+        struct spec_index_entry *entries; /* by name, then version precedence */
+        size_t n;
+};
+
+/* what names the index in messages (a repository's URL). Malformed input is
+ * BERTH_E_INVALID, more than SPEC_INDEX_MAX bytes BERTH_E_LIMIT. */
+int spec_index_parse(const char *buf, size_t len, const char *what, struct spec_index **ret, berth_error **err);
+struct spec_index *spec_index_new(void);
+void spec_index_free(struct spec_index *idx);
+DEFINE_CLEANUP_FUNC(struct spec_index *, spec_index_free)
+#define _cleanup_index_ _cleanup_(spec_index_freep)
+char *spec_index_dump(const struct spec_index *idx);
+const struct spec_index_entry *spec_index_find(const struct spec_index *idx, const char *name,
+                                               const struct spec_version *v);
+void spec_index_add(struct spec_index *idx, const char *name, const char *version, const char *sha256,
+                    const char *published);
+/* The highest version of name that range admits and is not yanked; an exact
+ * pin (1.2.3 or =1.2.3) also takes a yanked version, with *ret_warning set.
+ * Nothing matching is BERTH_E_NOTFOUND naming the nearest versions. */
+int spec_index_select(const struct spec_index *idx, const char *name, const char *range, const char *what,
+                      const struct spec_index_entry **ret, char **ret_warning, berth_error **err);
+
+/* A repository: a folder or an http(s) URL serving the same files:
+ *   index.json            the index (above)
+ *   index.json.sig        hex Ed25519 signature of index.json, if signed
+ *   specs/<sha256>.yaml   each published spec file, as written */
+struct spec_repo {
+        char *url;
+        char *key_pem;          /* the public key the index must be signed by; NULL = none asked */
+};
+void spec_repos_free(struct spec_repo *r, size_t n);
+
+/* Read the repository's index, checking its signature when repo->key_pem is
+ * set and, with state_dir, that its sequence did not go back (the highest
+ * seen is kept per repository in state_dir/spec-repos/; the resolver
+ * passes berth_state_dir()). */
+int spec_repo_index(const struct spec_io *io, const struct spec_repo *repo, const char *state_dir,
+                    struct spec_index **ret, berth_error **err);
+/* The spec file an entry names, checked against its digest (BERTH_E_DIGEST). */
+int spec_repo_spec(const struct spec_io *io, const struct spec_repo *repo, const struct spec_index_entry *e,
+                   char **ret_buf, size_t *ret_len, berth_error **err);
+/* Publish buf (the spec file s was parsed from) to the folder dir: refuses a
+ * version already there (versions are immutable); writes the file by
+ * content, then the index, atomically, under dir/.lock. With key_path the
+ * index is signed; a signed repository refuses a change without one. */
+int spec_repo_publish(const struct spec_io *io, const char *dir, const struct spec *s, const char *buf, size_t len,
+                      const char *key_path, berth_error **err);
+/* Mark name@version yanked in the folder dir (same locking and signing). */
+int spec_repo_yank(const struct spec_io *io, const char *dir, const char *name, const char *version,
+                   const char *key_path, berth_error **err);
+
+/* ---- berth.lock ------------------------------------------------------------ */
+
+struct spec_lock_layer {
+        char *where;            /* image[1], services.db.image[0] */
+        char *url;
+        char sha256[65];
+};
+
+struct spec_lock {
+        char spec_sha256[65];   /* of the spec file's bytes */
+        struct spec_base *bases;
+        size_t n_bases;
+        struct spec_lock_layer *layers;
+        size_t n_layers;
+};
+
+/* A missing file is BERTH_E_NOTFOUND; a malformed one an error naming it. */
+int spec_lock_read(const char *path, struct spec_lock **ret, berth_error **err);
+void spec_lock_free(struct spec_lock *l);
+DEFINE_CLEANUP_FUNC(struct spec_lock *, spec_lock_free)
+/* The lockfile's text for s, whose layers must all have a digest. */
+char *spec_lock_dump(struct spec *s, const char *spec_sha256);
+/* Compare s with what lock pins: NULL if it matches, else one line per
+ * change. Layers without a digest take the pinned one. */
+char **spec_lock_apply(struct spec_lock *lock, struct spec *s);

@@ -108,13 +108,13 @@ static int builder_error(struct builder *b, int kind, yaml_mark_t mark, size_t u
                                 *path ? ": " : "", msg);
 }
 
-static struct ynode *node_new(struct builder *b, enum ynode_kind kind, yaml_mark_t mark)
+static struct ynode *doc_node(struct ydoc *d, enum ynode_kind kind, const char *file, int line, int col)
 {
-        struct ydoc *d = b->doc;
         struct ynode *n = xcalloc(1, sizeof(*n));
         n->kind = kind;
-        n->line = (int) mark.line + 1;
-        n->col = (int) mark.column + 1;
+        n->file = file;
+        n->line = line;
+        n->col = col;
         n->weight = 1;
         if (d->n_all == d->cap_all) {
                 d->cap_all = d->cap_all ? d->cap_all * 2 : 64;
@@ -122,6 +122,16 @@ static struct ynode *node_new(struct builder *b, enum ynode_kind kind, yaml_mark
         }
         d->all[d->n_all++] = n;
         return n;
+}
+
+static struct ynode *node_new(struct builder *b, enum ynode_kind kind, yaml_mark_t mark)
+{
+        return doc_node(b->doc, kind, b->file, (int) mark.line + 1, (int) mark.column + 1);
+}
+
+struct ynode *ydoc_add_node(struct ydoc *doc, enum ynode_kind kind, const struct ynode *pos)
+{
+        return doc_node(doc, kind, pos->file, pos->line, pos->col);
 }
 
 static int count_nodes(struct builder *b, size_t weight, yaml_mark_t mark)

@@ -404,6 +404,57 @@ static int run_without_openat2(void)
         return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 }
 
+/* Without BERTH_*_DIR: $XDG_*_HOME/berth, else under $HOME; each made 0700. */
+static void berth_dirs_fall_back_to_xdg_then_home(void **state)
+{
+        char dir[] = "/tmp/berth-test-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        _cleanup_free_ char *xc = xasprintf("%s/xc", dir), *xs = xasprintf("%s/xs", dir);
+        _cleanup_error_ berth_error *err = NULL;
+        unsetenv("BERTH_CACHE_DIR");
+        unsetenv("BERTH_STATE_DIR");
+        setenv("HOME", dir, 1);
+        setenv("XDG_CACHE_HOME", xc, 1);
+        setenv("XDG_STATE_HOME", xs, 1);
+        const char *want[] = { "%s/xc/berth", "%s/xs/berth", "%s/.cache/berth", "%s/.local/state/berth" };
+        for (int i = 0; i < 4; i++) {
+                if (i == 2) {
+                        unsetenv("XDG_CACHE_HOME");
+                        unsetenv("XDG_STATE_HOME");
+                }
+                _cleanup_free_ char *got = NULL, *w = xasprintf(want[i], dir);
+                assert_int_equal(i % 2 ? berth_state_dir(&got, &err) : berth_cache_dir(&got, &err), 0);
+                assert_string_equal(got, w);
+                struct stat st;
+                assert_int_equal(stat(w, &st), 0);
+                assert_int_equal(st.st_mode & 0777, 0700);
+        }
+        assert_int_equal(rm_rf_at(AT_FDCWD, dir, &err), 0);
+}
+
+static void warnings_are_data(void **state)
+{
+        berth_warnings w = {};
+        berth_warn(NULL, "dropped", "nobody asked for %d", 1);
+        berth_warn(&w, NULL, "a fallback was taken");
+        berth_warn_at(&w, "berth.yaml", 6, 1, "ports", "not acted on yet");
+        berth_warn(&w, "resources", "cpus not enforced");
+        assert_int_equal(w.n, 3);
+        const char *want[] = { "berth: warning: a fallback was taken", "berth.yaml:6:1: warning: ports: not acted on yet",
+                               "berth: warning: resources: cpus not enforced" };
+        for (size_t i = 0; i < w.n; i++) {
+                _cleanup_free_ char *t = berth_warning_text(&w.v[i]);
+                assert_string_equal(t, want[i]);
+        }
+        berth_warnings to = {};
+        berth_warnings_move(&to, &w);
+        assert_int_equal(w.n, 0);
+        assert_int_equal(to.n, 3);
+        assert_int_equal(to.v[1].line, 6);
+        assert_string_equal(to.v[1].file, "berth.yaml");
+        berth_warnings_clear(&to);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -413,6 +464,8 @@ int main(void)
                 cmocka_unit_test(atomic_write_and_bounded_read),
                 cmocka_unit_test(rm_rf_does_not_follow_symlinks),
                 cmocka_unit_test(berth_dirs_are_private),
+                cmocka_unit_test(berth_dirs_fall_back_to_xdg_then_home),
+                cmocka_unit_test(warnings_are_data),
         };
         int failed = cmocka_run_group_tests(tests, NULL, NULL);
         failed |= cmocka_run_group_tests_name("beneath", beneath_tests, NULL, NULL);

@@ -121,11 +121,13 @@ shared"* ]]
 
 @test "a declared limit the host cannot enforce is warned about once" {
   run in_proj run -- true
-  mech=$(limit_mech cpus)
-  if [ "$mech" = none ]; then
-    [ "$(grep -c 'cannot enforce the cpus limit' <<<"$output")" -eq 1 ]
+  want=
+  [ "$(limit_mech memory)" != none ] || want=memory
+  [ "$(limit_mech cpus)" != none ] || want="${want:+$want and }cpus"
+  if [ -n "$want" ]; then
+    [ "$(grep -c "warning: resources: the $want limits\? \(is\|are\) not enforced on this host" <<<"$output")" -eq 1 ]
   else
-    [[ "$output" != *"cannot enforce"* ]]
+    [[ "$output" != *"not enforced"* ]]
   fi
 }
 
@@ -134,7 +136,7 @@ shared"* ]]
   run as_runner sh -c "cd '$W/proj' && echo 'echo in-shell; exit 3' | env $env '$W/bin/berth' shell"
   [[ "$output" == *"in-shell"* ]]
   [ "$status" -eq 3 ]
-  command -v script >/dev/null || skip "no script(1)"
+  command -v script >/dev/null || fail_or_skip "no script(1)"
   run as_runner sh -c "cd '$W/proj' && printf 'tty; exit 4\n' | script -qec 'env $env $W/bin/berth shell' /dev/null"
   echo "$output"
   [[ "$output" == *"/dev/pts/0"* ]]
@@ -177,13 +179,13 @@ $W/tmpdir:" ]
   in_ovl() { in_state "$st" "$@"; }
   run --separate-stderr in_ovl run -- sh -c 'echo kept >/etc/fallback; cat /etc/fallback'
   echo "$output / $stderr"
-  [ "$status" -eq 0 ] && [ "$output" = kept ]
+  [ "$status" -eq 0 ]; [ "$output" = kept ]
   [[ "$stderr" == *"overlay cannot be mounted on the state folder"*"copy of its layers"* ]]
   ls -d "$st"/envs/demo-*/rootfs/copy-*
   [ "$(head -1 "$st"/envs/demo-*/rootfs/stacking)" = copy ]
   # from now on straight to the copy, silently, with the writes kept
   run --separate-stderr in_ovl run -- cat /etc/fallback
-  [ "$status" -eq 0 ] && [ "$output" = kept ]
+  [ "$status" -eq 0 ]; [ "$output" = kept ]
   [[ "$stderr" != *"overlay cannot be mounted"* ]]
   run in_ovl doctor
   echo "$output"
@@ -351,7 +353,7 @@ YAML
   compgen -G "$st/envs/big-*/rootfs/.copy-*.tmp"
   [ -z "$(compgen -G "$st/envs/big-*/rootfs/copy-*")" ]
   run in_proj_env BERTH_ROOTFS=copy -q run -f big.yaml -- sh -c 'ls /many | wc -l'
-  [ "$status" -eq 0 ] && [ "$output" = 20000 ]
+  [ "$status" -eq 0 ]; [ "$output" = 20000 ]
   [ -z "$(compgen -G "$st/envs/big-*/rootfs/.copy-*")" ]
   compgen -G "$st/envs/big-*/rootfs/copy-*"
 }
@@ -368,7 +370,7 @@ YAML
   [ -z "$(compgen -G "$d/state/envs/demo-*/rootfs/*copy-*")" ]
   mount -o remount,size=64m "$d"
   run in_state "$d/state" BERTH_ROOTFS=copy -q run -- cat /etc/hostname
-  [ "$status" -eq 0 ] && [ "$output" = demo ]
+  [ "$status" -eq 0 ]; [ "$output" = demo ]
   umount "$d"
 }
 
@@ -379,9 +381,9 @@ YAML
   pin=$(echo "$W"/home/state/envs/kept-*/rootfs)/mntns
   if [ -n "${RUNNER:-}" ]; then
     # rootless: nothing can hold a mount without a process; one per run
-    [[ "$output" != *"kept"* ]] && [ ! -e "$pin" ]
+    [[ "$output" != *"kept"* ]]; [ ! -e "$pin" ]
     run in_proj --json down -f kept.yaml
-    [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = false ]
+    [ "$status" -eq 0 ]; [ "$(jq -r .root_unmounted <<<"$output")" = false ]
     return 0
   fi
   need kept_root
@@ -394,28 +396,28 @@ YAML
   [[ "${lines[0]}" == *" / rw,"*" - tmpfs "* || "${lines[1]}" == *" / rw,"*" - tmpfs "* ]]
   [[ "$output" == *" /root rw,"*" - overlay "*"upperdir=$W/home/state/envs/kept-"* ]]
   run in_proj -vv run -f kept.yaml -- cat /etc/one
-  [ "$status" -eq 0 ] && [[ "$output" == *"the overlay kept on $pin"* ]] && [[ "$output" == *one* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"the overlay kept on $pin"* ]]; [[ "$output" == *one* ]]
   # other layers: the pin is replaced, the writable layer kept
   cp -a "$W/img" "$W/img2"
   sed "s|url: .*|url: $W/img2|" "$W/proj/kept.yaml" >"$W/proj/kept2.yaml"; mv "$W/proj/kept2.yaml" "$W/proj/kept.yaml"
   chmod 644 "$W/proj/kept.yaml"
   run in_proj -vv run -f kept.yaml -- cat /etc/one
   echo "$output"
-  [ "$status" -eq 0 ] && [[ "$output" == *"mounted from other layers or ids: replacing it"* ]] && [[ "$output" == *one* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"mounted from other layers or ids: replacing it"* ]]; [[ "$output" == *one* ]]
   [ "$(awk -v p="$pin" '$5 == p' /proc/self/mountinfo | wc -l)" -eq 1 ]
   run "$W/root/bin/probe" ns-mounts "$pin"
-  [[ "$output" == *"lowerdir+=/"* ]] && [ "${#lines[@]}" -eq 2 ]
+  [[ "$output" == *"lowerdir+=/"* ]]; [ "${#lines[@]}" -eq 2 ]
   # the same path made again (as `image gc` and a later pull do) is another layer
   rm -rf "$W/img2"; cp -a "$W/img" "$W/img2"
   run in_proj -vv run -f kept.yaml -- true
-  [ "$status" -eq 0 ] && [[ "$output" == *"replacing it"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"replacing it"* ]]
   # --ephemeral neither uses nor replaces it
   run in_proj -vv run -f kept.yaml --ephemeral -- sh -c 'test ! -e /etc/one'
-  [ "$status" -eq 0 ] && [[ "$output" != *"kept"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" != *"kept"* ]]
   # down unmounts it and keeps the writable layer and, without --volumes, the volumes
   run in_proj --json down -f kept.yaml
-  [ "$status" -eq 0 ] && [ "$(jq -r .root_unmounted <<<"$output")" = true ]
-  ! awk -v p="$pin" '$5 == p' /proc/self/mountinfo | grep -q .
+  [ "$status" -eq 0 ]; [ "$(jq -r .root_unmounted <<<"$output")" = true ]
+  ! awk -v p="$pin" '$5 == p' /proc/self/mountinfo | grep -q . || false
   [ ! -e "$pin" ]
   run in_proj --json down -f kept.yaml
   [ "$(jq -r .root_unmounted <<<"$output")" = false ]
@@ -426,7 +428,7 @@ YAML
 v" ]
   [ "$(awk -v p="$pin" '$5 == p && $9 == "nsfs"' /proc/self/mountinfo | wc -l)" -eq 1 ]
   run in_proj --json down -f kept.yaml --volumes
-  [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  [ "$status" -eq 0 ]; [ "$(jq -r .volumes_removed <<<"$output")" = true ]
   run in_proj -q run -f kept.yaml -- sh -c 'cat /etc/one; ls /cache'
   [ "$output" = one ]
   in_proj down -f kept.yaml
@@ -439,30 +441,30 @@ v" ]
   sed -e 's/name: demo/name: archived/' -e "s|url: .*|url: $W/arch/img.tar.zst|" "$W/proj/berth.yaml" >"$W/proj/arch.yaml"
   chmod 644 "$W/proj/arch.yaml"
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *one* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *one* ]]; [[ "$output" != *"as the last pull found them"* ]]
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *one* ]] && [[ "$output" == *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *one* ]]; [[ "$output" == *"as the last pull found them"* ]]
   # a new archive at the same path is pulled again
   echo two >"$W/arch/src/etc/version"
   as_runner "$W/bin/berth" -q image pack "$W/arch/src" -o "$W/arch/img.tar.zst" >/dev/null
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *two* ]]; [[ "$output" != *"as the last pull found them"* ]]
   # a layer folder gone from the cache is unpacked again
   rm -rf "$W"/home/cache/layers/sha256/*
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *two* ]]; [[ "$output" != *"as the last pull found them"* ]]
   # --ephemeral reads the record but never writes one
   sed 's/name: archived/name: archived-eph/' "$W/proj/arch.yaml" >"$W/proj/arch-eph.yaml"; chmod 644 "$W/proj/arch-eph.yaml"
   run in_proj -q run -f arch-eph.yaml --ephemeral -- cat /etc/version
-  [ "$status" -eq 0 ] && [ "$output" = two ]
-  ! ls -d "$W"/home/state/envs/archived-eph-* 2>/dev/null
+  [ "$status" -eq 0 ]; [ "$output" = two ]
+  ! ls -d "$W"/home/state/envs/archived-eph-* 2>/dev/null || false
   # a record that is not one (garbage, say) is no shortcut: a full pull writes it again
   env_dir=$(echo "$W"/home/state/envs/archived-????????)
   printf 'berth layers 1\ngarbage\n' >"$env_dir/layers"
   run in_proj -vv run -f arch.yaml -- cat /etc/version
-  [ "$status" -eq 0 ] && [[ "$output" == *two* ]] && [[ "$output" != *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *two* ]]; [[ "$output" != *"as the last pull found them"* ]]
   run in_proj -vv run -f arch.yaml -- true
-  [ "$status" -eq 0 ] && [[ "$output" == *"as the last pull found them"* ]]
+  [ "$status" -eq 0 ]; [[ "$output" == *"as the last pull found them"* ]]
   # down --volumes leaves the volumes to a run that has them bound
   rm -f "$W/proj/go2"
   in_proj run -f arch.yaml -- sh -c 'echo v >/cache/v; while [ ! -e /work/go2 ]; do sleep 0.05; done' \
@@ -470,12 +472,12 @@ v" ]
   holder=$!
   for _ in $(seq 100); do [ -e "$env_dir/volumes/cache/v" ] && break; sleep 0.05; done
   run in_proj down -f arch.yaml --volumes
-  [ "$status" -eq 1 ] && [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
+  [ "$status" -eq 1 ]; [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
   [ -e "$env_dir/volumes/cache/v" ]
   touch "$W/proj/go2"
   wait "$holder"
   run in_proj --json down -f arch.yaml --volumes
-  [ "$status" -eq 0 ] && [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  [ "$status" -eq 0 ]; [ "$(jq -r .volumes_removed <<<"$output")" = true ]
   [ ! -e "$env_dir/volumes" ]
 }
 
@@ -524,4 +526,159 @@ YAML
       [[ "$output" != *4242* ]]
     done
   done
+}
+
+@test "keys berth does not act on are warned about at their line by run, shell and pull; validate stays silent" {
+  cat >"$W/proj/warned.yaml" <<YAML
+berth: 1
+name: warned
+image:
+  - url: $W/img
+network: private
+ports: ["127.0.0.1:8080:8080"]
+services:
+  db:
+    command: [sleep, "1"]
+YAML
+  chmod 644 "$W/proj/warned.yaml"
+  run --separate-stderr in_proj run -f warned.yaml -- echo ran
+  printf '%s\n' "$stderr"
+  [ "$status" -eq 0 ]; [ "$output" = ran ]
+  [ "${stderr_lines[0]}" = 'warned.yaml:5:10: warning: network: "private" behaves as "none" until services share its namespace' ]
+  [ "${stderr_lines[1]}" = 'warned.yaml:6:1: warning: ports: not acted on yet: berth does not publish ports' ]
+  [[ "${stderr_lines[2]}" == 'warned.yaml:7:1: warning: services: not acted on yet: berth does not run services'* ]]
+  [ "${#stderr_lines[@]}" -eq 3 ]
+  run --separate-stderr as_runner sh -c "cd '$W/proj' && echo 'exit 0' | env BERTH_STATE_DIR='$W/home/state' BERTH_CACHE_DIR='$W/home/cache' '$W/bin/berth' shell -f warned.yaml"
+  [ "$status" -eq 0 ]; [ "${#stderr_lines[@]}" -eq 3 ]; [[ "${stderr_lines[1]}" == 'warned.yaml:6:1: warning: ports:'* ]]
+  # --json: one document on stderr, with a warnings array
+  run --separate-stderr in_proj --json run -f warned.yaml -- true
+  echo "$stderr"
+  [ "$status" -eq 0 ]; [ -z "$output" ]
+  [ "$(jq -r .command <<<"$stderr")" = run ]
+  [ "$(jq -r '.warnings | map("\(.file):\(.line):\(.col) \(.key)") | join(",")' <<<"$stderr")" = \
+    "warned.yaml:5:10 network,warned.yaml:6:1 ports,warned.yaml:7:1 services" ]
+  [ "$(jq -r '.warnings[1].message' <<<"$stderr")" = "not acted on yet: berth does not publish ports" ]
+  # ... in the error's document when there is one
+  run -127 --separate-stderr in_proj --json run -f warned.yaml -- /no/such/command
+  [ "$status" -eq 127 ]; [ "$(jq -r .kind <<<"$stderr")" = command-not-found ]
+  [ "$(jq -r '.warnings | length' <<<"$stderr")" = 3 ]
+  # -q hides them; validate prints nothing on success
+  run --separate-stderr in_proj -q run -f warned.yaml -- true
+  [ "$status" -eq 0 ]; [ -z "$stderr" ]
+  run --separate-stderr in_proj validate -f warned.yaml
+  [ "$status" -eq 0 ]; [ -z "$stderr" ]; [ -z "$output" ]
+  run --separate-stderr in_proj validate -v -f warned.yaml
+  [ "$status" -eq 0 ]; [ "${#stderr_lines[@]}" -eq 3 ]; [[ "${stderr_lines[1]}" == 'warned.yaml:6:1: warning: ports:'* ]]
+  # a key written but with nothing in it is not warned about; network none is acted on
+  sed -i -e 's/network: private/network: none/' -e 's/^ports: .*/ports: []/' -e '/^services:/,$d' "$W/proj/warned.yaml"
+  run --separate-stderr in_proj run -f warned.yaml -- true
+  [ "$status" -eq 0 ]; [ -z "$stderr" ]
+}
+
+@test "warnings from the environment come as data: the throwaway layer in --json, a warning once across berth-dynamic" {
+  rm -f "$W/proj/go3"
+  in_proj run -- sh -c 'echo >/etc/holding; while [ ! -e /work/go3 ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
+  first=$!
+  for _ in $(seq 100); do
+    ls "$W"/home/state/envs/demo-*/rootfs/upper/etc/holding >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  run --separate-stderr in_proj --json run -- true
+  touch "$W/proj/go3"
+  wait "$first"
+  echo "$stderr"
+  [ "$status" -eq 0 ]
+  jq -e '.warnings | map(select(.message | test("holds its writable layer"))) | length == 1' <<<"$stderr"
+  # a spec whose layers need a pull: a static berth runs berth-dynamic, and each warning is still shown once
+  mkdir -p "$W/wpull"; [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$W/wpull"
+  cp -a "$W/img" "$W/wpull/src"; echo w >"$W/wpull/src/etc/w"
+  as_runner "$W/bin/berth" -q image pack "$W/wpull/src" -o "$W/wpull/img.tar.zst" >/dev/null
+  printf 'berth: 1\nname: wpull\nimage:\n  - url: %s\nports: ["8080:8080"]\n' "$W/wpull/img.tar.zst" >"$W/proj/wpull.yaml"
+  chmod 644 "$W/proj/wpull.yaml"
+  run --separate-stderr in_proj -vv run -f wpull.yaml -- cat /etc/w
+  echo "$stderr"
+  [ "$status" -eq 0 ]; [ "$output" = w ]
+  [ "$(grep -c 'warning: ports: not acted on yet' <<<"$stderr")" -eq 1 ]
+  run --separate-stderr in_proj pull -f wpull.yaml
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "wpull.yaml:5:1: warning: ports: not acted on yet: berth does not publish ports" ]
+}
+
+@test "the cpus limit is enforced: a busy command is throttled (cpu.stat), or run says the host cannot" {
+  sed -e 's/name: demo/name: cpuspin/' -e 's/cpus: 1/cpus: 0.2/' "$W/proj/berth.yaml" >"$W/proj/cpuspin.yaml"
+  chmod 644 "$W/proj/cpuspin.yaml"
+  mech=$(limit_mech cpus)
+  if [ "$mech" = none ]; then
+    # rootless without a delegated cpu controller: doctor says so, and so does run
+    [ -n "${RUNNER:-}" ] || fail_or_skip "berth doctor: no cpu controller for root"
+    run in_proj run -f cpuspin.yaml -- true
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ (the|and)\ cpus\ limits?\ (is|are)\ not\ enforced\ on\ this\ host ]]
+    return 0
+  fi
+  case "$mech" in
+    "cgroup v1") base=/sys/fs/cgroup/cpu/berth ;;
+    "cgroup v2") base="$(jq -r .cgroup2_dir "$W/doctor.json")/berth" ;;
+  esac
+  # three spinners for 1.5 s at 0.2 CPUs: throttled in most 100 ms periods,
+  # even when other work on the host leaves them less than a core
+  in_proj run -f cpuspin.yaml -- sh -c 'spin() { while :; do :; done; }; spin & spin & spin & sleep 1.5' \
+    >/dev/null 2>&1 3>&- &
+  pid=$!
+  periods=0 throttled=0
+  while kill -0 "$pid" 2>/dev/null; do
+    stat=$(cat "$base"/cpuspin-*/cpu.stat 2>/dev/null || true)
+    p=$(sed -n 's/^nr_periods //p' <<<"$stat") t=$(sed -n 's/^nr_throttled //p' <<<"$stat")
+    if [ -n "$t" ]; then periods=$p throttled=$t; fi
+    sleep 0.05
+  done
+  wait "$pid" || true
+  echo "$mech: $throttled of $periods periods throttled"
+  [ "$periods" -gt 3 ]
+  [ "$throttled" -gt $((periods / 2)) ]
+}
+
+@test "without BERTH_CACHE_DIR and BERTH_STATE_DIR: \$XDG_*_HOME/berth, else ~/.cache/berth and ~/.local/state/berth, each 0700" {
+  x="$W/xdg.$BATS_TEST_NUMBER" h="$W/xhome.$BATS_TEST_NUMBER"
+  mkdir -p "$x" "$h"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$x" "$h"
+  run as_runner sh -c "cd '$W/proj' && env HOME='$h' XDG_CACHE_HOME='$x/cache' XDG_STATE_HOME='$x/state' '$W/bin/berth' -q run --ephemeral -- echo xdg"
+  [ "$status" -eq 0 ]; [ "$output" = xdg ]
+  [ "$(stat -c %a "$x/cache/berth")" = 700 ]; [ "$(stat -c %a "$x/state/berth")" = 700 ]
+  [ -n "$(ls -A "$x/cache/berth")" ]
+  [ ! -e "$h/.cache" ]; [ ! -e "$h/.local" ]
+  # a relative XDG folder is ignored, as the XDG spec says: HOME's are used
+  run as_runner sh -c "cd '$W/proj' && env HOME='$h' XDG_CACHE_HOME=rel '$W/bin/berth' -q run --ephemeral -- echo home"
+  [ "$status" -eq 0 ]; [ "$output" = home ]
+  [ "$(stat -c %a "$h/.cache/berth")" = 700 ]; [ "$(stat -c %a "$h/.local/state/berth")" = 700 ]
+  [ -n "$(ls -A "$h/.cache/berth")" ]
+  [ ! -e "$W/proj/rel" ]
+  [ "$(stat -c %u "$h/.local/state/berth")" = "$(runner_uid)" ]
+}
+
+@test "run says when the memory limit killed the command, or a fork failed at the pids limit" {
+  [ "$(limit_mech memory)" != none ] || [ -n "${RUNNER:-}" ] || fail_or_skip "no cgroup for memory"
+  if [ "$(limit_mech memory)" = none ]; then
+    # no cgroup for this user here: nothing kills the hog, and run says so
+    run in_proj run -- true
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ the\ memory\ (and\ cpus\ )?limits?\ (is|are)\ not\ enforced\ on\ this\ host ]]
+    [[ "$output" != *"killed by"* ]]
+    return 0
+  fi
+  run in_proj run -- probe hog 1024
+  echo "$output"
+  [ "$status" -eq 137 ]
+  [ "$(grep -c '^berth: killed by the memory limit (256MiB)$' <<<"$output")" -eq 1 ]
+  run in_proj run -- sh -c 'kill -KILL $$'
+  [ "$status" -eq 137 ]
+  [[ "$output" != *"memory limit"* ]]
+  if [[ "$(limit_mech pids)" == cgroup* ]]; then
+    run in_proj run -- probe forkbomb 500
+    echo "$output"
+    [[ "$output" == *"berth: fork failed at the pids limit (128)"* ]]
+  fi
+  run in_proj run -- true
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"limit ("* ]]
 }

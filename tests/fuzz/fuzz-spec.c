@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (!err || !startswith(err->msg, "fuzz.yaml:"))
                 abort();
-        if (err->kind != BERTH_E_INVALID && err->kind != BERTH_E_LIMIT && err->kind != BERTH_E_NOTIMPL)
+        if (err->kind != BERTH_E_INVALID && err->kind != BERTH_E_LIMIT && err->kind != BERTH_E_NOTFOUND)
                 abort();
         berth_error_free(err);
         return 0;

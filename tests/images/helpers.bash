@@ -1,16 +1,11 @@
 # Shared by the images bats files. Every test gets its own temp folder and cache;
 # servers are started by the tests on 127.0.0.1 and stopped by pid.
 
-must_work() { [ "${BERTH_TEST_MUST_WORK:-0}" = 1 ]; }
+# must_work, fail_or_skip
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.bash"
 
 # Skip a test that needs a missing kernel feature, or fail when CI says it must work.
-need() {
-  if must_work; then
-    echo "required feature missing: $*" >&2
-    return 1
-  fi
-  skip "$*"
-}
+need() { fail_or_skip "$@"; }
 
 common_setup() {
   T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/berth-images.XXXXXX")

@@ -64,7 +64,8 @@ int main(int argc, char **argv)
         } else if (streq(argv[1], "fetch")) {
                 rc = do_pull(argc - 2, argv + 2, false, &err);
         } else if (streq(argv[1], "stack") && argc >= 4) {
-                rc = images_stack_copy(argv + 3, (size_t) (argc - 3), argv[2], true, &err);
+                rc = images_stack_copy(argv + 3, (size_t) (argc - 3), argv[2], &(struct images_stack_opts) { .link = true },
+                                       &err);
         } else if (streq(argv[1], "pack") && argc == 4) {
                 struct images_pack_result res;
                 rc = images_pack(argv[2], argv[3], &res, &err);

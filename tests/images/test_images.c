@@ -165,7 +165,7 @@ static void stack_copy_whiteouts(void **state)
         assert_int_equal(setxattr(P("%s/d", l1), "user.note", "kept", 4, 0), 0);
         char *layers[] = { l0, l1 };
         _cleanup_free_ char *dest = xasprintf("%s/merged", t);
-        assert_int_equal(images_stack_copy(layers, 2, dest, true, &err), 0);
+        assert_int_equal(images_stack_copy(layers, 2, dest, &(struct images_stack_opts) { .link = true }, &err), 0);
         struct stat st;
         assert_int_equal(stat(P("%s/a/y", dest), &st), 0);
         assert_int_equal(stat(P("%s/a/x", dest), &st), -1);
@@ -178,7 +178,7 @@ static void stack_copy_whiteouts(void **state)
         /* The lower layer keeps what the upper one hides. */
         assert_int_equal(stat(P("%s/a/x", l0), &st), 0);
         /* dest must not exist yet */
-        assert_int_equal(images_stack_copy(layers, 2, dest, true, &err), -1);
+        assert_int_equal(images_stack_copy(layers, 2, dest, &(struct images_stack_opts) { .link = true }, &err), -1);
         berth_error_freep(&err);
         assert_int_equal(rm_rf_at(AT_FDCWD, t, &err), 0);
 }

@@ -112,6 +112,8 @@ int main(int argc, char **argv)
                 berth_log_set_level(BERTH_LOG_DEBUG);
         int status;
         berth_error *e = NULL;
+        struct sandbox_outcome out = {};
+        c.outcome = &out;
         if (sandbox_run(&c, &status, &e) < 0) {
                 char *t = berth_error_text(e);
                 fprintf(stderr, "driver: %s\n", t);
@@ -119,5 +121,8 @@ int main(int argc, char **argv)
                 status = e->kind == BERTH_E_NOCMD ? 127 : e->kind == BERTH_E_NOEXEC ? 126 : 125;
                 berth_error_free(e);
         }
+        if (out.oom_kills || out.pids_max)
+                fprintf(stderr, "driver: oom_kills %llu pids_max %llu\n", (unsigned long long) out.oom_kills,
+                        (unsigned long long) out.pids_max);
         return status;
 }

@@ -2,13 +2,8 @@
 # are copied into a world-readable temp folder so an unprivileged user the
 # tests create can run them too (BERTH_TEST_AS_USER=1).
 
-fail_or_skip() {
-  if [ "${BERTH_TEST_MUST_WORK:-0}" = 1 ]; then
-    echo "required feature missing: $*" >&2
-    return 1
-  fi
-  skip "$*"
-}
+# fail_or_skip: skip, or fail under BERTH_TEST_MUST_WORK=1
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.bash"
 
 # need FEATURE: skip unless `berth doctor` says the host has it.
 need() {

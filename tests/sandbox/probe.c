@@ -261,6 +261,12 @@ int main(int argc, char **argv)
                 return connect_to(argv[2], atoi(argv[3]));
         if (!strcmp(c, "hog") && argc > 2)
                 return hog(atol(argv[2]));
+        if (!strcmp(c, "reserve") && argc > 2) { /* address space, as ASan, Go and the JVM take it */
+                void *p = mmap(NULL, (size_t) atol(argv[2]) << 20, PROT_NONE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                printf("reserve: %s\n", p == MAP_FAILED ? res(-1) : "ok");
+                return 0;
+        }
         if (!strcmp(c, "forkbomb") && argc > 2)
                 return forkbomb(atoi(argv[2]));
         if (!strcmp(c, "write") && argc > 2)

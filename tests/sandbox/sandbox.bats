@@ -20,6 +20,26 @@ setup() {
   [[ "$output" == *"pid: 1"* ]]
 }
 
+@test "it sees only its own mounts" {
+  mkdir -p "$W/mnt-src" && chmod 755 "$W/mnt-src"
+  run sb --bind "$W/mnt-src:/work" --tmpfs /scratch:1048576 -- cat /proc/self/mountinfo
+  echo "$output"
+  [ "$status" -eq 0 ]
+  inside=$(awk '{ print $5 }' <<<"$output")
+  # each mount point is one the sandbox made: its root, /proc and its masks,
+  # /sys and its cgroup view, /dev, /tmp, the generated /etc files, and the two asked for
+  bad=$(grep -Ev '^(/|/proc(/.*)?|/sys(/.*)?|/dev(/.*)?|/tmp|/etc/(hosts|hostname|resolv\.conf)|/work|/scratch)$' <<<"$inside" || true)
+  [ -z "$bad" ]
+  [ "$(grep -cx / <<<"$inside")" -eq 1 ]
+  grep -qx /work <<<"$inside"
+  grep -qx /scratch <<<"$inside"
+  # and none of the host's own (its cgroups, /boot, the folders tests run in ...)
+  for m in $(awk '{ print $5 }' /proc/self/mountinfo | sort -u); do
+    case "$m" in /|/proc|/sys|/sys/*|/dev|/dev/*|/tmp|/work|/scratch) continue ;; esac
+    if grep -qx "$m" <<<"$inside"; then echo "host mount $m is seen inside"; return 1; fi
+  done
+}
+
 @test "mount and keyctl are refused; a new user namespace is not (see the nested sandbox test)" {
   run sb -- sh -c 'probe mount; probe unshare; probe keyctl'
   [ "$status" -eq 0 ]
@@ -80,8 +100,7 @@ setup() {
 }
 
 @test "a non-root user inside has no capabilities" {
-  [ -z "$RUNNER" ] || need subordinate_ids
-  grep -q '"subordinate_ids":true' "$W/doctor.json" || skip "only root is mapped without subordinate ids"
+  need subordinate_ids
   run sb --user 1000:1000 -- probe status
   [ "$status" -eq 0 ]
   [[ "$output" == *"Uid:	1000"* ]]
@@ -126,17 +145,33 @@ except Exception: pass
 
 @test "a memory hog is stopped at the limit inside the sandbox" {
   mech=$(limit_mech memory)
-  [ "$mech" != none ] || fail_or_skip "no mechanism for memory"
+  # rootless without a cgroup, nothing enforces memory (see the next test)
+  [ "$mech" != none ] || [ -n "$RUNNER" ] || fail_or_skip "no mechanism for memory"
+  if [ "$mech" = none ]; then
+    # nothing enforces it for this user here: the hog lives, as doctor says
+    run sb --memory $((64 << 20)) -- probe hog 128
+    [[ "$output" == *"survived 128 MiB"* ]]
+    return 0
+  fi
   run sb --memory $((64 << 20)) -- probe hog 512
   echo "mechanism $mech, status $status: $output"
-  if [ "$mech" = rlimit ]; then
-    [ "$status" -eq 3 ]; [[ "$output" == *"hog: ENOMEM"* ]]
-  else
-    [ "$status" -eq 137 ]
-  fi
+  [ "$status" -eq 137 ]
   [[ "$output" != *"survived"* ]]
+  [[ "$output" =~ "oom_kills "[1-9] ]] # the cgroup's OOM events say so
   run sb -- probe hog 128
   [[ "$output" == *"survived 128 MiB"* ]]
+}
+
+@test "a memory limit never caps address space: large reservations work, with a cgroup or without" {
+  run sb --memory $((64 << 20)) -- sh -c 'ulimit -v; probe reserve 16384'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = unlimited ]
+  [[ "$output" == *"reserve: ok"* ]]
+  if [ -n "$RUNNER" ] && [ "$(limit_mech memory)" = none ]; then
+    run as_runner "$W/bin/berth" doctor
+    [[ "$output" == *"limit memory      none: not enforced"* ]]
+  fi
 }
 
 @test "a fork bomb stops at the pids limit" {
@@ -144,18 +179,48 @@ except Exception: pass
   [ "$mech" != none ] || fail_or_skip "no mechanism for pids"
   run sb --pids 32 -- probe forkbomb 500
   echo "$output"
-  n=$(echo "$output" | sed -n 's/^forked: //p')
-  [ -n "$n" ] && [ "$n" -lt 32 ]
-  # the host still forks
-  run true
-  [ "$status" -eq 0 ]
+  n=$(echo "$output" | sed -n 's/^forked: \([0-9]*\).*/\1/p')
+  # it did fork, up to the limit and no further
+  [ -n "$n" ]
+  [ "$n" -gt 8 ]
+  [ "$n" -lt 32 ]
+  if [[ "$mech" == cgroup* ]]; then [[ "$output" =~ "pids_max "[1-9] ]]; fi
+  # none of the bomb is left to count against the next sandbox
+  run sb --pids 32 -- probe forkbomb 8
+  [[ "$output" == *"forked: 8"* ]]
 }
 
-@test "berth's cgroups are removed afterwards" {
-  [ "$(limit_mech memory)" = "cgroup v1" ] || skip "memory is not limited by cgroup v1 here"
-  sb --memory $((64 << 20)) --pids 64 -- true
-  ! ls /sys/fs/cgroup/memory/berth/ 2>/dev/null | grep -q "sandbox-"
-  ! ls /sys/fs/cgroup/pids/berth/ 2>/dev/null | grep -q "sandbox-"
+# The folders berth's cgroups live in, as `berth doctor` says the memory
+# limit is enforced: none where it is an rlimit.
+berth_cgroup_dirs() {
+  case "$(limit_mech memory)" in
+    "cgroup v1") echo /sys/fs/cgroup/memory/berth /sys/fs/cgroup/pids/berth /sys/fs/cgroup/cpu/berth ;;
+    "cgroup v2") echo "$(jq -r .cgroup2_dir "$W/doctor.json")/berth" ;;
+  esac
+}
+
+@test "berth's cgroups hold the sandbox while it runs and are removed afterwards" {
+  [ -n "$RUNNER" ] || [ "$(limit_mech memory)" != rlimit ] || fail_or_skip "root without cgroups for memory"
+  dirs=$(berth_cgroup_dirs)
+  sb --memory $((64 << 20)) --pids 64 --millicpus 500 -- sleep 2 &
+  pid=$!
+  want=$(wc -w <<<"$dirs") seen=0
+  # seen from the host (inside, a cgroup namespace hides it), while it runs
+  while kill -0 "$pid" 2>/dev/null && [ "$seen" -lt "$want" ]; do
+    seen=0
+    for d in $dirs; do
+      if cat "$d"/sandbox-*/cgroup.procs 2>/dev/null | grep -q .; then seen=$((seen + 1)); fi
+    done
+    sleep 0.05
+  done
+  wait "$pid"
+  echo "cgroup folders: ${dirs:-none (rlimits)}; holding the sandbox: $seen"
+  [ "$seen" -eq "$want" ]
+  [ -n "$RUNNER" ] || [ "$want" -gt 0 ]
+  for d in $dirs; do
+    [ -d "$d" ]
+    [ -z "$(ls "$d" | grep "^sandbox-")" ]
+  done
 }
 
 @test "nofile is enforced" {
@@ -259,7 +324,7 @@ except Exception: pass
 }
 
 @test "a pty follows the caller's terminal" {
-  command -v script >/dev/null || skip "no script(1)"
+  command -v script >/dev/null || fail_or_skip "no script(1)"
   run script -qec "stty cols 91 rows 33; $W/bin/sandbox-driver --root $W/root --tty -- sh -c 'tty; stty size; exit 4'" /dev/null
   echo "$output"
   [[ "$output" == *"/dev/pts/0"* ]]
@@ -319,21 +384,25 @@ except Exception: pass
     -- sh -c 'stat -c %u:%g /bin /etc/passwd; echo new >/etc/new && rm /bin/ps && ls /bin/ps'
   echo "$output"
   [ "$status" -ne 0 ]
-  [ "${lines[0]}" = 0:0 ] && [ "${lines[1]}" = 0:0 ] # the image belongs to the sandbox's root
+  [ "${lines[0]}" = 0:0 ] # the image belongs to the sandbox's root
+  [ "${lines[1]}" = 0:0 ]
   [ "$(cat "$st/upper/etc/new")" = new ]
   [ -c "$st/upper/bin/ps" ] # a whiteout
   [ -L "$lower/bin/ps" ]
   [ ! -e "$lower/etc/new" ]
 }
 
-@test "as root, idmapped layers reach overlay as fds (Linux 6.13+) or stacked on a mountpoint" {
+@test "as root, idmapped layers reach overlay as fds (Linux 6.13+) or stacked on a mountpoint; rootless, user-owned layers" {
   need overlay
-  [ -z "$RUNNER" ] || skip "idmapped layers are for berth run as root"
   # A layer that lost its idmapping would show the image as nobody's (65534).
+  lower="$W/root"
+  if [ -n "$RUNNER" ]; then
+    lower="$W/userroot.$BATS_TEST_NUMBER"; cp -a "$W/root" "$lower"; chown -R "$RUNNER:" "$lower"
+  fi
   for how in "" mountpoint; do
     st="$W/ovl.$BATS_TEST_NUMBER.$how"; mkdir -p "$st"/{upper,work,mnt}
-    chown -R 1879048192:1879048192 "$st"
-    run env BERTH_OVERLAY_LAYERS="$how" "$W/bin/sandbox-driver" --lower "$W/root" \
+    if [ -z "$RUNNER" ]; then chown -R 1879048192:1879048192 "$st"; else chown -R "$RUNNER:" "$st"; fi
+    run as_runner env BERTH_OVERLAY_LAYERS="$how" "$W/bin/sandbox-driver" --lower "$lower" \
       --upper "$st/upper" --work "$st/work" --mnt "$st/mnt" -- stat -c %u:%g /bin /etc/passwd
     echo "${how:-fds}: $output"
     [ "$status" -eq 0 ]
@@ -496,4 +565,121 @@ lookup_fails() {
   [ "$status" -eq 0 ]
   [ -p "$st/upper/etc/passwd" ]
   lookup_fails '`/etc/passwd` is a fifo, not a regular file' "${ovl[@]}"
+}
+
+@test "pid 1 shows only the name berth-init: no host path, argument or environment" {
+  run as_runner env BERTH_PID1_SECRET=host-only-pid1 "$W/bin/sandbox-driver" --root "$W/root" \
+    --cache "$W/home/cache" --env FOO=bar -- sh -c 'ps aux; tr "\0" " " </proc/1/cmdline; echo; cat /proc/1/comm; tr "\0" " " </proc/1/environ'
+  echo "$output"
+  [[ "$output" == *"    1 root     berth-init"* ]]
+  [ "$(sed -n 's/^ *1 root *//p' <<<"$output")" = berth-init ]
+  [[ "$output" == *"
+berth-init 
+berth-init"* ]]
+  for leak in sandbox-driver "$W" --root --cache host-only FOO=bar; do [[ "$output" != *"$leak"* ]]; done
+}
+
+@test "the sandbox's ids: as root 2^31 and more (chown and tar above 65535 work); rootless the subordinate range doctor reports" {
+  if [ -n "$RUNNER" ]; then
+    ids_rootless
+    return
+  fi
+  grep -q '"ids":2147549183' "$W/doctor.json"
+  python3 -c '
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for name, uid in (("d/", 200000), ("d/f", 200000)):
+        i = tarfile.TarInfo(name); i.uid = i.gid = uid
+        if name.endswith("/"): i.type = tarfile.DIRTYPE; i.mode = 0o755; t.addfile(i)
+        else: i.size = 2; t.addfile(i, io.BytesIO(b"x\n"))
+' "$W/ids.tar"
+  out="$W/idout.$BATS_TEST_NUMBER"; mkdir -p "$out"; chown 1879048192:1879048192 "$out"; cp "$W/ids.tar" "$out/"
+  run "$W/bin/sandbox-driver" --root "$W/root" --bind "$out:/out" -- sh -c 'cd /out && touch f &&
+    busybox chown 100000:100001 f && stat -c %u:%g f && busybox tar -xf ids.tar && stat -c %u:%g d d/f &&
+    touch g && busybox chown 2000000000:2000000000 g && stat -c %u:%g g'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$output" = "100000:100001
+200000:200000
+200000:200000
+2000000000:2000000000" ]
+  # on the host: ids above 65535 are 2^31 + (id - 65536), where no user database hands out ids
+  [ "$(stat -c %u:%g "$out/d/f")" = "$((2147483648 + 200000 - 65536)):$((2147483648 + 200000 - 65536))" ]
+  [ "$(stat -c %u "$out/f")" = $((2147483648 + 100000 - 65536)) ]
+}
+
+# Rootless, the sandbox has the user's subordinate range, and doctor says how large it is.
+ids_rootless() {
+  need subordinate_ids
+  n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ids"])' "$W/doctor.json")
+  run sb -- cat /proc/self/uid_map
+  echo "$output"
+  [ "$(awk '{ s += $3 } END { print s }' <<<"$output")" = "$n" ]
+  run as_runner "$W/bin/berth" doctor
+  [[ "$output" == *"ids inside        $n (your user and its range"* ]]
+}
+
+@test "/sys is read-only, firmware masked; /sys/fs/cgroup shows the sandbox's own limits, read-only" {
+  mech=$(limit_mech memory)
+  run sb --memory $((64 << 20)) --pids 50 -- sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null ||
+    cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>/dev/null || echo no-cgroup: $(ls -A /sys/fs/cgroup);
+    for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max /sys/fs/cgroup/x /sys/x /sys/kernel/x; do
+      echo 1 >$f && echo "wrote $f"; done; mkdir /sys/fs/cgroup/memory/x /sys/fs/cgroup/x && echo made-cgroup;
+    echo "firmware: $(ls -A /sys/firmware | wc -l)"; ls /sys/class/net; grep " /sys" /proc/self/mountinfo | grep -v " ro,";
+    grep " /sys/fs/cgroup/memory \| /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f4,5,9; grep memory /proc/self/cgroup'
+  echo "mechanism $mech: $output"
+  [ "$status" -eq 0 ]
+  case "$mech" in
+    none) [ "${lines[0]}" = "no-cgroup:" ] ;;
+    *) [ "${lines[0]}" = $((64 << 20)) ] && [ "${lines[1]}" = 50 ] || false ;;
+  esac
+  [[ "$output" != *wrote* && "$output" != *made-cgroup* ]]
+  [[ "$output" == *"firmware: 0"* ]]
+  [[ "$output" == *"
+lo"* && "$output" != *eth* ]] # this network namespace's devices
+  # every mount under /sys is read-only, and the sandbox's cgroup is its namespace's root
+  [[ "$output" != *" - sysfs "* && "$output" != *" - cgroup"* && "$output" != *" - tmpfs "* ]]
+  [ "$mech" = none ] || [[ "$output" =~ memory:/$ ]]
+  # mounted with the cgroup as its root, as the JVM matches mountinfo against /proc/self/cgroup
+  case "$mech" in
+    "cgroup v1") [[ "$output" == *"/ /sys/fs/cgroup/memory cgroup"* ]] ;;
+    "cgroup v2") [[ "$output" == *"/ /sys/fs/cgroup cgroup2"* ]] ;;
+  esac
+  [ -z "$RUNNER" ] || [ "$mech" != "cgroup v1" ] || fail "a user got a v1 cgroup"
+}
+
+@test "with the host's network, /sys is the host's, read-only, without its cgroups or kernel filesystems" {
+  run sb --net host -- sh -c 'for d in /sys/fs/cgroup /sys/kernel/debug /sys/kernel/security /sys/firmware; do ls -A $d | wc -l; done | sort -u;
+    touch /sys/x /sys/kernel/x 2>&1; grep " /sys" /proc/self/mountinfo | grep -v " ro,"; echo done'
+  echo "$output"
+  [ "${lines[0]}" = 0 ]
+  [[ "$output" == *"Read-only file system"* && "$output" == *done* ]]
+  [[ "$output" != *" - "* ]] # no writable mount under /sys
+  run sb --net host --memory $((64 << 20)) -- sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null'
+  [ "$(limit_mech memory)" = none ] || [ "${lines[0]}" = $((64 << 20)) ]
+}
+
+@test "the cgroup view: as root on v1 the same whether berth binds it or the init mounts it; otherwise the init's own" {
+  mech=$(limit_mech memory)
+  if [ "$mech" != "cgroup v1" ]; then
+    # the init mounts the view itself: cgroup2's limit file, or nothing without a cgroup
+    run as_runner env BERTH_CGROUP_VIEW=mount "$W/bin/sandbox-driver" --root "$W/root" --memory $((32 << 20)) -- \
+      sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null; ls -A /sys/fs/cgroup | wc -l'
+    echo "$mech: $output"
+    [ "$status" -eq 0 ]
+    case "$mech" in
+      "cgroup v2") [ "${lines[0]}" = $((32 << 20)) ] ;;
+      *) [ "$output" = 0 ] ;;
+    esac
+    return 0
+  fi
+  for how in "" mount; do
+    run env BERTH_CGROUP_VIEW="$how" "$W/bin/sandbox-driver" --root "$W/root" --memory $((32 << 20)) --pids 40 -- \
+      sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; echo 1 >/sys/fs/cgroup/pids/pids.max;
+        grep " /sys/fs/cgroup/" /proc/self/mountinfo | cut -d" " -f4,5,6'
+    echo "${how:-bind}: $output"
+    [ "${lines[0]}" = $((32 << 20)) ] && [ "${lines[1]}" = 40 ] || false
+    [[ "$output" == *"Read-only file system"* ]]
+    [[ "$output" == *"/ /sys/fs/cgroup/memory ro,"* && "$output" == *"/ /sys/fs/cgroup/pids ro,"* ]]
+  done
 }

@@ -118,6 +118,41 @@ static void test_v2_delegation_detected(void **state)
         assert_int_not_equal(mem, SANDBOX_LIMIT_CGROUP2);
 }
 
+/* The kernel's counters of what a limit did, as the files read after a run. */
+static void test_v2_outcome(void **state)
+{
+        struct cgroup_handle h = { .mech = SANDBOX_LIMIT_CGROUP2, .dirs = { tree }, .n_dirs = 1, .memory = true,
+                                   .pids = true };
+        struct sandbox_outcome o;
+        cgroup_read_outcome(&h, &o);
+        assert_int_equal(o.oom_kills, 0);
+        assert_int_equal(o.pids_max, 0);
+        put("memory.events", "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n");
+        put("pids.events", "max 7\n");
+        cgroup_read_outcome(&h, &o);
+        assert_int_equal(o.oom_kills, 1);
+        assert_int_equal(o.pids_max, 7);
+        /* a limit the cgroup does not enforce says nothing */
+        h.memory = false;
+        cgroup_read_outcome(&h, &o);
+        assert_int_equal(o.oom_kills, 0);
+}
+
+static void test_v1_outcome(void **state)
+{
+        _cleanup_free_ char *mem = xasprintf("%s/m", tree), *pids = xasprintf("%s/p", tree);
+        assert_int_equal(mkdir(mem, 0755), 0);
+        assert_int_equal(mkdir(pids, 0755), 0);
+        put("m/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+        put("p/pids.events", "max 2\n");
+        struct cgroup_handle h = { .mech = SANDBOX_LIMIT_CGROUP1, .dirs = { mem, pids }, .ctrl = { "memory", "pids" },
+                                   .n_dirs = 2, .memory = true, .pids = true };
+        struct sandbox_outcome o;
+        cgroup_read_outcome(&h, &o);
+        assert_int_equal(o.oom_kills, 3);
+        assert_int_equal(o.pids_max, 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -125,6 +160,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_v2_missing_file_is_an_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_v1_files, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_v2_delegation_detected, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_v2_outcome, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_v1_outcome, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

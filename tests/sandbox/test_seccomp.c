@@ -253,12 +253,21 @@ static void test_named_calls(void **state)
         static const char *const refused[] = { "keyctl", "add_key", "request_key", "bpf", "open_by_handle_at",
                                                "perf_event_open", "kexec_load", "init_module", "finit_module",
                                                "delete_module", "reboot", "swapon", "migrate_pages", "move_pages",
-                                               "vm86", "iopl", "ioperm", "userfaultfd", "ptrace_not_a_call" };
+                                               "vm86", "iopl", "ioperm", "userfaultfd" };
         static const char *const allowed[] = { "read", "unshare", "setns", "mount", "umount2", "pivot_root",
                                                "chroot", "clone3", "get_mempolicy", "set_mempolicy", "mbind",
                                                "socketpair", "set_thread_area" };
         uint32_t abi[3];
         size_t n_abis = abis(abi);
+        /* Every name is a real call on some ABI: one libseccomp cannot
+         * resolve anywhere would test nothing. */
+        for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+                bool known = false;
+                for (size_t a = 0; a < n_abis; a++)
+                        known |= seccomp_syscall_resolve_name_arch(abi[a], refused[i]) >= 0;
+                if (!known)
+                        fail_msg("%s: libseccomp knows no such call", refused[i]);
+        }
         for (size_t a = 0; a < n_abis; a++) {
                 for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
                         int nr = seccomp_syscall_resolve_name_arch(abi[a], refused[i]);

@@ -133,11 +133,11 @@ teardown() {
   [[ "$stderr" == 'deep.yaml:1:67: a[0]'*': nesting deeper than the limit of 64 levels' ]]
 }
 
-@test "validate: extends is refused at its line with exit 1 until spec repositories exist" {
+@test "validate: extends without any repository is refused at its line with exit 1" {
   sed -i 's/^version: 1.4.0/extends: base-debian@^2.1/' berth.yaml
-  run --separate-stderr "$BERTH" validate
+  run --separate-stderr env -u BERTH_SPEC_REPOS "$BERTH" validate
   [ "$status" -eq 1 ]
-  [ "$stderr" = 'berth.yaml:3:10: extends: cannot resolve "base-debian@^2.1": spec repositories are not implemented yet' ]
+  [ "$stderr" = 'berth.yaml:3:10: extends: cannot resolve "base-debian@^2.1": no spec repository is configured (--repo, BERTH_SPEC_REPOS or repos:)' ]
 }
 
 @test "validate: bad usage exits 2" {
@@ -220,13 +220,10 @@ teardown() {
   [ "$stderr" = 'berth.yaml:2:7: name: expected a name matching [a-z0-9][a-z0-9-]{0,62}, got "Payments"' ]
 }
 
-@test "spec publish and spec diff are not implemented yet: exit 1" {
+@test "spec publish without --repo is a usage error" {
   run --separate-stderr "$BERTH" spec publish
-  [ "$status" -eq 1 ]
-  [ "$stderr" = 'berth: spec publish: not implemented yet' ]
-  run --separate-stderr "$BERTH" spec diff
-  [ "$status" -eq 1 ]
-  [ "$stderr" = 'berth: spec diff: not implemented yet' ]
+  [ "$status" -eq 2 ]
+  [ "$stderr" = 'berth: spec publish: give the repository folder to publish to with one --repo DIR' ]
 }
 
 @test "spec: a missing or unknown subcommand is a usage error" {

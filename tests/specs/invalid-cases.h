@@ -27,7 +27,7 @@ static const struct invalid_case invalid_cases[] = {
         { B "imgae: []\n", "t.yaml:4:1: imgae: unknown key; did you mean \"image\"?" },
         { B "frobnicate: 1\n",
           "t.yaml:4:1: frobnicate: unknown key; expected one of berth, name, version, description, extends, image, "
-          "workdir, mounts, env, user, resources, network, ports, security, services" },
+          "workdir, mounts, env, user, resources, network, ports, security, services, repos, final" },
         /* berth, name, version, extends */
         { "name: app\nimage: [{url: ./a.tar}]\n", "t.yaml:1:1: berth: required key is missing" },
         { "berth: 2\nname: app\n", "t.yaml:1:8: berth: expected 1 (the only schema version), got \"2\"" },
@@ -43,8 +43,9 @@ static const struct invalid_case invalid_cases[] = {
         { B "extends: base@^x\n",
           "t.yaml:4:10: extends: expected name@range like base-debian@^2.1, ~1.2.3 or 1.4.0, got \"base@^x\"" },
         { "berth: 1\nname: app\nextends: base-debian@^2.1\n",
-          "t.yaml:3:10: extends: cannot resolve \"base-debian@^2.1\": spec repositories are not implemented yet",
-          BERTH_E_NOTIMPL },
+          "t.yaml:3:10: extends: cannot resolve \"base-debian@^2.1\": no spec repository is configured (--repo, "
+          "BERTH_SPEC_REPOS or repos:)",
+          BERTH_E_NOTFOUND },
         /* image */
         { "berth: 1\nname: app\n", "t.yaml:1:1: image: required key is missing" },
         { "berth: 1\nname: app\nimage: []\n", "t.yaml:3:8: image: expected a list of layers, got an empty list" },
