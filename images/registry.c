@@ -169,6 +169,17 @@ static char *auth_hint(const struct registry *r)
                          run && *run ? run : "$XDG_RUNTIME_DIR", "/containers/auth.json");
 }
 
+/* The registry's credentials go to the registry only, never to a mirror. */
+static const char *basic_for(const struct registry *r)
+{
+        return r->endpoints[r->endpoint + 1] == NULL ? r->basic : NULL;
+}
+
+static char *basic_header(const struct registry *r)
+{
+        return basic_for(r) ? xasprintf("Authorization: Basic %s", basic_for(r)) : NULL;
+}
+
 int registry_open(const struct oci_ref *ref, const struct images_opts *opts, struct registry *ret, berth_error **err)
 {
         if (dl_curl_load(err) < 0 || dl_crypto_load(err) < 0)
@@ -189,8 +200,7 @@ int registry_open(const struct oci_ref *ref, const struct images_opts *opts, str
         r.ref_text = oci_ref_string(ref);
         r.endpoints = endpoints_for(ref);
         find_credentials(&r);
-        if (r.basic)
-                r.authorization = xasprintf("Authorization: Basic %s", r.basic);
+        r.authorization = basic_header(&r);
         *ret = r;
         return 0;
 }
@@ -421,7 +431,7 @@ static int get_token(struct registry *r, const char *challenge, berth_error **er
         _cleanup_free_ char *url = token_url(r, challenge, err), *token = NULL;
         if (!url)
                 return -1;
-        _cleanup_free_ char *basic = r->basic ? xasprintf("Authorization: Basic %s", r->basic) : NULL;
+        _cleanup_free_ char *basic = basic_header(r);
         struct req q = {};
         dynbuf_init(&q.body, TOKEN_MAX, "token answer");
         long status = 0;
@@ -491,7 +501,7 @@ int registry_get(struct registry *r, const char *kind, const char *name, const c
                  struct registry_reply *ret, berth_error **err)
 {
         /* A mirror that fails or lacks the content hands over to the next. */
-        for (;; r->endpoint++) {
+        for (;;) {
                 bool last = r->endpoints[r->endpoint + 1] == NULL;
                 _cleanup_error_ berth_error *e = NULL;
                 long status = 0;
@@ -508,8 +518,9 @@ int registry_get(struct registry *r, const char *kind, const char *name, const c
                         return -1;
                 }
                 log_debug("registry: %s: %s; trying the next endpoint", r->endpoints[r->endpoint], e->msg);
+                r->endpoint++;
                 free(r->authorization);
-                r->authorization = r->basic ? xasprintf("Authorization: Basic %s", r->basic) : NULL;
+                r->authorization = basic_header(r);
         }
 }
 

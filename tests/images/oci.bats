@@ -401,3 +401,20 @@ archive_spec() {
   [[ "$output" == *$'\nhello-from-config from /srv\n'* ]]
   [[ "$output" == *$'\nset by berth.yaml; hello-from-config in /srv\nfrom layer two\n'* ]]
 }
+
+@test "oci: a registry's credentials never go to its mirror" {
+  start_fakeregistry
+  mirror=$REG
+  mirrorlog=$REGLOG
+  start_fakeregistry
+  export XDG_RUNTIME_DIR=$T/run
+  mkdir -p "$XDG_RUNTIME_DIR/containers"
+  echo "{\"auths\": {\"$REG\": {\"auth\": \"$(printf u:p | base64)\"}}}" >"$XDG_RUNTIME_DIR/containers/auth.json"
+  export BERTH_REGISTRY_MIRRORS="$REG=$mirror"
+  # the mirror has no basic/app that it would serve without credentials: it refuses, the registry serves
+  resolve "$REG/basic/app:1"
+  [ "$status" -eq 0 ]
+  grep -q "^GET /v2/basic/app/manifests/1 -$" "$mirrorlog"
+  ! grep -q "Basic" "$mirrorlog"
+  grep -q "^GET /v2/basic/app/manifests/1 Basic $(printf u:p | base64)$" "$REGLOG"
+}
