@@ -203,8 +203,8 @@ static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const st
         }
         fflush(stdout);
         if (!pinned)
-                fprintf(stderr, "warning: %s:%d:%d: %s is not pinned by a digest; it resolved to %s\n", l->pos.file,
-                        l->pos.line, l->pos.col, im->reference, im->manifest_digest);
+                berth_warn_at(&ctx->warnings, l->pos.file, l->pos.line, l->pos.col, "oci",
+                              "%s is not pinned by a digest; it resolved to %s", im->reference, im->manifest_digest);
 }
 
 /* Each OCI image or archive of the environment and its services; a tag is

@@ -271,7 +271,7 @@ cache_entries() {
   run "$BERTH" pull -f "$T/berth.yaml"
   [ "$status" -eq 0 ]
   [[ "${lines[0]}" == "image $REG/good/app:1 sha256:"*" 2 layers" ]]
-  [[ "${lines[1]}" == "warning: $T/berth.yaml:4:5: $REG/good/app:1 is not pinned by a digest; it resolved to sha256:"* ]]
+  [[ "${lines[1]}" == "$T/berth.yaml:4:5: warning: oci: $REG/good/app:1 is not pinned by a digest; it resolved to sha256:"* ]]
   digest=${lines[1]##* }
   # two layers; their blobs, the manifest and the config
   [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | wc -l)" -eq 2 ]
