@@ -10,7 +10,7 @@
 
 #include "oci.h"
 
-#define RECORD_MAX 256
+#define RECORD_MAX 8192       /* a key (a reference is at most 4 KiB) and three digests */
 
 void images_oci_image_done(struct images_oci_image *im)
 {
@@ -82,11 +82,12 @@ int oci_from_record(struct store *s, int records, const char *key, struct oci_im
         _cleanup_free_ char *name = record_name(key), *rec = NULL, *m = NULL, *c = NULL;
         _cleanup_error_ berth_error *e = NULL;
         size_t rlen = 0, mlen = 0, clen = 0;
-        char mhex[65], chex[65];
+        char mhex[65], chex[65], thex[65] = "";
         const char *nl;
         if (read_file_bounded(records, name, RECORD_MAX, "record", &rec, &rlen, &e) < 0 || !(nl = strchr(rec, '\n')) ||
             (size_t) (nl - rec) != strlen(key) || strncmp(rec, key, strlen(key)) != 0 ||
-            sscanf(nl + 1, "%64s %64s", mhex, chex) != 2 || !sha256_valid_hex(mhex) || !sha256_valid_hex(chex))
+            sscanf(nl + 1, "%64s %64s %64s", mhex, chex, thex) < 2 || !sha256_valid_hex(mhex) ||
+            !sha256_valid_hex(chex))
                 return -1;
         if (read_blob(s, mhex, OCI_MANIFEST_MAX, &m, &mlen) < 0 ||
             oci_manifest_parse(m, mlen, NULL, &im->manifest, &e) < 0 || im->manifest.kind != OCI_KIND_MANIFEST ||
@@ -97,6 +98,7 @@ int oci_from_record(struct store *s, int records, const char *key, struct oci_im
                 if (!store_has_layer(s, im->manifest.items[i].hex))
                         return -1;
         memcpy(im->manifest_hex, mhex, 65);
+        memcpy(im->top_hex, sha256_valid_hex(thex) ? thex : mhex, 65);
         return 0;
 }
 
@@ -175,7 +177,8 @@ int oci_keep_documents(struct store *s, int records, const char *key, const stru
         if (!store_has_blob(s, im->manifest.config.hex) &&
             write_file_atomic(s->blobs_fd, im->manifest.config.hex, im->config_json, im->config_len, 0444, err) < 0)
                 return -1;
-        _cleanup_free_ char *rec = xasprintf("%s\n%s %s\n", key, im->manifest_hex, im->manifest.config.hex);
+        _cleanup_free_ char *rec = xasprintf("%s\n%s %s %s\n", key, im->manifest_hex, im->manifest.config.hex,
+                                             *im->top_hex ? im->top_hex : im->manifest_hex);
         return write_file_atomic(records, name, rec, strlen(rec), 0600, err);
 }
 
@@ -197,6 +200,21 @@ static int from_registry(struct store *s, const struct images_opts *opts, const 
         return rc < 0 ? berth_error_wrap(err, "%s", r.ref_text) : 0;
 }
 
+/* A pull of a tag that the cache holds: one HEAD says whether it moved.
+ * 1 unchanged, 0 changed (or the registry does not say), -1 error. */
+static int tag_unchanged(const struct images_opts *opts, const struct oci_ref *ref, const char *top_hex,
+                         berth_error **err)
+{
+        _cleanup_(registry_closep) struct registry r = {};
+        char hex[65];
+        if (dl_crypto_load(err) < 0 || dl_curl_load(err) < 0 || registry_open(ref, opts, &r, err) < 0)
+                return -1;
+        int rc = registry_head_digest(&r, hex, err);
+        if (rc < 0)
+                return berth_error_wrap(err, "%s", r.ref_text);
+        return rc == 0 && streq(hex, top_hex);
+}
+
 int images_pull_oci(const struct images_opts *opts, const char *reference, const char *platform, bool refresh,
                     struct images_oci_image *ret, berth_error **err)
 {
@@ -214,7 +232,13 @@ int images_pull_oci(const struct images_opts *opts, const char *reference, const
                 return -1;
         _cleanup_free_ char *text = oci_ref_string(&ref), *key = oci_record_key(text, &want);
         _cleanup_(oci_image_donep) struct oci_image im = {};
-        bool cached = (!refresh || ref.digest) && oci_from_record(&s, records, key, &im) == 0;
+        bool cached = oci_from_record(&s, records, key, &im) == 0;
+        if (cached && refresh && !ref.digest) {
+                int same = tag_unchanged(opts, &ref, im.top_hex, err);
+                if (same < 0)
+                        return -1;
+                cached = same;
+        }
         if (!cached) {
                 oci_image_done(&im);
                 if (dl_crypto_load(err) < 0 || dl_curl_load(err) < 0 ||

@@ -95,6 +95,7 @@ struct registry {
         char *auth_file;          /* the file basic came from, or NULL */
         const struct images_opts *opts;
         unsigned timeout_s;       /* bound on one manifest, config or token request */
+        char top_hex[65];         /* the first document the reference named */
 };
 #define REGISTRY_INIT { .endpoint = 0 }
 
@@ -114,12 +115,16 @@ static inline void registry_closep(struct registry *r) { registry_close(r); }
  * the token dance on a 401. kind is "manifests" or "blobs". */
 int registry_get(struct registry *r, const char *kind, const char *name, const char *accept, size_t max,
                  struct registry_reply *ret, berth_error **err);
+/* HEAD the reference's tag: 0 and its digest from Docker-Content-Digest,
+ * 1 when the registry gives none. */
+int registry_head_digest(struct registry *r, char ret_hex[static 65], berth_error **err);
 /* Where a layer blob is, for the downloader, and the header it needs. */
 char *registry_blob_url(const struct registry *r, const char *hex);
 
 /* An image resolved from a reference: its manifest (after the index, if
  * any), verified, and its config, verified and parsed. */
 struct oci_image {
+        char top_hex[65];         /* what the reference names (an index, or the manifest) */
         char manifest_hex[65];
         char *manifest_json;
         size_t manifest_len;

@@ -224,6 +224,7 @@ char *registry_blob_url(const struct registry *r, const char *hex)
 /* ---- one request ------------------------------------------------------------ */
 
 struct req {
+        bool head;                /* HEAD: headers only */
         dynbuf body;
         char *content_type, *digest, *challenge;
         char errbuf[CURL_ERROR_SIZE];
@@ -341,6 +342,8 @@ static int request(const struct registry *r, const char *url, const char *accept
         if (authorization)
                 headers = sym_curl_slist_append(headers, authorization);
         setup(r, h, url, headers, q);
+        if (q->head)
+                sym_curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
         CURLcode rc = sym_curl_easy_perform(h);
         if (rc != CURLE_OK)
                 return transport_error(r, url, rc, q, err);
@@ -467,12 +470,12 @@ static int status_error(struct registry *r, const char *kind, const char *name, 
 }
 
 /* One endpoint: the request, and once more after a 401 with a challenge. */
-static int get_at(struct registry *r, const char *kind, const char *name, const char *accept, size_t max,
+static int get_at(struct registry *r, const char *kind, const char *name, const char *accept, size_t max, bool head,
                   struct registry_reply *ret, long *ret_status, berth_error **err)
 {
         _cleanup_free_ char *url = xasprintf("%s/v2/%s/%s/%s", r->endpoints[r->endpoint], r->ref.repository, kind, name);
         for (int attempt = 0;; attempt++) {
-                struct req q = {};
+                struct req q = { .head = head };
                 dynbuf_init(&q.body, max, streq(kind, "manifests") ? "manifest" : "blob");
                 long status = 0;
                 if (request(r, url, accept, r->authorization, &q, &status, err) < 0) {
@@ -497,8 +500,8 @@ static int get_at(struct registry *r, const char *kind, const char *name, const 
         }
 }
 
-int registry_get(struct registry *r, const char *kind, const char *name, const char *accept, size_t max,
-                 struct registry_reply *ret, berth_error **err)
+static int ask(struct registry *r, const char *kind, const char *name, const char *accept, size_t max, bool head,
+               struct registry_reply *ret, berth_error **err)
 {
         /* A mirror that fails or lacks the content hands over to the next. */
         for (;;) {
@@ -506,7 +509,7 @@ int registry_get(struct registry *r, const char *kind, const char *name, const c
                 _cleanup_error_ berth_error *e = NULL;
                 long status = 0;
                 struct registry_reply reply = {};
-                int rc = get_at(r, kind, name, accept, max, &reply, &status, &e);
+                int rc = get_at(r, kind, name, accept, max, head, &reply, &status, &e);
                 if (rc == 0 && status == 200) {
                         *ret = reply;
                         return 0;
@@ -524,6 +527,35 @@ int registry_get(struct registry *r, const char *kind, const char *name, const c
         }
 }
 
+int registry_get(struct registry *r, const char *kind, const char *name, const char *accept, size_t max,
+                 struct registry_reply *ret, berth_error **err)
+{
+        return ask(r, kind, name, accept, max, false, ret, err);
+}
+
+static char *accept_manifests(void)
+{
+        _cleanup_dynbuf_ dynbuf b;
+        dynbuf_init(&b, 1024, "Accept");
+        for (size_t i = 0; oci_manifest_types[i]; i++)
+                (void) dynbuf_printf(&b, NULL, "%s%s", i ? ", " : "", oci_manifest_types[i]);
+        return dynbuf_take(&b, NULL);
+}
+
+int registry_head_digest(struct registry *r, char ret_hex[static 65], berth_error **err)
+{
+        _cleanup_free_ char *accept = accept_manifests();
+        struct registry_reply reply = {};
+        if (ask(r, "manifests", r->ref.tag, accept, OCI_MANIFEST_MAX, true, &reply, err) < 0)
+                return -1;
+        const char *hex = reply.digest ? startswith(reply.digest, "sha256:") : NULL;
+        int rc = hex && sha256_valid_hex(hex) ? 0 : 1;
+        if (rc == 0)
+                memcpy(ret_hex, hex, 65);
+        registry_reply_done(&reply);
+        return rc;
+}
+
 /* ---- resolving a reference ----------------------------------------------------- */
 
 void oci_image_done(struct oci_image *im)
@@ -535,14 +567,6 @@ void oci_image_done(struct oci_image *im)
         *im = (struct oci_image){};
 }
 
-static char *accept_manifests(void)
-{
-        _cleanup_dynbuf_ dynbuf b;
-        dynbuf_init(&b, 1024, "Accept");
-        for (size_t i = 0; oci_manifest_types[i]; i++)
-                (void) dynbuf_printf(&b, NULL, "%s%s", i ? ", " : "", oci_manifest_types[i]);
-        return dynbuf_take(&b, NULL);
-}
 
 static bool seen_before(char seen[][65], size_t n, const char *hex)
 {
@@ -608,6 +632,7 @@ static int fetch_first(struct registry *r, struct registry_reply *m, char hex[st
 {
         if (fetch_manifest(r, NULL, r->ref.digest ? r->ref.digest : r->ref.tag, NULL, 0, m, hex, err) < 0)
                 return -1;
+        memcpy(r->top_hex, hex, 65);
         if (r->ref.digest && !streq(hex, r->ref.digest + 7))
                 return berth_error_make(err, BERTH_E_DIGEST, 0, "manifest: digest mismatch: expected %s, got sha256:%s",
                                         r->ref.digest, hex);
@@ -677,6 +702,7 @@ int registry_resolve(struct registry *r, const struct oci_platform *want, struct
                 oci_image_done(&im);
                 return berth_error_wrap(err, "%s", r->ref_text);
         }
+        memcpy(im.top_hex, r->top_hex, 65);
         *ret = im;
         return 0;
 }

@@ -273,6 +273,11 @@ cache_entries() {
   [[ "${lines[0]}" == "image $REG/good/app:1 sha256:"*" 2 layers" ]]
   [[ "${lines[1]}" == "$T/berth.yaml:4:5: warning: oci: $REG/good/app:1 is not pinned by a digest; it resolved to sha256:"* ]]
   digest=${lines[1]##* }
+  # the tag again: one HEAD says it did not move
+  n=$(wc -l <"$REGLOG")
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$(tail -n +$((n + 1)) "$REGLOG")" = "HEAD /v2/good/app/manifests/1 -" ]
   # two layers; their blobs, the manifest and the config
   [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | wc -l)" -eq 2 ]
   [ "$(ls "$BERTH_CACHE_DIR/blobs/sha256" | wc -l)" -eq 4 ]
