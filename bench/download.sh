@@ -14,30 +14,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$S/nginx/logs" "$S/nginx/tmp" "$S/www"
-ln "$ARCHIVE" "$S/www/usr.tar.zst" 2>/dev/null || cp "$ARCHIVE" "$S/www/usr.tar.zst"
-cat >"$S/nginx/nginx.conf" <<CONF
-daemon off;
-user $(id -un) $(id -gn);
-worker_processes 1;
-pid $S/nginx/nginx.pid;
-error_log $S/nginx/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $S/nginx/tmp; proxy_temp_path $S/nginx/tmp; fastcgi_temp_path $S/nginx/tmp;
-  uwsgi_temp_path $S/nginx/tmp; scgi_temp_path $S/nginx/tmp;
-  sendfile on;
-  server { listen 127.0.0.1:$port; root $S/www; }
-}
-CONF
-nginx -p "$S/nginx" -c "$S/nginx/nginx.conf" -e "$S/nginx/logs/error.log" &
-NGINX_PID=$!
-for _ in $(seq 100); do
-  curl -fso /dev/null -r 0-0 "http://127.0.0.1:$port/usr.tar.zst" && break
-  sleep 0.05
-done
+start_nginx "$S"
+port=$NGINX_PORT
 
 size=$(stat -c %s "$ARCHIVE")
 sha=$(sha256sum "$ARCHIVE" | cut -d' ' -f1)

@@ -26,6 +26,36 @@ scratch() {
   mktemp -d "$base/berth-bench.XXXXXX"
 }
 
+# start_nginx DIR: nginx as a user process on a free loopback port, serving
+# the archive as /usr.tar.zst from DIR/www. Sets NGINX_PORT and NGINX_PID.
+start_nginx() {
+  local d=$1
+  NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$d/nginx/logs" "$d/nginx/tmp" "$d/www"
+  ln "$ARCHIVE" "$d/www/usr.tar.zst" 2>/dev/null || cp "$ARCHIVE" "$d/www/usr.tar.zst"
+  cat >"$d/nginx/nginx.conf" <<CONF
+daemon off;
+user $(id -un) $(id -gn);
+worker_processes 1;
+pid $d/nginx/nginx.pid;
+error_log $d/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $d/nginx/tmp; proxy_temp_path $d/nginx/tmp; fastcgi_temp_path $d/nginx/tmp;
+  uwsgi_temp_path $d/nginx/tmp; scgi_temp_path $d/nginx/tmp;
+  sendfile on;
+  server { listen 127.0.0.1:$NGINX_PORT; root $d/www; }
+}
+CONF
+  nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" -e "$d/nginx/logs/error.log" &
+  NGINX_PID=$!
+  for _ in $(seq 100); do
+    curl -fso /dev/null -r 0-0 "http://127.0.0.1:$NGINX_PORT/usr.tar.zst" && break
+    sleep 0.05
+  done
+}
+
 # warm_memory DIR MB: write and delete MB of zeroes in DIR (the tmpfs the next
 # run writes to). On a virtual machine, memory freed a few seconds earlier
 # has often gone back to the host, and touching it again costs 2-3x as much

@@ -63,6 +63,11 @@ int berth_passwd(uid_t uid, char **ret_name, char **ret_home, berth_error **err)
 /* Prefix context onto an existing error; returns -1. No-op if *err is NULL. */
 int berth_error_wrap(berth_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Hand the error in *from on to err, keeping the first (if *err is already
+ * set, *from is dropped); *from is NULL afterwards. Returns -1. For an error
+ * a callback or another thread kept aside. */
+int berth_error_move(berth_error **err, berth_error **from);
+
 /* The one-line text a user sees: msg, plus ": strerror(errnum)" if set. */
 char *berth_error_text(const berth_error *e);
 void berth_error_free(berth_error *e);

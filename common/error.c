@@ -40,6 +40,14 @@ int berth_error_wrap(berth_error **err, const char *fmt, ...)
         return -1;
 }
 
+int berth_error_move(berth_error **err, berth_error **from)
+{
+        if (err && !*err)
+                *err = TAKE_PTR(*from);
+        berth_error_freep(from);
+        return -1;
+}
+
 char *berth_error_text(const berth_error *e)
 {
         if (!e)

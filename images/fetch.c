@@ -35,6 +35,9 @@ struct xfer {
         bool active, done;
         uint64_t next_try_ms;
         uint64_t start_ms, last_event_ms;
+        uint64_t received;         /* bytes of every attempt */
+        uint64_t mark_ms, mark_bytes; /* the deadline runs from here (the last MiB) */
+        char last_failure[CURL_ERROR_SIZE + 64]; /* why the last attempt failed */
         berth_error *err;          /* set by a callback to stop the transfer */
         char errbuf[CURL_ERROR_SIZE];
 };
@@ -126,6 +129,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         /* The hasher thread hashes and writes; see hasher.c. */
         hasher_update(x->hasher, ptr, n);
         x->bytes += n;
+        x->received += n;
+        if (x->received - x->mark_bytes >= FETCH_PROGRESS_BYTES) {
+                x->mark_bytes = x->received;
+                x->mark_ms = now_ms();
+        }
         return n;
 }
 
@@ -224,13 +232,8 @@ static int open_partial(struct xfer *x, berth_error **err)
                 hasher_update(x->hasher, buf, (size_t) n);
                 x->bytes += (uint64_t) n;
         }
-        if (x->bytes > x->opts->limits.max_download) {
-                x->err = NULL;
-                if (restart_from_zero(x) < 0) {
-                        *err = TAKE_PTR(x->err);
-                        return -1;
-                }
-        }
+        if (x->bytes > x->opts->limits.max_download && restart_from_zero(x) < 0)
+                return berth_error_move(err, &x->err);
         hasher_set_fd(x->hasher, x->fd);
         x->resumed_any = x->bytes > 0;
         if (x->bytes)
@@ -263,11 +266,15 @@ static bool transient_status(long s)
         return s == 408 || s == 429 || (s >= 500 && s <= 599);
 }
 
+uint64_t fetch_backoff_ms(unsigned attempt)
+{
+        uint64_t d = 250ULL << (attempt < 6 ? attempt : 6);
+        return d < 8000 ? d : 8000;
+}
+
 static uint64_t backoff_ms(const struct xfer *x)
 {
-        uint64_t d = 250ULL << (x->attempts < 6 ? x->attempts : 6);
-        if (d > 8000)
-                d = 8000;
+        uint64_t d = fetch_backoff_ms(x->attempts);
         uint64_t cap = (uint64_t) x->opts->limits.max_retry_after_s * 1000;
         if (x->retry_after_ms)
                 d = x->retry_after_ms < cap ? x->retry_after_ms : cap;
@@ -279,10 +286,8 @@ static int publish(struct xfer *x, berth_error **err)
 {
         char got[65];
         hasher_flush(x->hasher);
-        if (write_failed(x)) {
-                *err = TAKE_PTR(x->err);
-                return -1;
-        }
+        if (write_failed(x))
+                return berth_error_move(err, &x->err);
         hasher_final_hex(x->hasher, got);
         if (!streq(got, x->job->sha256)) {
                 if (ftruncate(x->fd, 0) < 0)
@@ -292,19 +297,14 @@ static int publish(struct xfer *x, berth_error **err)
         }
         if (fsync(x->fd) < 0 || fchmod(x->fd, 0444) < 0)
                 return berth_err(err, errno, "sync `%s`", x->partial);
-        if (renameat(x->store->blobs_fd, x->partial, x->store->blobs_fd, x->job->sha256) < 0)
-                return berth_err(err, errno, "rename `%s` into place", x->partial);
-        fsync(x->store->blobs_fd);
-        return 0;
+        return store_publish(x->store->blobs_fd, x->partial, x->job->sha256, err);
 }
 
 /* Decide what a finished attempt means. Returns 0 done, 1 retry, -1 failed. */
 static int judge(struct xfer *x, CURLcode rc, berth_error **err)
 {
-        if (x->err) {
-                *err = TAKE_PTR(x->err);
-                return -1;
-        }
+        if (x->err)
+                return berth_error_move(err, &x->err);
         long status = 0;
         sym_curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
         char reason[CURL_ERROR_SIZE + 64];
@@ -314,26 +314,24 @@ static int judge(struct xfer *x, CURLcode rc, berth_error **err)
                 goto retry;
         }
         if (rc == CURLE_OK && (status == 200 || status == 206)) {
-                int r = publish(x, err);
+                _cleanup_error_ berth_error *e = NULL;
+                if (publish(x, &e) == 0)
+                        return 0;
                 /* Bytes kept from an earlier attempt may be what was wrong: once more from zero. */
-                if (r < 0 && (*err)->kind == BERTH_E_DIGEST && x->resumed_any) {
-                        berth_error_freep(err);
-                        x->bytes = 0;
-                        x->resumed_any = false;
-                        return restart_from_zero(x) < 0 ? (*err = TAKE_PTR(x->err), -1) : 1;
-                }
-                return r;
+                if (e->kind != BERTH_E_DIGEST || !x->resumed_any)
+                        return berth_error_move(err, &e);
+                return restart_from_zero(x) < 0 ? berth_error_move(err, &x->err) : 1;
         }
         if (rc == CURLE_OK && status == 416) {
                 /* We may hold the whole file already (the last attempt lost only
                  * its ending); else our partial file does not fit the server's. */
-                if (x->bytes > 0 && publish(x, err) == 0)
+                _cleanup_error_ berth_error *e = NULL;
+                if (x->bytes > 0 && publish(x, &e) == 0)
                         return 0;
-                berth_error_freep(err);
-                if (restart_from_zero(x) < 0) {
-                        *err = TAKE_PTR(x->err);
-                        return -1;
-                }
+                if (e && e->kind != BERTH_E_DIGEST)
+                        return berth_error_move(err, &e);
+                if (restart_from_zero(x) < 0)
+                        return berth_error_move(err, &x->err);
                 snprintf(reason, sizeof(reason), "HTTP 416 on resume");
         } else if (rc == CURLE_OK && transient_status(status)) {
                 snprintf(reason, sizeof(reason), "HTTP %ld", status);
@@ -360,6 +358,7 @@ retry:
         if (x->attempts >= x->opts->limits.retries)
                 return berth_err(err, 0, "GET %s: %s (gave up after %u attempts)", x->job->url, reason, x->attempts + 1);
         uint64_t delay = backoff_ms(x);
+        snprintf(x->last_failure, sizeof(x->last_failure), "%s", reason);
         x->attempts++;
         x->next_try_ms = now_ms() + delay;
         log_debug("fetch: %s: %s; retry %u in %" PRIu64 " ms", x->job->url, reason, x->attempts, delay);
@@ -416,6 +415,30 @@ static int collect(CURLM *m, struct xfer *xs, berth_error **err)
         return 0;
 }
 
+/* A layer that has not received 1 MiB within the deadline is given up, in
+ * the middle of an attempt or of a wait: this bounds what a dead server
+ * costs, whatever it answers and however often the attempts are retried. */
+static int check_deadline(CURLM *m, struct xfer *x, uint64_t now, uint64_t *wait, berth_error **err)
+{
+        uint64_t limit = (uint64_t) x->opts->limits.deadline_s * 1000, left = limit - (now - x->mark_ms);
+        if (now - x->mark_ms < limit) {
+                if (left < *wait)
+                        *wait = left;
+                return 0;
+        }
+        if (x->active) {
+                sym_curl_multi_remove_handle(m, x->h);
+                x->active = false;
+        }
+        x->done = true;
+        _cleanup_free_ char *why = x->attempts ? xasprintf("%u attempts, the last failed: %s", x->attempts,
+                                                           x->last_failure)
+                                               : xstrdup("the server is stalled or too slow");
+        berth_err(err, 0, "GET %s: gave up: less than 1 MiB arrived in %u s (BERTH_IMAGE_DEADLINE); %s", x->job->url,
+                  x->opts->limits.deadline_s, why);
+        return berth_error_wrap(err, "layer %zu", x->job->index + 1);
+}
+
 static bool all_finished(const struct xfer *xs, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -431,6 +454,8 @@ static int run_loop(CURLM *m, struct xfer *xs, size_t n, berth_error **err)
                 uint64_t now = now_ms(), wait = 1000;
                 for (size_t i = 0; i < n; i++) {
                         struct xfer *x = &xs[i];
+                        if (!x->done && check_deadline(m, x, now, &wait, err) < 0)
+                                return -1;
                         if (x->done || x->active) {
                                 pending |= x->active;
                                 if (x->active && now - x->last_event_ms >= 200)
@@ -471,6 +496,7 @@ int fetch_all(struct store *s, const struct images_opts *opts, struct fetch_job 
         int rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
                 xs[i] = (struct xfer) { .job = &jobs[i], .opts = opts, .store = s, .fd = -1, .start_ms = now_ms() };
+                xs[i].mark_ms = xs[i].start_ms;
                 xs[i].h = sym_curl_easy_init();
                 if (!xs[i].h)
                         rc = berth_err(err, ENOMEM, "curl_easy_init");

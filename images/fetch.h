@@ -17,3 +17,9 @@ struct fetch_job {
 /* Download every job into the store's blobs, in parallel. The caller holds the
  * digests' locks. The first failure stops all. */
 int fetch_all(struct store *s, const struct images_opts *opts, struct fetch_job *jobs, size_t n, berth_error **err);
+
+/* Progress that restarts a layer's deadline (limits.deadline_s). */
+#define FETCH_PROGRESS_BYTES (1024 * 1024)
+/* The wait before retry number attempt + 1 (0-based), without Retry-After:
+ * 250 ms, doubling, at most 8 s. */
+uint64_t fetch_backoff_ms(unsigned attempt);

@@ -44,7 +44,9 @@ struct images_limits {
         unsigned max_redirects;     /* default 5 */
         unsigned retries;           /* transient failures retried per layer (default 5) */
         unsigned connect_timeout_s; /* default 30 */
-        unsigned low_speed_time_s;  /* abort below 1 KiB/s for this long (default 60) */
+        unsigned low_speed_time_s;  /* abort an attempt below 1 KiB/s for this long (default 15) */
+        unsigned deadline_s;        /* give a layer up after this long without 1 MiB of progress,
+                                     * attempts and waits included (default 120) */
         unsigned max_retry_after_s; /* Retry-After honoured up to this (default 60) */
 };
 

@@ -61,7 +61,10 @@ int images_opts_init(struct images_opts *ret, berth_error **err)
                 .max_redirects = 5,
                 .retries = 5,
                 .connect_timeout_s = 30,
-                .low_speed_time_s = 60,
+                /* A dead server costs at most (retries + 1) x 15 s + 7.75 s of
+                 * backoff = 98 s, and never more than the 120 s deadline. */
+                .low_speed_time_s = 15,
+                .deadline_s = 120,
                 .max_retry_after_s = 60,
         };
         if (env_u64("BERTH_IMAGE_MAX_DOWNLOAD", true, &l.max_download, err) < 0 ||
@@ -71,6 +74,7 @@ int images_opts_init(struct images_opts *ret, berth_error **err)
             env_uint("BERTH_IMAGE_RETRIES", &l.retries, err) < 0 ||
             env_uint("BERTH_IMAGE_CONNECT_TIMEOUT", &l.connect_timeout_s, err) < 0 ||
             env_uint("BERTH_IMAGE_LOW_SPEED_TIME", &l.low_speed_time_s, err) < 0 ||
+            env_uint("BERTH_IMAGE_DEADLINE", &l.deadline_s, err) < 0 ||
             env_uint("BERTH_IMAGE_MAX_RETRY_AFTER", &l.max_retry_after_s, err) < 0)
                 return -1;
         const char *ca = getenv("BERTH_CA_BUNDLE");

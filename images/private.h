@@ -48,8 +48,10 @@ static inline void archive_entry_freep(struct archive_entry **e) { if (*e) sym_a
 #define _cleanup_archive_write_ _cleanup_(archive_write_freep)
 #define _cleanup_archive_entry_ _cleanup_(archive_entry_freep)
 
-/* Unpack from an open archive fd into the empty folder rootfd. */
-int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, berth_error **err);
+/* Unpack from an open archive fd into the empty folder rootfd. The file is read
+ * to its end (so every compressor checks its trailer); with ret_sha256 (65
+ * bytes), its sha256 is computed on the way. */
+int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, char *ret_sha256, berth_error **err);
 
 /* ---- sha256 on a helper thread (hasher.c) --------------------------------- */
 
@@ -86,8 +88,20 @@ bool store_has_blob(struct store *s, const char *hex);
 char *store_layer_path(struct store *s, const char *hex);
 /* Remove leftovers of a crashed run for hex; the caller holds its lock. */
 void store_clean_stale(struct store *s, const char *hex);
+/* Publish tmp as name in dirfd: rename, then fsync the folder. If that fsync
+ * fails, the rename is taken back (tmp is there again) and it is an error. */
+int store_publish(int dirfd, const char *tmp, const char *name, berth_error **err);
 /* Unpack the blob hex into the layer folder, atomically; caller holds the lock. */
 int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err);
+/* Unpack a local archive where it is (never copied into blobs/), hashing every
+ * byte on the way, into a synced temporary folder of layers/ whose name is
+ * returned with the digest. With want, a different digest is BERTH_E_DIGEST
+ * and nothing is left. The caller publishes with store_publish_layer(). */
+int store_unpack_local(struct store *s, const char *path, const char *want, const struct images_limits *limits,
+                       char ret_sha256[static 65], char **ret_tmp, berth_error **err);
+/* Publish an unpacked temporary folder as layer hex; on failure it is removed.
+ * The caller holds hex's lock. */
+int store_publish_layer(struct store *s, const char *tmp, const char *hex, berth_error **err);
 /* Pulls hold gc.lock shared from start to the refs record; gc holds it
  * exclusively, so it never removes a layer a pull is about to hand out. */
 int store_gc_lock(struct store *s, bool exclusive, berth_error **err);

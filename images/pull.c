@@ -19,6 +19,7 @@ struct layer {
         uint64_t start_ms;
         bool done, cached;
         bool unpacked;          /* set by the unpack worker; read after it is joined */
+        bool in_place;          /* a local file, unpacked where it is and hashed on the way */
 };
 
 static bool present(struct store *s, const struct layer *l)
@@ -145,11 +146,10 @@ static int copy_local(struct store *s, const struct images_opts *o, struct layer
 
 static int publish_local(struct store *s, const char *tmp, const char *hex, berth_error **err)
 {
-        if (renameat(s->blobs_fd, tmp, s->blobs_fd, hex) < 0) {
+        if (store_publish(s->blobs_fd, tmp, hex, err) < 0) {
                 unlinkat(s->blobs_fd, tmp, 0);
-                return berth_err(err, errno, "rename blob %s into place", hex);
+                return berth_error_wrap(err, "blob %s", hex);
         }
-        fsync(s->blobs_fd);
         return 0;
 }
 
@@ -222,7 +222,44 @@ static void remember_digest(struct store *s, const struct layer *l, const struct
         write_file_atomic(s->locals_fd, key, rec, strlen(rec), 0600, &e);
 }
 
-/* A local file without a digest: its digest is whatever it hashes to. */
+/* Unpack a local file without a digest in place: its digest is whatever it
+ * hashed to, and the layer is published under it. */
+static int learn_by_unpacking(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
+{
+        _cleanup_free_ char *tmp = NULL;
+        if (store_unpack_local(s, l->local, NULL, &o->limits, l->sha, &tmp, err) < 0)
+                return -1;
+        _cleanup_close_ int lock = store_lock(s, l->sha, true, err);
+        if (lock < 0) {
+                _cleanup_error_ berth_error *e = NULL;
+                rm_rf_at(s->layers_fd, tmp, &e);
+                return -1;
+        }
+        if (!store_has_layer(s, l->sha))
+                return store_publish_layer(s, tmp, l->sha, err);
+        _cleanup_error_ berth_error *e = NULL;
+        rm_rf_at(s->layers_fd, tmp, &e);
+        return 0;
+}
+
+/* Copy a local file without a digest into blobs/: its digest is whatever it hashed to. */
+static int learn_by_copying(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
+{
+        _cleanup_free_ char *tmp = tmp_name_for("local.blob");
+        if (copy_local(s, o, l, tmp, l->sha, err) < 0)
+                return -1;
+        _cleanup_close_ int lock = store_lock(s, l->sha, true, err);
+        if (lock < 0)
+                return -1;
+        if (store_has_blob(s, l->sha))
+                unlinkat(s->blobs_fd, tmp, 0);
+        else if (publish_local(s, tmp, l->sha, err) < 0)
+                return -1;
+        return 0;
+}
+
+/* A local file without a digest: its digest is whatever it hashes to.
+ * Returns 1 if the file was read, 0 if its digest was remembered. */
 static int learn_local_digest(struct store *s, const struct images_opts *o, struct layer *l, berth_error **err)
 {
         if (remembered_digest(s, l))
@@ -231,24 +268,20 @@ static int learn_local_digest(struct store *s, const struct images_opts *o, stru
         if (stat(l->local, &before) < 0)
                 return berth_error_make(err, errno == ENOENT ? BERTH_E_NOTFOUND : BERTH_E_FAILED, errno, "stat `%s`",
                                         l->local);
-        _cleanup_free_ char *tmp = tmp_name_for("local.blob");
+        l->bytes = (uint64_t) before.st_size;
         emit(o, l, IMAGES_EV_START, NULL);
-        if (copy_local(s, o, l, tmp, l->sha, err) < 0)
+        if (l->want_layer)
+                emit(o, l, IMAGES_EV_UNPACK, NULL);
+        int rc = l->want_layer ? learn_by_unpacking(s, o, l, err) : learn_by_copying(s, o, l, err);
+        if (rc < 0)
                 return -1;
         emit(o, l, IMAGES_EV_PROGRESS, NULL);
-        _cleanup_close_ int lock = store_lock(s, l->sha, true, err);
-        if (lock < 0)
-                return -1;
-        if (store_has_blob(s, l->sha))
-                unlinkat(s->blobs_fd, tmp, 0);
-        else if (publish_local(s, tmp, l->sha, err) < 0)
-                return -1;
         /* Only what was read while the file stayed as it was may be remembered. */
         struct stat after;
         if (stat(l->local, &after) == 0 && after.st_ino == before.st_ino &&
             after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec)
                 remember_digest(s, l, &after);
-        return 0;
+        return 1;
 }
 
 /* ---- one round: lock what we can, fetch, unpack ----------------------------- */
@@ -291,6 +324,17 @@ struct unpacker {
         berth_error *err;
 };
 
+static int unpack_one(struct store *s, const struct layer *l, const struct images_limits *limits, berth_error **err)
+{
+        if (!l->in_place)
+                return store_unpack_blob(s, l->sha, limits, err);
+        char got[65];
+        _cleanup_free_ char *tmp = NULL;
+        if (store_unpack_local(s, l->local, l->sha, limits, got, &tmp, err) < 0)
+                return -1;
+        return store_publish_layer(s, tmp, l->sha, err);
+}
+
 static void *unpacker_main(void *arg)
 {
         struct unpacker *u = arg;
@@ -304,7 +348,7 @@ static void *unpacker_main(void *arg)
                 bool failed = u->err != NULL;
                 pthread_mutex_unlock(&u->lock);
                 berth_error *e = NULL;
-                if (!failed && store_unpack_blob(u->store, l->sha, u->limits, &e) < 0)
+                if (!failed && unpack_one(u->store, l, u->limits, &e) < 0)
                         berth_error_wrap(&e, "layer %zu (%s)", l->index + 1, l->url);
                 pthread_mutex_lock(&u->lock);
                 if (e && !u->err)
@@ -354,12 +398,7 @@ static int unpacker_finish(struct unpacker *u, struct layer *ls, size_t n, berth
         free(u->queue);
         pthread_mutex_destroy(&u->lock);
         pthread_cond_destroy(&u->changed);
-        if (!u->err)
-                return 0;
-        if (err && !*err)
-                *err = TAKE_PTR(u->err);
-        berth_error_freep(&u->err);
-        return -1;
+        return u->err ? berth_error_move(err, &u->err) : 0;
 }
 
 struct published_ctx {
@@ -393,6 +432,15 @@ static int fetch_and_unpack(struct store *s, const struct images_opts *o, struct
                 if (!l->local) {
                         jobs[nj++] = (struct fetch_job) { .index = l->index, .url = l->url, .sha256 = l->sha,
                                                           .on_published = on_published, .userdata = &ctx };
+                        continue;
+                }
+                if (l->want_layer) {
+                        /* Read where it is: no copy in blobs/, the digest checked while unpacking. */
+                        struct stat st;
+                        l->bytes = stat(l->local, &st) == 0 ? (uint64_t) st.st_size : 0;
+                        l->in_place = true;
+                        emit(o, l, IMAGES_EV_START, NULL);
+                        unpacker_add(u, o, l);
                         continue;
                 }
                 if (fetch_local(s, o, l, err) < 0)
@@ -446,16 +494,16 @@ static int prepare(struct store *s, const struct images_opts *o, const struct im
                                       .want_layer = want_layer };
                 if (check_ref(&refs[i], l, err) < 0)
                         return berth_error_wrap(err, "layer %zu", i + 1);
-                bool learned = !l->sha[0];
-                if (learned && learn_local_digest(s, o, l, err) < 0)
+                int read_now = l->sha[0] ? 0 : learn_local_digest(s, o, l, err);
+                if (read_now < 0)
                         return berth_error_wrap(err, "layer %zu", i + 1);
                 for (size_t j = 0; j < i; j++)
                         if (streq(ls[j].sha, l->sha) && ls[j].same_as < 0)
                                 l->same_as = (ssize_t) j;
                 if (l->same_as < 0 && present(s, l)) {
                         l->done = true;
-                        /* A blob just copied in to learn its digest was not cached. */
-                        l->cached = !(learned && !want_layer);
+                        /* What was just read to learn its digest was not cached. */
+                        l->cached = read_now == 0;
                 }
         }
         return 0;

@@ -2,6 +2,7 @@
  * verified entry; everything else is a dot-name beside it that the next run,
  * holding the digest's lock, removes or resumes. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -102,17 +103,31 @@ void store_clean_stale(struct store *s, const char *hex)
                 }
 }
 
-int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err)
+int store_publish(int dirfd, const char *tmp, const char *name, berth_error **err)
 {
-        _cleanup_close_ int in = openat(s->blobs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (in < 0)
-                return berth_err(err, errno, "open blob %s", hex);
-        _cleanup_free_ char *tmp = tmp_name_for(hex);
-        /* tmp_name_for() gives ".<hex>.tmp-XXXX": what store_clean_stale() looks for. */
+        if (renameat(dirfd, tmp, dirfd, name) < 0)
+                return berth_err(err, errno, "rename `%s` into place", tmp);
+        if (fsync(dirfd) == 0)
+                return 0;
+        int e = errno;
+        /* The rename may not survive a crash: take it back, so that nothing
+         * is reported as published that the cache could lose. */
+        if (renameat(dirfd, name, dirfd, tmp) < 0)
+                log_debug("cache: cannot take `%s` back: %m", name);
+        return berth_err(err, e, "sync the folder after renaming `%s` into place", tmp);
+}
+
+/* Unpack fd into a new temporary folder of layers/ (".<base>.tmp-…"), synced;
+ * with ret_sha256, the file is hashed on the way. Returns the folder's name. */
+static int unpack_to_tmp(struct store *s, int in, const char *base, const struct images_limits *limits,
+                         char *ret_sha256, char **ret_tmp, berth_error **err)
+{
+        _cleanup_free_ char *tmp = tmp_name_for(base);
+        /* tmp_name_for() gives ".<base>.tmp-XXXX": what store_clean_stale() and gc look for. */
         if (mkdirat(s->layers_fd, tmp, 0700) < 0)
                 return berth_err(err, errno, "mkdir `%s`", tmp);
         _cleanup_close_ int root = openat(s->layers_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int rc = root < 0 ? berth_err(err, errno, "open `%s`", tmp) : unpack_fd(in, root, limits, err);
+        int rc = root < 0 ? berth_err(err, errno, "open `%s`", tmp) : unpack_fd(in, root, limits, ret_sha256, err);
         struct stat st;
         if (rc == 0 && fstat(root, &st) == 0 && (st.st_mode & 07777) == 0700)
                 fchmod(root, 0755);
@@ -120,14 +135,69 @@ int store_unpack_blob(struct store *s, const char *hex, const struct images_limi
          * disk before the files it publishes. */
         if (rc == 0 && syncfs(root) < 0)
                 rc = berth_err(err, errno, "sync the layer");
-        if (rc == 0 && renameat(s->layers_fd, tmp, s->layers_fd, hex) < 0)
-                rc = berth_err(err, errno, "rename the layer into place");
         if (rc < 0) {
                 _cleanup_error_ berth_error *e = NULL;
                 rm_rf_at(s->layers_fd, tmp, &e);
                 return -1;
         }
-        fsync(s->layers_fd);
+        *ret_tmp = TAKE_PTR(tmp);
+        return 0;
+}
+
+int store_publish_layer(struct store *s, const char *tmp, const char *hex, berth_error **err)
+{
+        if (store_publish(s->layers_fd, tmp, hex, err) == 0)
+                return 0;
+        _cleanup_error_ berth_error *e = NULL;
+        rm_rf_at(s->layers_fd, tmp, &e);
+        return -1;
+}
+
+int store_unpack_blob(struct store *s, const char *hex, const struct images_limits *limits, berth_error **err)
+{
+        _cleanup_close_ int in = openat(s->blobs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0)
+                return berth_err(err, errno, "open blob %s", hex);
+        _cleanup_free_ char *tmp = NULL;
+        if (unpack_to_tmp(s, in, hex, limits, NULL, &tmp, err) < 0)
+                return -1;
+        return store_publish_layer(s, tmp, hex, err);
+}
+
+static int open_local(const char *path, const struct images_limits *limits, berth_error **err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return berth_error_make(err, errno == ENOENT ? BERTH_E_NOTFOUND : BERTH_E_FAILED, errno, "open `%s`",
+                                        path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return berth_err(err, errno, "stat `%s`", path);
+        if ((uint64_t) st.st_size > limits->max_download)
+                return berth_error_make(err, BERTH_E_LIMIT, 0,
+                                        "`%s`: larger than the limit of %" PRIu64 " bytes (BERTH_IMAGE_MAX_DOWNLOAD)",
+                                        path, limits->max_download);
+        return TAKE_FD(fd);
+}
+
+int store_unpack_local(struct store *s, const char *path, const char *want, const struct images_limits *limits,
+                       char ret_sha256[static 65], char **ret_tmp, berth_error **err)
+{
+        _cleanup_close_ int in = open_local(path, limits, err);
+        if (in < 0)
+                return -1;
+        char got[65];
+        _cleanup_free_ char *tmp = NULL;
+        if (unpack_to_tmp(s, in, want ? want : "local.blob", limits, got, &tmp, err) < 0)
+                return -1;
+        if (want && !streq(got, want)) {
+                _cleanup_error_ berth_error *e = NULL;
+                rm_rf_at(s->layers_fd, tmp, &e);
+                return berth_error_make(err, BERTH_E_DIGEST, 0, "%s: sha256 mismatch: expected %s, got %s", path,
+                                        want, got);
+        }
+        memcpy(ret_sha256, got, 65);
+        *ret_tmp = TAKE_PTR(tmp);
         return 0;
 }
 

@@ -172,21 +172,325 @@ static void queue_cancel(struct queue *q)
         pthread_mutex_unlock(&q->lock);
 }
 
-/* ---- reader: libarchive -> items ----------------------------------------- */
+/* ---- the stream: file -> decompression -> tar ---------------------------- */
 
-struct reader {
-        struct queue *q;
-        struct archive *a;
-        const struct images_limits *limits;
-        uint64_t entries;
-        uint64_t bytes;
+/* Two libarchive readers: `filt` only decompresses (its format is "raw") and
+ * reads the file through source_read(), which can hash every byte; `tar`
+ * parses what comes out, taking filt's blocks as they are (no copy). The tar
+ * reader stops at the end-of-archive marker, so the decompressed stream is
+ * then read to its end (stream_drain()): only there do xz and zstd check
+ * their checksums, and berth gzip's trailer, which libarchive skips. */
+#define SOURCE_BUF (1024 * 1024)
+#define SOURCE_BUFS 4
+
+/* sha256 of the file on a thread of its own, behind the reads: decompression
+ * bounds the reading thread, so hashing there would lengthen the unpack. The
+ * file is read into a ring of buffers; libarchive keeps the one it was given
+ * until it asks for the next, and the hashing thread works through the rest
+ * in order. */
+struct ring {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        pthread_t thread;
+        bool hashing, stop;
+        sha256_ctx sha;
+        char *bufs[SOURCE_BUFS];
+        size_t lens[SOURCE_BUFS];
+        uint64_t filled, hashed;        /* buffers read, and hashed */
 };
+
+static void *ring_main(void *arg)
+{
+        struct ring *r = arg;
+        pthread_mutex_lock(&r->lock);
+        for (;;) {
+                while (r->hashed == r->filled && !r->stop)
+                        pthread_cond_wait(&r->changed, &r->lock);
+                if (r->hashed == r->filled)
+                        break;
+                size_t slot = r->hashed % SOURCE_BUFS;
+                pthread_mutex_unlock(&r->lock);
+                sha256_update(&r->sha, r->bufs[slot], r->lens[slot]);
+                pthread_mutex_lock(&r->lock);
+                r->hashed++;
+                pthread_cond_broadcast(&r->changed);
+        }
+        pthread_mutex_unlock(&r->lock);
+        return NULL;
+}
+
+static void ring_init(struct ring *r, bool hash)
+{
+        *r = (struct ring) { .hashing = hash };
+        for (size_t i = 0; i < SOURCE_BUFS; i++)
+                r->bufs[i] = xmalloc(SOURCE_BUF);
+        if (!hash)
+                return;
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->changed, NULL);
+        sha256_init(&r->sha);
+        if (pthread_create(&r->thread, NULL, ring_main, r) != 0)
+                abort(); /* only without memory or threads */
+}
+
+/* The next free buffer: its earlier bytes are hashed. */
+static char *ring_next(struct ring *r)
+{
+        if (r->hashing) {
+                pthread_mutex_lock(&r->lock);
+                while (r->hashed + SOURCE_BUFS - 1 <= r->filled)
+                        pthread_cond_wait(&r->changed, &r->lock);
+                pthread_mutex_unlock(&r->lock);
+        }
+        return r->bufs[r->filled % SOURCE_BUFS];
+}
+
+static void ring_push(struct ring *r, size_t len)
+{
+        if (!r->hashing) {
+                r->filled++;
+                return;
+        }
+        pthread_mutex_lock(&r->lock);
+        r->lens[r->filled % SOURCE_BUFS] = len;
+        r->filled++;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+}
+
+/* Stop the thread, once it hashed everything; then the digest may be read. */
+static void ring_stop(struct ring *r)
+{
+        if (!r->hashing || r->stop)
+                return;
+        pthread_mutex_lock(&r->lock);
+        r->stop = true;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->thread, NULL);
+}
+
+static void ring_done(struct ring *r)
+{
+        ring_stop(r);
+        if (r->hashing) {
+                sha256_done(&r->sha);
+                pthread_mutex_destroy(&r->lock);
+                pthread_cond_destroy(&r->changed);
+        }
+        for (size_t i = 0; i < SOURCE_BUFS; i++)
+                free(r->bufs[i]);
+}
+
+struct stream {
+        int fd;
+        struct ring ring;       /* the file's bytes, hashed behind the reads when asked */
+        const char *last;       /* the buffer libarchive was given last */
+        struct archive *filt;
+        struct archive *tar;
+        bool gzip;              /* libarchive skips gzip's trailer unchecked: we check it */
+        uint32_t crc;           /* CRC-32 of the decompressed bytes, for gzip */
+        uint64_t out_bytes;     /* decompressed bytes */
+};
+
+/* CRC-32 (IEEE, reflected, as gzip uses it), eight bytes per step. */
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+        for (uint32_t i = 0; i < 256; i++) {
+                uint32_t c = i;
+                for (int k = 0; k < 8; k++)
+                        c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+                crc_table[0][i] = c;
+        }
+        for (uint32_t i = 0; i < 256; i++)
+                for (int t = 1; t < 8; t++)
+                        crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+        crc = ~crc;
+        for (; n >= 8; p += 8, n -= 8) {
+                uint32_t a = crc ^ ((uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
+                                    (uint32_t) p[3] << 24);
+                crc = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^ crc_table[5][(a >> 16) & 0xff] ^
+                      crc_table[4][a >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
+                      crc_table[0][p[7]];
+        }
+        while (n--)
+                crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        return ~crc;
+}
+
+static void count_out(struct stream *st, const void *buf, size_t n)
+{
+        st->out_bytes += n;
+        if (st->gzip)
+                st->crc = crc32_update(st->crc, buf, n);
+}
 
 static int archive_fail(struct archive *a, const char *what, berth_error **err)
 {
         const char *s = sym_archive_error_string(a);
         return berth_err(err, 0, "%s: %s", what, s ? s : "unknown libarchive error");
 }
+
+static ssize_t source_fill(struct stream *st)
+{
+        char *buf = ring_next(&st->ring);
+        for (;;) {
+                ssize_t n = read(st->fd, buf, SOURCE_BUF);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n > 0)
+                        ring_push(&st->ring, (size_t) n);
+                st->last = buf;
+                return n;
+        }
+}
+
+static la_ssize_t source_read(struct archive *a, void *data, const void **ret)
+{
+        struct stream *st = data;
+        ssize_t n = source_fill(st);
+        if (n < 0) {
+                sym_archive_set_error(a, errno, "read the archive: %s", strerror(errno));
+                return -1;
+        }
+        *ret = st->last;
+        return n;
+}
+
+static la_ssize_t inner_read(struct archive *a, void *data, const void **ret)
+{
+        struct stream *st = data;
+        for (;;) {
+                size_t size = 0;
+                la_int64_t off;
+                int rc = sym_archive_read_data_block(st->filt, ret, &size, &off);
+                if (rc == ARCHIVE_EOF)
+                        return 0;
+                if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+                        const char *s = sym_archive_error_string(st->filt);
+                        sym_archive_set_error(a, EIO, "%s", s ? s : "decompression failed");
+                        return -1;
+                }
+                if (size > 0) {
+                        count_out(st, *ret, size);
+                        return (la_ssize_t) size;
+                }
+        }
+}
+
+static int check_filters(struct archive *a, berth_error **err)
+{
+        /* The count includes the "none" filter at the bottom. */
+        int n = sym_archive_filter_count(a);
+        if (n > 2)
+                return berth_err(err, 0, "archive is compressed %d times (%s over %s); only one compressor is allowed",
+                                 n - 1, sym_archive_filter_name(a, 0), sym_archive_filter_name(a, 1));
+        return 0;
+}
+
+static int stream_open(struct stream *st, int fd, bool hash, berth_error **err)
+{
+        if (dl_archive_load(err) < 0)
+                return -1;
+        *st = (struct stream) { .fd = fd };
+        ring_init(&st->ring, hash);
+        st->filt = sym_archive_read_new();
+        st->tar = sym_archive_read_new();
+        if (!st->filt || !st->tar)
+                abort();
+        sym_archive_read_support_filter_gzip(st->filt);
+        sym_archive_read_support_filter_xz(st->filt);
+        sym_archive_read_support_filter_zstd(st->filt);
+        sym_archive_read_support_filter_bzip2(st->filt);
+        sym_archive_read_support_format_raw(st->filt);
+        sym_archive_read_support_format_tar(st->tar);
+        struct archive_entry *e;
+        if (sym_archive_read_open(st->filt, st, NULL, source_read, NULL) != ARCHIVE_OK ||
+            sym_archive_read_next_header(st->filt, &e) != ARCHIVE_OK)
+                return archive_fail(st->filt, "open the archive", err);
+        if (check_filters(st->filt, err) < 0)
+                return -1;
+        st->gzip = sym_archive_filter_code(st->filt, 0) == ARCHIVE_FILTER_GZIP;
+        if (st->gzip) {
+                static pthread_once_t once = PTHREAD_ONCE_INIT;
+                pthread_once(&once, crc_init);
+        }
+        if (sym_archive_read_open(st->tar, st, NULL, inner_read, NULL) != ARCHIVE_OK)
+                return archive_fail(st->tar, "open the archive", err);
+        return 0;
+}
+
+/* gzip's trailer is the last 8 bytes the decompressor took: CRC-32 and size
+ * (mod 2^32) of what it gave. A stream of several members ends with the last
+ * one's, which describes only that member: such streams are refused. */
+static int check_gzip_trailer(struct stream *st, berth_error **err)
+{
+        la_int64_t end = sym_archive_filter_bytes(st->filt, 1);
+        unsigned char t[8];
+        if (end < 8 || pread(st->fd, t, sizeof(t), (off_t) end - 8) != (ssize_t) sizeof(t))
+                return berth_err(err, errno, "read the gzip trailer");
+        uint32_t crc = (uint32_t) t[0] | (uint32_t) t[1] << 8 | (uint32_t) t[2] << 16 | (uint32_t) t[3] << 24;
+        uint32_t size = (uint32_t) t[4] | (uint32_t) t[5] << 8 | (uint32_t) t[6] << 16 | (uint32_t) t[7] << 24;
+        if (size != (uint32_t) st->out_bytes)
+                return berth_err(err, 0, "gzip trailer: size %" PRIu32 " does not match the %" PRIu64
+                                 " bytes decompressed (corrupt, or several gzip members, which are not accepted)",
+                                 size, st->out_bytes);
+        if (crc != st->crc)
+                return berth_err(err, 0, "gzip trailer: CRC-32 %08" PRIx32 " does not match the data (%08" PRIx32
+                                 "): the archive is corrupt", crc, st->crc);
+        return 0;
+}
+
+/* After the tar's end: the rest of the decompressed stream (its trailer is
+ * checked on the way), then the rest of the file, which counts for the digest. */
+static int stream_drain(struct stream *st, berth_error **err)
+{
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t off;
+                int rc = sym_archive_read_data_block(st->filt, &buf, &size, &off);
+                if (rc == ARCHIVE_EOF)
+                        break;
+                if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+                        return archive_fail(st->filt, "read to the end of the archive", err);
+                count_out(st, buf, size);
+        }
+        if (st->gzip && check_gzip_trailer(st, err) < 0)
+                return -1;
+        ssize_t n;
+        while (st->ring.hashing && (n = source_fill(st)) > 0)
+                ;
+        if (st->ring.hashing && n < 0)
+                return berth_err(err, errno, "read the archive");
+        return 0;
+}
+
+static void stream_close(struct stream *st)
+{
+        if (st->tar)
+                sym_archive_read_free(st->tar);
+        if (st->filt)
+                sym_archive_read_free(st->filt);
+        ring_done(&st->ring);
+}
+
+/* ---- reader: libarchive -> items ----------------------------------------- */
+
+struct reader {
+        struct queue *q;
+        struct archive *a;      /* the tar reader of stream */
+        struct stream *stream;
+        const struct images_limits *limits;
+        uint64_t entries;
+        uint64_t bytes;
+};
 
 /* Only user.* xattrs that cannot forge overlay markers reach the disk: security.*
  * and trusted.* would take effect on the host, and the rest means nothing to us. */
@@ -348,27 +652,15 @@ static int read_data(struct reader *r, uint64_t size, berth_error **err)
         return 0;
 }
 
-static int check_filters(struct archive *a, berth_error **err)
-{
-        /* The count includes the "none" filter at the bottom. */
-        int n = sym_archive_filter_count(a);
-        if (n > 2)
-                return berth_err(err, 0, "archive is compressed %d times (%s over %s); only one compressor is allowed",
-                                 n - 1, sym_archive_filter_name(a, 0), sym_archive_filter_name(a, 1));
-        return 0;
-}
-
 static int read_all(struct reader *r, berth_error **err)
 {
-        for (bool first = true;; first = false) {
+        for (;;) {
                 struct archive_entry *e;
                 int rc = sym_archive_read_next_header(r->a, &e);
                 if (rc == ARCHIVE_EOF)
-                        return first && check_filters(r->a, err) < 0 ? -1 : 0;
+                        return stream_drain(r->stream, err);
                 if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
                         return archive_fail(r->a, "read", err);
-                if (first && check_filters(r->a, err) < 0)
-                        return -1;
                 struct item *it = NULL;
                 rc = make_entry(r, e, &it, err);
                 if (rc < 0)
@@ -711,8 +1003,7 @@ static int write_all_items(struct writer *w, struct queue *q, berth_error **err)
                                 return berth_err(err, 0, "unpack: archive ends inside `%s`", w->file->path);
                         return apply_fixes(w, err);
                 case IT_ERROR:
-                        if (err && !*err)
-                                *err = TAKE_PTR(it->err);
+                        berth_error_move(err, &it->err);
                         item_free(it);
                         return -1;
                 }
@@ -748,34 +1039,15 @@ static mode_t current_umask(void)
         return 07777;
 }
 
-static struct archive *open_reader(int fd, berth_error **err)
+/* Unpack into rootfd; with ret_sha256, also the sha256 of every byte of the file. */
+int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, char *ret_sha256, berth_error **err)
 {
-        if (dl_archive_load(err) < 0)
-                return NULL;
-        struct archive *a = sym_archive_read_new();
-        if (!a)
-                abort();
-        sym_archive_read_support_format_tar(a);
-        sym_archive_read_support_filter_gzip(a);
-        sym_archive_read_support_filter_xz(a);
-        sym_archive_read_support_filter_zstd(a);
-        sym_archive_read_support_filter_bzip2(a);
-        if (sym_archive_read_open_fd(a, fd, 1024 * 1024) != ARCHIVE_OK) {
-                archive_fail(a, "open the archive", err);
-                sym_archive_read_free(a);
-                return NULL;
-        }
-        return a;
-}
-
-int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, berth_error **err)
-{
-        _cleanup_archive_read_ struct archive *a = open_reader(archive_fd, err);
-        if (!a)
+        _cleanup_(stream_close) struct stream st = {};
+        if (stream_open(&st, archive_fd, ret_sha256 != NULL, err) < 0)
                 return -1;
         struct queue q;
         queue_init(&q);
-        struct reader r = { .q = &q, .a = a, .limits = limits };
+        struct reader r = { .q = &q, .a = st.tar, .stream = &st, .limits = limits };
         struct writer w = { .rootfd = rootfd, .parent_fd = -1, .fd = -1, .umask = current_umask() };
         pthread_t t;
         int e = pthread_create(&t, NULL, reader_main, &r);
@@ -788,6 +1060,11 @@ int unpack_fd(int archive_fd, int rootfd, const struct images_limits *limits, be
         pthread_join(t, NULL);
         writer_done(&w);
         queue_destroy(&q);
+        if (rc == 0 && ret_sha256) {
+                ring_stop(&st.ring);
+                sha256_final_hex(&st.ring.sha, ret_sha256);
+                sha256_init(&st.ring.sha); /* ring_done() frees a live context */
+        }
         return rc;
 }
 
@@ -802,7 +1079,7 @@ int images_unpack_file(const char *archive_path, const char *dest_dir, const str
         _cleanup_close_ int root = open(dest_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (root < 0)
                 return berth_err(err, errno, "open `%s`", dest_dir);
-        if (unpack_fd(fd, root, limits, err) < 0)
+        if (unpack_fd(fd, root, limits, NULL, err) < 0)
                 return berth_error_wrap(err, "unpack `%s`", archive_path);
         /* Unless the archive said otherwise ("./"), a layer root is an ordinary folder. */
         struct stat st;

@@ -11,6 +11,7 @@ packages=(
   libcmocka-dev bats jq python3 python3-yaml curl nginx-light zstd xz-utils bzip2 gzip
   busybox-static uidmap iproute2 procps util-linux bsdutils passwd openssl
   gcc-multilib                      # -m32 -static: the 32-bit x86 sandbox probe
+  strace                            # fails or kills the cache's publishing syscalls in tests
   golang-github-containers-common   # podman's seccomp profile, an import test input
   mmdebstrap                        # a real Debian root for the pack/pull/run test
   docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests

@@ -28,6 +28,26 @@ static void error_wrap_chain(void **state)
         assert_int_equal(err->kind, BERTH_E_FAILED);
 }
 
+/* An error kept aside (by a callback or a thread) joins the caller's only if
+ * the caller has none yet: the first error wins, and neither leaks. */
+static void error_move_keeps_the_first(void **state)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        berth_error *aside = NULL;
+        berth_err(&aside, EIO, "write");
+        assert_int_equal(berth_error_move(&err, &aside), -1);
+        assert_null(aside);
+        assert_string_equal(err->msg, "write");
+        berth_error_make(&aside, BERTH_E_DIGEST, 0, "later");
+        assert_int_equal(berth_error_move(&err, &aside), -1);
+        assert_null(aside);
+        assert_string_equal(err->msg, "write");
+        assert_int_equal(err->kind, BERTH_E_FAILED);
+        berth_err(&aside, 0, "nobody wants it");
+        assert_int_equal(berth_error_move(NULL, &aside), -1);
+        assert_null(aside);
+}
+
 static void dynbuf_limit(void **state)
 {
         _cleanup_error_ berth_error *err = NULL;
@@ -466,6 +486,7 @@ int main(void)
                 cmocka_unit_test(berth_dirs_are_private),
                 cmocka_unit_test(berth_dirs_fall_back_to_xdg_then_home),
                 cmocka_unit_test(warnings_are_data),
+                cmocka_unit_test(error_move_keeps_the_first),
         };
         int failed = cmocka_run_group_tests(tests, NULL, NULL);
         failed |= cmocka_run_group_tests_name("beneath", beneath_tests, NULL, NULL);

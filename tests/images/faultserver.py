@@ -8,6 +8,9 @@ URL: /MODE/NAME[?n=K], NAME a file in --root. MODE is one of
   badlen    first K requests: Content-Length larger than the body, close
   shortlen  always: Content-Length 10 bytes short (the client gets wrong bytes)
   stall     first K requests: headers and a little body, then silence
+  stallhead first K requests: headers, then silence
+  drip      first K requests: headers, then 64 bytes a second
+  slow      first K requests: 1 MiB a second, in steps of 256 KiB
   reset     first K requests: a little body, then a TCP reset
   e500      first K requests: 500
   e503      first K requests: 503 with Retry-After: 1
@@ -108,11 +111,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             length = length + 1000
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        if mode in ("truncate", "badlen", "stall", "reset") and failing:
+        if mode in ("truncate", "badlen", "stall", "reset", "stallhead", "drip", "slow") and failing:
             return self.misbehave(mode, body)
         self.wfile.write(body[:length])
 
     def misbehave(self, mode, body):
+        if mode == "stallhead":
+            self.wfile.flush()
+            time.sleep(60)
+            self.close_connection = True
+            return
+        if mode == "slow":
+            step = 256 * 1024
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(0.25)
+            return
+        if mode == "drip":
+            for i in range(0, min(len(body), 64 * 60), 64):
+                self.wfile.write(body[i:i + 64])
+                self.wfile.flush()
+                time.sleep(1)
+            self.close_connection = True
+            return
         if mode == "badlen":
             self.wfile.write(body)
         else:

@@ -346,3 +346,186 @@ PY
   wait "$pid"
   grep -q "^layer .*/$B\$" "$T/out"
 }
+
+@test "a corrupt archive whose digest matches is refused at unpack, and nothing is published" {
+  cp "$T/www/a.tar.gz" "$T/www/bad.tar.gz"
+  "$PYTHON" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-8]^=1; open(p,"wb").write(b)' "$T/www/bad.tar.gz"
+  BAD=$(sha256 "$T/www/bad.tar.gz")
+  start_faultserver "$T/www"
+  pull "$(url ok bad.tar.gz '' "$BAD")"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"gzip trailer: CRC-32 "*"the archive is corrupt"* ]]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
+  pull "file://$T/www/bad.tar.gz#$BAD"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"the archive is corrupt"* ]]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
+}
+
+# Fault injection at the cache's publishing renames. strace fails or kills the
+# syscalls on one cache folder only (-P): a rename there, or the fsync of the
+# folder that makes it durable. A tmpfs never fails a rename for want of
+# space (it has no folder blocks), so ENOSPC at the rename is injected too.
+# at_fault FOLDER SYSCALL:ACTION CMD...
+at_fault() {
+  local dir=$1 inject=$2
+  shift 2
+  command -v strace >/dev/null || need "strace"
+  mkdir -p "$BERTH_CACHE_DIR/blobs/sha256" "$BERTH_CACHE_DIR/layers/sha256"
+  # LeakSanitizer cannot work under ptrace; the other tests check these paths for leaks
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+    run strace -f -qq -o /dev/null -P "$dir" -e trace="${inject%%:*}" -e inject="$inject" "$@"
+}
+blobs() { echo "$BERTH_CACHE_DIR/blobs/sha256"; }
+layers() { echo "$BERTH_CACHE_DIR/layers/sha256"; }
+# Nothing under a final name but what is listed.
+finals_are() { [ "$(ls "$1" | tr '\n' ' ')" = "${2:+$2 }" ]; }
+
+@test "a failing folder fsync after a publishing rename: the entry is taken back and the pull fails" {
+  start_faultserver "$T/www"
+  at_fault "$(blobs)" fsync:error=EIO "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.$A.partial\` into place: Input/output error"* ]]
+  finals_are "$(blobs)" ""
+  finals_are "$(layers)" ""
+  # the complete download stays as a partial file, and the next run publishes it
+  [ "$(stat -c %s "$(blobs)/.$A.partial")" -eq "$(stat -c %s "$T/www/a.tar.gz")" ]
+  at_fault "$(layers)" fsync:error=EIO "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.$A.tmp-"*"\` into place: Input/output error"* ]]
+  finals_are "$(blobs)" "$A"
+  [ -z "$(ls -A "$(layers)")" ]
+  pull "$(url ok)"
+  [ "$status" -eq 0 ]
+  finals_are "$(layers)" "$A"
+  [ "$(cat "$(layers)/$A/etc/motd")" = "hello from a.tar.gz" ]
+}
+
+@test "no space at a publishing rename: nothing published, nothing left, the next run succeeds" {
+  start_faultserver "$T/www"
+  at_fault "$(blobs)" renameat:error=ENOSPC "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"rename \`.$A.partial\` into place: No space left on device"* ]]
+  finals_are "$(blobs)" ""
+  at_fault "$(layers)" renameat:error=ENOSPC "$IMAGES_TOOL" pull "$(url ok)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"rename \`.$A.tmp-"*"\` into place: No space left on device"* ]]
+  [ -z "$(ls -A "$(layers)")" ]
+  pull "$(url ok)"
+  [ "$status" -eq 0 ]
+  finals_are "$(layers)" "$A"
+}
+
+@test "kill -9 at a publishing rename, or just after it: never a partial entry; the next run completes" {
+  start_faultserver "$T/www"
+  for where in renameat fsync; do
+    for dir in "$(blobs)" "$(layers)"; do
+      rm -rf "$BERTH_CACHE_DIR"
+      at_fault "$dir" "$where:signal=KILL" "$IMAGES_TOOL" pull "$(url ok)"
+      [ "$status" -eq 137 ]
+      # under a final name only ever a whole, verified blob or a whole layer
+      for b in $(ls "$(blobs)"); do [ "$(sha256 "$(blobs)/$b")" = "$b" ]; done
+      for l in $(ls "$(layers)"); do [ "$(cat "$(layers)/$l/etc/motd")" = "hello from a.tar.gz" ]; done
+      pull "$(url ok)"
+      [ "$status" -eq 0 ]
+      finals_are "$(layers)" "$A"
+      [ -z "$(ls -A "$(layers)" | grep '^\.')" ]
+      [ "$(cmp "$(layers)/$A/usr/bin/blob" <(tar -xzOf "$T/www/a.tar.gz" ./usr/bin/blob) && echo same)" = same ]
+    done
+  done
+}
+
+# How long the last `run` took, in whole seconds.
+timed_pull() {
+  local s=$SECONDS
+  pull "$@"
+  ELAPSED=$((SECONDS - s))
+}
+
+@test "a server that stalls after its headers: the deadline gives the layer up, and says why" {
+  export BERTH_IMAGE_LOW_SPEED_TIME=1 BERTH_IMAGE_DEADLINE=3
+  start_faultserver "$T/www"
+  timed_pull "$(url stallhead a.tar.gz n=100)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"layer 1: GET http://127.0.0.1:$PORT/stallhead/a.tar.gz?n=100: gave up: less than 1 MiB arrived in 3 s (BERTH_IMAGE_DEADLINE); "*" attempts, the last failed: Operation too slow"* ]]
+  [ "$ELAPSED" -le 6 ]
+  [ -z "$(ls "$BERTH_CACHE_DIR/blobs/sha256")" ]
+}
+
+@test "a server that drips 64 bytes a second: each attempt stops at the low-speed window; the deadline ends them" {
+  export BERTH_IMAGE_LOW_SPEED_TIME=1 BERTH_IMAGE_RETRIES=1 BERTH_IMAGE_DEADLINE=60
+  start_faultserver "$T/www"
+  timed_pull "$(url drip a.tar.gz n=100)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"drip/a.tar.gz?n=100: Operation too slow. Less than 1024 bytes/sec transferred the last 1 seconds (gave up after 2 attempts)"* ]]
+  [ "$(requests drip)" -eq 2 ]
+  [ "$ELAPSED" -le 8 ]
+  # a low-speed window longer than the deadline: the deadline stops the attempt itself
+  rm -rf "$BERTH_CACHE_DIR"
+  export BERTH_IMAGE_LOW_SPEED_TIME=60 BERTH_IMAGE_DEADLINE=2 BERTH_IMAGE_RETRIES=5
+  timed_pull "$(url drip a.tar.gz n=100)"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"drip/a.tar.gz?n=100: gave up: less than 1 MiB arrived in 2 s (BERTH_IMAGE_DEADLINE); the server is stalled or too slow"* ]]
+  [ "$ELAPSED" -le 5 ]
+}
+
+@test "the deadline restarts with every MiB: a slow but steady download completes" {
+  # 5 MiB at 1 MiB/s: longer than the deadline, but never a deadline without a MiB
+  make_layer "$T/www/big.tar.gz" 5120
+  BIG=$(sha256 "$T/www/big.tar.gz")
+  export BERTH_IMAGE_DEADLINE=2
+  start_faultserver "$T/www"
+  timed_pull "$(url slow big.tar.gz '' "$BIG")"
+  [ "$status" -eq 0 ]
+  [ "$ELAPSED" -ge 3 ]
+  [ "$(requests slow)" -eq 1 ]
+}
+
+@test "a bad deadline override is a usage error naming the variable" {
+  BERTH_IMAGE_DEADLINE=soon run "$IMAGES_TOOL" pull "$T/www/a.tar.gz"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'BERTH_IMAGE_DEADLINE: expected a number, got "soon"'* ]]
+}
+
+@test "a local archive is unpacked where it is, its digest checked on the way; a mismatch publishes nothing" {
+  pull "file://$T/www/a.tar.gz#$A"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$BERTH_CACHE_DIR/layers/sha256/$A/etc/motd")" = "hello from a.tar.gz" ]
+  # no copy of it in the cache, and no temporary name left
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256")" ]
+  [ -z "$(find "$BERTH_CACHE_DIR/layers" -name '.*')" ]
+  pull "$T/www/b.tar.gz"
+  [ "$status" -eq 0 ]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256")" ]
+  [ "$(ls "$BERTH_CACHE_DIR/layers/sha256" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$A" "$B" | sort | tr '\n' ' ')" ]
+  rm -rf "$BERTH_CACHE_DIR"
+  # the whole archive unpacks, then the digest does not match: nothing is published
+  pull "$T/www/b.tar.gz#$A"
+  [ "$status" -eq 3 ]
+  [[ "$output" == *"b.tar.gz: sha256 mismatch: expected $A, got $B"* ]]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/layers/sha256")" ]
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256")" ]
+  # only a fetch of the blob itself (berth lock) copies it in
+  run "$IMAGES_TOOL" fetch "$T/www/a.tar.gz#$A"
+  [ "$status" -eq 0 ]
+  [ "$(sha256 "$BERTH_CACHE_DIR/blobs/sha256/$A")" = "$A" ]
+}
+
+@test "a local archive's layer: a failing folder fsync or kill -9 at its publishing rename leaves nothing half-done" {
+  at_fault "$(layers)" fsync:error=EIO "$IMAGES_TOOL" pull "$T/www/a.tar.gz#$A"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.$A.tmp-"*"\` into place: Input/output error"* ]]
+  [ -z "$(ls -A "$(layers)")" ]
+  # without a digest: unpacked under a neutral name, published under the one it hashed to
+  at_fault "$(layers)" fsync:error=EIO "$IMAGES_TOOL" pull "$T/www/b.tar.gz"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"sync the folder after renaming \`.local.blob.tmp-"*"\` into place: Input/output error"* ]]
+  [ -z "$(ls -A "$(layers)")" ]
+  at_fault "$(layers)" renameat:signal=KILL "$IMAGES_TOOL" pull "$T/www/b.tar.gz"
+  [ "$status" -eq 137 ]
+  finals_are "$(layers)" ""
+  pull "$T/www/a.tar.gz#$A" "$T/www/b.tar.gz"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$(layers)/$B/etc/motd")" = "hello from b.tar.gz" ]
+  [ -z "$(ls -A "$(blobs)")" ]
+}

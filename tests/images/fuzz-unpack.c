@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int root = openat(pfd, "layer", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct images_limits lim = { .max_unpacked = 16u << 20, .max_entries = 4096 };
         berth_error *err = NULL;
-        unpack_fd(in, root, &lim, &err);
+        unpack_fd(in, root, &lim, NULL, &err);
         berth_error_freep(&err);
         check_parent(pfd);
         check_tree(root, 0);

@@ -12,6 +12,7 @@
 
 #include "images/images.h"
 #include "images/private.h"
+#include "images/fetch.h"
 
 static char *normalized(const char *name)
 {
@@ -72,6 +73,32 @@ static void limits_from_env(void **state)
         berth_error_freep(&err);
         assert_int_equal(images_opts_init(&o, &err), 0);
         assert_true(o.limits.max_unpacked >= (2ULL << 30) && o.limits.max_download >= (2ULL << 30));
+}
+
+/* With the defaults, a dead server (stalled, dripping, refusing, or asking to
+ * retry later) costs a layer at most two minutes: every attempt used up by
+ * the low-speed window plus the backoff between them stays under it, and
+ * the deadline stops whatever else (connect timeouts, Retry-After) at 120 s. */
+static void defaults_give_up_within_two_minutes(void **state)
+{
+        struct images_opts o;
+        _cleanup_error_ berth_error *err = NULL;
+        const char *vars[] = { "BERTH_IMAGE_RETRIES", "BERTH_IMAGE_LOW_SPEED_TIME", "BERTH_IMAGE_DEADLINE" };
+        for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+                unsetenv(vars[i]);
+        assert_int_equal(images_opts_init(&o, &err), 0);
+        uint64_t worst_ms = 0;
+        for (unsigned a = 0; a <= o.limits.retries; a++)
+                worst_ms += o.limits.low_speed_time_s * 1000ULL + (a < o.limits.retries ? fetch_backoff_ms(a) : 0);
+        assert_true(worst_ms <= 120000);
+        assert_true(o.limits.deadline_s > 0 && o.limits.deadline_s <= 120);
+        setenv("BERTH_IMAGE_DEADLINE", "5", 1);
+        setenv("BERTH_IMAGE_LOW_SPEED_TIME", "2", 1);
+        assert_int_equal(images_opts_init(&o, &err), 0);
+        assert_int_equal(o.limits.deadline_s, 5);
+        assert_int_equal(o.limits.low_speed_time_s, 2);
+        unsetenv("BERTH_IMAGE_DEADLINE");
+        unsetenv("BERTH_IMAGE_LOW_SPEED_TIME");
 }
 
 static void digests(void **state)
@@ -297,6 +324,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(normalize_paths), cmocka_unit_test(normalize_limits),
                 cmocka_unit_test(limits_from_env), cmocka_unit_test(digests),
+                cmocka_unit_test(defaults_give_up_within_two_minutes),
                 cmocka_unit_test(hasher_matches), cmocka_unit_test(hasher_read_back_fails),  cmocka_unit_test(stack_copy_whiteouts),
                 cmocka_unit_test(refs_and_gc),
                 cmocka_unit_test(dl_tables_resolve), cmocka_unit_test(dl_missing_is_named),

@@ -344,3 +344,55 @@ PY
     [ "$(stat -c %a "$L/f$f")" = "$m" ] || { echo "f$f: $(stat -c %a "$L/f$f")"; return 1; }
   done
 }
+
+# corrupt_at FILE OFFSET: flip one bit of the byte at OFFSET (negative: from the end).
+corrupt_at() {
+  "$PYTHON" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[int(sys.argv[2])]^=1; open(p,"wb").write(b)' "$1" "$2"
+}
+
+@test "a compressed archive is read to its end: a bad gzip CRC, zstd or xz checksum is refused" {
+  src=$T/src
+  mkdir -p "$src"
+  head -c 100000 /dev/urandom >"$src/data"
+  # 2 MiB records: the tar's end marker comes long before the compressor's trailer
+  tar -b 4096 -C "$src" -cf "$T/a.tar" .
+  gzip -c "$T/a.tar" >"$T/a.tar.gz"
+  zstd -q --check -c "$T/a.tar" >"$T/a.tar.zst"
+  xz -c "$T/a.tar" >"$T/a.tar.xz"
+  for z in gz zst xz; do
+    run "$IMAGES_TOOL" unpack "$T/a.tar.$z" "$L"
+    [ "$status" -eq 0 ]
+    rm -rf "$L"
+  done
+  corrupt_at "$T/a.tar.gz" -8   # the CRC-32
+  corrupt_at "$T/a.tar.zst" -2  # the content checksum
+  corrupt_at "$T/a.tar.xz" -13  # the stream's check
+  run "$IMAGES_TOOL" unpack "$T/a.tar.gz" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"gzip trailer: CRC-32 "*" does not match the data"*"the archive is corrupt"* ]]
+  rm -rf "$L"
+  run "$IMAGES_TOOL" unpack "$T/a.tar.zst" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"read to the end of the archive: Zstd decompression failed: Restored data doesn't match checksum"* ]]
+  rm -rf "$L"
+  run "$IMAGES_TOOL" unpack "$T/a.tar.xz" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"read to the end of the archive: "* ]]
+}
+
+@test "a gzip trailer with a wrong size, or a stream of several gzip members, is refused" {
+  src=$T/src
+  mkdir -p "$src"
+  echo one >"$src/one"
+  tar -C "$src" -czf "$T/a.tar.gz" .
+  cp "$T/a.tar.gz" "$T/size.tar.gz"
+  corrupt_at "$T/size.tar.gz" -3
+  run "$IMAGES_TOOL" unpack "$T/size.tar.gz" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"gzip trailer: size "*" does not match the "*" bytes decompressed"* ]]
+  rm -rf "$L"
+  cat "$T/a.tar.gz" "$T/a.tar.gz" >"$T/two.tar.gz"
+  run "$IMAGES_TOOL" unpack "$T/two.tar.gz" "$L"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"several gzip members, which are not accepted"* ]]
+}

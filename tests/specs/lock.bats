@@ -116,6 +116,9 @@ teardown() {
   sed -i "s/$new/$old/" berth.lock
   run --separate-stderr "$BERTH" validate --repo "$T/repo"
   [ "$status" -eq 0 ]
+  [ -z "$stderr" ] # validate is silent on success; -v shows the warnings
+  run --separate-stderr "$BERTH" validate -v --repo "$T/repo"
+  [ "$status" -eq 0 ]
   [[ "$stderr" == "berth: warning: berth.lock is stale (image[0].sha256: spec ${new:0:12}…, berth.lock ${old:0:12}…); run berth lock" ]]
 }
 
