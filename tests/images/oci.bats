@@ -423,3 +423,25 @@ archive_spec() {
   ! grep -q "Basic" "$mirrorlog"
   grep -q "^GET /v2/basic/app/manifests/1 Basic $(printf u:p | base64)$" "$REGLOG"
 }
+
+@test "oci: docker-registry with token auth: berth pull sends the token with every blob" {
+  start_registry token
+  push busybox busybox
+  spec_for "127.0.0.1:$RP/busybox:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "image 127.0.0.1:$RP/busybox:1 sha256:"*" 2 layers" ]]
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- cat /etc/motd
+  [ "$output" = "from layer two" ]
+}
+
+@test "oci: a layer longer than its declared size is cut off at the size" {
+  start_fakeregistry
+  spec_for "$REG/lsize/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"larger than its declared size of "*" bytes"* ]]
+  [ -z "$(cache_entries)" ]
+  # nothing of the extra megabyte was kept
+  [ -z "$(find "$BERTH_CACHE_DIR/blobs" -size +100k)" ]
+}
