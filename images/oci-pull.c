@@ -63,6 +63,7 @@ void oci_fill_result(struct store *s, const char *ref_text, struct oci_image *im
 {
         struct images_oci_image out = { .reference = xstrdup(ref_text) };
         snprintf(out.manifest_digest, sizeof(out.manifest_digest), "sha256:%s", im->manifest_hex);
+        snprintf(out.config_digest, sizeof(out.config_digest), "sha256:%s", im->manifest.config.hex);
         out.n_layers = im->manifest.n_items;
         out.layer_dirs = xcalloc(out.n_layers + 1, sizeof(char *));
         for (size_t i = 0; i < out.n_layers; i++)

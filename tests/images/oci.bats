@@ -445,3 +445,19 @@ archive_spec() {
   # nothing of the extra megabyte was kept
   [ -z "$(find "$BERTH_CACHE_DIR/blobs" -size +100k)" ]
 }
+
+@test "oci: image gc keeps an OCI image's layers, manifest and config while the spec that pulled it exists" {
+  start_fakeregistry
+  spec_for "$REG/good/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  before=$(cache_entries)
+  [ "$(wc -l <<<"$before")" -eq 6 ]
+  run "$BERTH" image gc
+  [ "$status" -eq 0 ]
+  [ "$(cache_entries)" = "$before" ]
+  rm "$T/berth.yaml"
+  run "$BERTH" image gc
+  [ "$status" -eq 0 ]
+  [ -z "$(cache_entries)" ]
+}
