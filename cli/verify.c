@@ -65,7 +65,7 @@ static void check_layer(struct report *r, const struct spec_layer *l, const char
                 return; /* no digest to check against; berth lock gives one */
         _cleanup_strv_ char **diffs = NULL;
         _cleanup_error_ berth_error *e = NULL;
-        if (images_layer_check(NULL, l->sha256, &diffs, &e) < 0) {
+        if (images_layer_check(NULL, l->sha256, l->url, &diffs, &e) < 0) {
                 add_check(r, "cache", false, xstrdup(where), xasprintf("sha256 %.12s…", l->sha256), berth_error_text(e));
                 return;
         }

@@ -92,14 +92,28 @@ static int walk(struct archive *a, int layer_fd, char ***diffs, size_t *n, berth
         return 0;
 }
 
-int images_layer_check(const char *cache_dir, const char *sha256, char ***ret_diffs, berth_error **err)
+/* A local archive is read in place by pull, which keeps no blob of it: it is
+ * read again where the spec names it. */
+static int open_archive(const struct store *s, const char *sha256, const char *url, berth_error **err)
+{
+        int fd = openat(s->blobs_fd, sha256, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_free_ char *path = NULL;
+        if (fd >= 0 || !url || image_local_path(url, &path, err) <= 0)
+                return fd;
+        return open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
+int images_layer_check(const char *cache_dir, const char *sha256, const char *url, char ***ret_diffs,
+                       berth_error **err)
 {
         if (dl_archive_load(err) < 0 || dl_crypto_load(err) < 0)
                 return -1;
         _cleanup_(store_closep) struct store s = STORE_INIT;
         if (store_open(cache_dir, &s, err) < 0)
                 return -1;
-        _cleanup_close_ int blob = openat(s.blobs_fd, sha256, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int blob = open_archive(&s, sha256, url, err);
+        if (*err)
+                return -1;
         _cleanup_close_ int layer = openat(s.layers_fd, sha256, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (layer < 0)
                 return berth_error_make(err, BERTH_E_NOTFOUND, errno, "layer %.12s is not in the cache (run berth pull)",

@@ -44,6 +44,7 @@
         X(archive_filter_count) X(archive_filter_name)                                          \
         X(archive_read_data) X(archive_read_data_block) X(archive_read_free)                    \
         X(archive_read_new) X(archive_read_next_header) X(archive_read_open)                    \
+        X(archive_read_open_fd)                                                                 \
         X(archive_read_support_format_raw)                                                      \
         X(archive_read_support_filter_bzip2) X(archive_read_support_filter_gzip)                \
         X(archive_read_support_filter_xz) X(archive_read_support_filter_zstd)                   \

@@ -107,3 +107,7 @@ int store_publish_layer(struct store *s, const char *tmp, const char *hex, berth
 int store_gc_lock(struct store *s, bool exclusive, berth_error **err);
 /* Note the use of hex now (for `image ls` and gc). */
 void store_touch(struct store *s, const char *hex);
+/* A file:// URL or an absolute path: 1 and the path, percent-decoded; 0 for
+ * anything else. */
+int image_local_path(const char *url, char **ret, berth_error **err);
+

@@ -67,17 +67,27 @@ static int check_ref(const struct image_ref *r, struct layer *l, berth_error **e
                         return berth_error_make(err, BERTH_E_INVALID, 0, "%s: a sha256 is required for http(s)", r->url);
                 return 0;
         }
-        const char *path = startswith(r->url, "file://");
+        int local = image_local_path(r->url, &l->local, err);
+        if (local < 0)
+                return -1;
+        if (local == 0)
+                return berth_error_make(err, BERTH_E_INVALID, 0,
+                                        "%s: expected http://, https://, file:// or an absolute path", r->url);
+        return 0;
+}
+
+int image_local_path(const char *url, char **ret, berth_error **err)
+{
+        const char *path = startswith(url, "file://");
         if (path && startswith(path, "localhost/"))
                 path += strlen("localhost");
         if (path && path[0] == '/')
-                return percent_decode(path, &l->local, err);
-        if (r->url[0] == '/') {
-                l->local = xstrdup(r->url);
-                return 0;
+                return percent_decode(path, ret, err) < 0 ? -1 : 1;
+        if (url[0] == '/') {
+                *ret = xstrdup(url);
+                return 1;
         }
-        return berth_error_make(err, BERTH_E_INVALID, 0, "%s: expected http://, https://, file:// or an absolute path",
-                                r->url);
+        return 0;
 }
 
 static void emit(const struct images_opts *o, struct layer *l, enum images_event_kind kind, const char *dir)

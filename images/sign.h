@@ -20,4 +20,5 @@ int images_http_get(const char *url, size_t max, char **ret_buf, size_t *ret_len
 /* Read a cached layer back against its archive (verify): *ret_diffs is NULL
  * when the folder still holds what the blob with this digest unpacks to,
  * else one line per difference. BERTH_E_NOTFOUND if it is not cached. */
-int images_layer_check(const char *cache_dir, const char *sha256, char ***ret_diffs, berth_error **err);
+int images_layer_check(const char *cache_dir, const char *sha256, const char *url, char ***ret_diffs,
+                       berth_error **err);

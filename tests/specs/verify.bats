@@ -119,3 +119,21 @@ teardown() {
   [ "$status" -eq 1 ]
   [[ "$output" == "image[0]: spec sha256 ${sha:0:12}…, cache layer ${sha:0:12} is not in the cache (run berth pull)"* ]]
 }
+
+@test "verify: a local archive, which pull reads in place and keeps no copy of, is checked where the spec names it" {
+  rm -f berth.lock
+  rm -rf "$BERTH_CACHE_DIR"
+  cat >berth.yaml <<YAML
+berth: 1
+name: verify-local
+image:
+  - {url: $BB, sha256: $(sha256 "$BB")}
+resources: {memory: 256MiB}
+YAML
+  "$BERTH" pull >/dev/null
+  [ -z "$(ls -A "$BERTH_CACHE_DIR/blobs/sha256" 2>/dev/null)" ]
+  run --separate-stderr "$BERTH" verify -v
+  echo "$output $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"image[0]: sha256 $(sha256 "$BB" | cut -c1-12)… (ok)"* ]]
+}
