@@ -52,7 +52,7 @@
         X(archive_write_close) X(archive_write_data) X(archive_write_free)                      \
         X(archive_write_header) X(archive_write_new) X(archive_write_open2)                     \
         X(archive_write_set_bytes_in_last_block) X(archive_write_set_format_pax_restricted)     \
-        X(archive_write_set_options) X(archive_read_open_fd)
+        X(archive_write_set_options)
 
 #define DL_CRYPTO_SYMBOLS(X)                                                                    \
         X(EVP_DigestFinal_ex) X(EVP_DigestInit_ex) X(EVP_DigestUpdate) X(EVP_MD_CTX_free)         \
