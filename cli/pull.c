@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "envs/envs.h"
 #include "images/images.h"
 #include "specs/specs.h"
 
@@ -157,7 +158,7 @@ static struct image_ref *collect_refs(const struct spec *s, size_t *ret_n)
                 const struct spec_layer *ls = i == 0 ? s->image : s->services[i - 1].image;
                 size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
                 for (size_t j = 0; j < nl; j++) {
-                        bool seen = false;
+                        bool seen = !ls[j].url; /* OCI images: pull_oci() */
                         for (size_t k = 0; k < n && !seen; k++)
                                 seen = streq(refs[k].url, ls[j].url) && streq_ptr(refs[k].sha256, ls[j].sha256);
                         if (!seen)
@@ -168,7 +169,8 @@ static struct image_ref *collect_refs(const struct spec *s, size_t *ret_n)
         return refs;
 }
 
-static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n, const char *owner)
+static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n, const char *owner,
+                     char ***ret_dirs)
 {
         _cleanup_error_ berth_error *err = NULL;
         struct images_opts opts;
@@ -186,7 +188,90 @@ static int pull_refs(struct cli_ctx *ctx, const struct image_ref *refs, size_t n
                 berth_error_wrap(&err, "pull");
                 return cli_report(ctx, err);
         }
+        *ret_dirs = TAKE_PTR(dirs);
         return EXIT_OK;
+}
+
+static void add_digest(char ***v, size_t *n, const char *path_or_digest)
+{
+        const char *slash = strrchr(path_or_digest, '/'), *colon = strrchr(path_or_digest, ':');
+        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+        (*v)[(*n)++] = xstrdup(slash ? slash + 1 : colon ? colon + 1 : path_or_digest);
+        (*v)[*n] = NULL;
+}
+
+/* gc keeps what the spec names: its archives' layers and each OCI image's
+ * layers, manifest and config, recorded as one list for the spec. */
+static int record_owner(struct cli_ctx *ctx, const char *owner, char **dirs, const struct images_oci_image *ims,
+                        size_t n_ims)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        _cleanup_strv_ char **digests = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; dirs && dirs[i]; i++)
+                add_digest(&digests, &n, dirs[i]);
+        for (size_t i = 0; i < n_ims; i++) {
+                for (size_t j = 0; j < ims[i].n_layers; j++)
+                        add_digest(&digests, &n, ims[i].layer_dirs[j]);
+                add_digest(&digests, &n, ims[i].manifest_digest);
+                add_digest(&digests, &n, ims[i].config_digest);
+        }
+        if (owner && n_ims && images_refs_set(NULL, owner, digests, n, &err) < 0)
+                return cli_report(ctx, err);
+        return EXIT_OK;
+}
+
+static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const struct images_oci_image *im)
+{
+        bool pinned = !l->oci || strchr(l->oci, '@') != NULL;
+        if (ctx->json) {
+                cli_print_json(json_pack("{s:s,s:s,s:s,s:I,s:b}", "event", "image", "reference", im->reference,
+                                         "digest", im->manifest_digest, "layers", (json_int_t) im->n_layers,
+                                         "pinned", pinned));
+        } else {
+                printf("image %s %.19s %zu layer%s\n", im->reference, im->manifest_digest, im->n_layers,
+                       im->n_layers == 1 ? "" : "s");
+        }
+        fflush(stdout);
+        if (!pinned)
+                berth_warn_at(&ctx->warnings, l->pos.file, l->pos.line, l->pos.col, "oci",
+                              "%s is not pinned by a digest; it resolved to %s", im->reference, im->manifest_digest);
+}
+
+/* Each OCI image or archive of the environment and its services; a tag is
+ * asked of the registry again. */
+static int pull_oci(struct cli_ctx *ctx, const struct spec *s, const char *owner, char **dirs)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        struct images_opts opts;
+        struct images_oci_image *ims = NULL;
+        size_t n_ims = 0;
+        int status = EXIT_OK;
+        if (images_opts_init(&opts, &err) < 0)
+                return cli_report(ctx, err);
+        for (size_t i = 0; i <= s->n_services; i++) {
+                const struct spec_layer *ls = i == 0 ? s->image : s->services[i - 1].image;
+                size_t nl = i == 0 ? s->n_image : s->services[i - 1].n_image;
+                for (size_t j = 0; j < nl && status == EXIT_OK; j++) {
+                        struct images_oci_image im = {};
+                        if (ls[j].url)
+                                continue;
+                        if (envs_pull_image(&opts, &ls[j], true, &im, &err) < 0) {
+                                berth_error_wrap(&err, "pull");
+                                status = cli_report(ctx, err);
+                                break;
+                        }
+                        report_oci(ctx, &ls[j], &im);
+                        ims = xrealloc(ims, (n_ims + 1) * sizeof(*ims));
+                        ims[n_ims++] = im;
+                }
+        }
+        if (status == EXIT_OK)
+                status = record_owner(ctx, owner, dirs, ims, n_ims);
+        for (size_t i = 0; i < n_ims; i++)
+                images_oci_image_done(&ims[i]);
+        free(ims);
+        return status;
 }
 
 int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
@@ -200,6 +285,9 @@ int cmd_pull(struct cli_ctx *ctx, int argc, char **argv)
         berth_warnings_move(&ctx->warnings, &s->warnings);
         size_t n = 0;
         _cleanup_free_ struct image_ref *refs = collect_refs(s, &n);
-        char owner[PATH_MAX];
-        return pull_refs(ctx, refs, n, realpath(s->path, owner) ? owner : NULL);
+        char buf[PATH_MAX];
+        const char *owner = realpath(s->path, buf) ? buf : NULL;
+        _cleanup_strv_ char **dirs = NULL;
+        status = n ? pull_refs(ctx, refs, n, owner, &dirs) : EXIT_OK;
+        return status ? status : pull_oci(ctx, s, owner, dirs);
 }

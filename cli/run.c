@@ -9,10 +9,11 @@
 #include "specs/specs.h"
 
 const char cmd_run_help[] =
-        "Usage: berth run [-f SPEC] [--ephemeral] [--] CMD [ARG...]\n"
+        "Usage: berth run [-f SPEC] [--ephemeral] [--] [CMD [ARG...]]\n"
         "\n"
         "Run CMD in the dev sandbox and exit with its status. --ephemeral throws\n"
-        "the writable layer away afterwards.\n"
+        "the writable layer away afterwards. Without CMD, the Entrypoint and Cmd\n"
+        "of the spec's OCI image run.\n"
         "\n"
         "Exit status: the command's own; 126 if it is not executable, 127 if it\n"
         "was not found, 125 if berth refused or failed before it ran (a bad\n"
@@ -76,8 +77,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
         struct envs_run_opts o = {};
         cli_parse_run_options(ctx, argc, argv, &o);
-        if (optind >= argc)
-                return cli_usage_error(ctx, "no command given: berth run [--] CMD [ARG...]");
-        o.argv = argv + optind;
+        /* Without one, an OCI image's Entrypoint and Cmd (envs_run). */
+        o.argv = optind < argc ? argv + optind : NULL;
         return cli_run_dev_sandbox(ctx, &o);
 }

@@ -44,11 +44,18 @@ static json_t *json_uint_or_null(uint64_t v)
 static json_t *json_layers(const struct spec_layer *l, size_t n)
 {
         json_t *a = json_array();
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(a, json_pack("{s:o,s:o,s:s,s:o,s:o}", "name", json_str_or_null(l[i].name),
-                                                   "version", json_str_or_null(l[i].version), "url", l[i].url,
-                                                   "sha256", json_str_or_null(l[i].sha256), "check",
-                                                   l[i].check ? json_strv(l[i].check) : json_null()));
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", json_str_or_null(l[i].name), "version",
+                                      json_str_or_null(l[i].version), "url", json_str_or_null(l[i].url), "sha256",
+                                      json_str_or_null(l[i].sha256), "check",
+                                      l[i].check ? json_strv(l[i].check) : json_null());
+                static const char *const keys[] = { "oci", "oci-archive", "docker-archive", "ref", "platform" };
+                const char *vals[] = { l[i].oci, l[i].oci_archive, l[i].docker_archive, l[i].ref, l[i].platform };
+                for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+                        if (vals[k])
+                                json_object_set_new(o, keys[k], json_string(vals[k]));
+                json_array_append_new(a, o);
+        }
         return a;
 }
 
@@ -219,9 +226,14 @@ static void show_layers(int ind, const struct spec_layer *l, size_t n)
                 return;
         printf("%*simage:\n", ind, "");
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *url = yq(l[i].url);
-                printf("%*s- url: %s\n", ind + 2, "", url);
+                const char *key = l[i].url ? "url" : l[i].oci ? "oci" : l[i].oci_archive ? "oci-archive"
+                                                                                  : "docker-archive";
+                _cleanup_free_ char *src = yq(l[i].url ? l[i].url : l[i].oci ? l[i].oci
+                                              : l[i].oci_archive ? l[i].oci_archive : l[i].docker_archive);
+                printf("%*s- %s: %s\n", ind + 2, "", key, src);
                 put_kv(ind + 4, "sha256", l[i].sha256);
+                put_kv(ind + 4, "ref", l[i].ref);
+                put_kv(ind + 4, "platform", l[i].platform);
                 put_kv(ind + 4, "name", l[i].name);
                 put_kv(ind + 4, "version", l[i].version);
                 put_list(ind + 4, "check", l[i].check);

@@ -10,7 +10,17 @@ char *envs_kept_root_path(const char *state);
 /* Take state/layer.lock, held by the run that owns the kept writable layer
  * (and has the volumes bound): 0 and the fd, or 1 if another run holds it. */
 int envs_lock_layer(const char *state, int *ret_fd, berth_error **err);
-int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret, berth_error **err);
+/* The image config of the topmost OCI image among the layers: the defaults
+ * for the command, environment, folder and user, below what the spec says. */
+struct envs_image_config {
+        char **env, **entrypoint, **cmd;
+        char *workdir, *user;
+};
+void envs_image_config_done(struct envs_image_config *c);
+/* The image's layer folders, bottom first; ret_config (may be NULL) gets the
+ * config of its topmost OCI image, all NULL without one. */
+int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret,
+                struct envs_image_config *ret_config, berth_error **err);
 /* Fill the NULL entries of layers (one per spec layer, bottom first) with the
  * unpacked folders of the spec's archives: as the last pull recorded in
  * state/layers while that still holds, else by a pull, recorded when

@@ -47,3 +47,11 @@ struct envs_down_result {
         bool volumes_removed;
 };
 int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, berth_error **err);
+
+/* Pull the OCI image or archive a layer entry names (oci:, oci-archive:,
+ * docker-archive:). Without refresh, what the last pull resolved is used
+ * while it is cached. Errors begin with the entry's FILE:LINE:COL. */
+struct images_opts;
+struct images_oci_image;
+int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, bool refresh,
+                    struct images_oci_image *ret, berth_error **err);

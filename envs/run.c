@@ -59,6 +59,8 @@ struct dev_sandbox {
         struct sandbox_mount *mounts;
         char **volume_dirs;
         char **env;
+        struct envs_image_config image; /* an OCI image's defaults */
+        char **image_argv;              /* its Entrypoint + Cmd */
 };
 
 static void dev_sandbox_done(struct dev_sandbox *d)
@@ -72,6 +74,8 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         free(d->mounts);
         strv_free(d->volume_dirs);
         strv_free(d->env);
+        envs_image_config_done(&d->image);
+        strv_free(d->image_argv);
         closep(&d->layer_lock);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
@@ -199,12 +203,44 @@ static int convert_mounts(struct dev_sandbox *d, const struct spec *s, const cha
         return 0;
 }
 
+static bool spec_sets(const struct spec *s, const char *name_value)
+{
+        size_t len = strcspn(name_value, "=");
+        for (size_t i = 0; i < s->n_env; i++)
+                if (strlen(s->env[i].name) == len && !strncmp(s->env[i].name, name_value, len))
+                        return true;
+        return false;
+}
+
+/* The image's Env first, then the spec's, which wins by name (as compose). */
 static void convert_env(struct dev_sandbox *d, const struct spec *s)
 {
-        d->env = xcalloc(s->n_env + 1, sizeof(char *));
+        size_t n = 0, ni = strv_length(d->image.env);
+        d->env = xcalloc(ni + s->n_env + 1, sizeof(char *));
+        for (size_t i = 0; i < ni; i++)
+                if (!spec_sets(s, d->image.env[i]))
+                        d->env[n++] = xstrdup(d->image.env[i]);
         for (size_t i = 0; i < s->n_env; i++)
-                d->env[i] = xasprintf("%s=%s", s->env[i].name, s->env[i].value);
+                d->env[n++] = xasprintf("%s=%s", s->env[i].name, s->env[i].value);
         d->c.env = d->env;
+}
+
+/* The command given, else the image's Entrypoint and Cmd. */
+static int choose_argv(struct dev_sandbox *d, const struct envs_run_opts *o, berth_error **err)
+{
+        if (o->argv) {
+                d->c.argv = o->argv;
+                return 0;
+        }
+        size_t ne = strv_length(d->image.entrypoint), nc = strv_length(d->image.cmd);
+        if (ne + nc == 0)
+                return berth_error_make(err, BERTH_E_USAGE, 0, "no command given: berth run [--] CMD [ARG...] "
+                                        "(the image has no Entrypoint or Cmd)");
+        d->image_argv = xcalloc(ne + nc + 1, sizeof(char *));
+        for (size_t i = 0; i < ne + nc; i++)
+                d->image_argv[i] = xstrdup(i < ne ? d->image.entrypoint[i] : d->image.cmd[i - ne]);
+        d->c.argv = d->image_argv;
+        return 0;
 }
 
 /* Declared limits this host cannot enforce: said, never silently dropped. */
@@ -291,6 +327,11 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings, .c.warnings = o->warnings };
         enum envs_stacking how;
         int r = -1;
+        bool oci = false;
+        for (size_t i = 0; i < s->n_image; i++)
+                oci |= s->image[i].url == NULL; /* an OCI image or archive */
+        if (!o->argv && !oci)
+                return berth_error_make(err, BERTH_E_USAGE, 0, "no command given: berth run [--] CMD [ARG...]");
         if (envs_stacking_from_env(&how, err) < 0 || berth_state_dir(&base, err) < 0 ||
             berth_cache_dir(&cache, err) < 0)
                 return -1;
@@ -306,15 +347,15 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
                 if (busy < 0 || (busy > 0 && make_run_dir(&d, err) < 0))
                         goto out;
         }
-        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, err) < 0 || convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
+        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, &d.image, err) < 0 || choose_argv(&d, o, err) < 0 ||
+            convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
                 goto out;
         convert_env(&d, s);
         convert_security(&d.c, s);
         warn_unenforced(&d);
-        d.c.argv = o->argv;
-        d.c.cwd = s->workdir;
+        d.c.cwd = s->workdir ? s->workdir : d.image.workdir;
         d.c.hostname = s->name;
-        d.c.user = s->user;
+        d.c.user = s->user ? s->user : d.image.user;
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
         d.c.outcome = o->outcome;

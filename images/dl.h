@@ -28,7 +28,8 @@
         X(curl_easy_setopt) X(curl_easy_strerror) X(curl_getdate) X(curl_global_init)          \
         X(curl_multi_add_handle) X(curl_multi_cleanup) X(curl_multi_info_read)                 \
         X(curl_multi_init) X(curl_multi_perform) X(curl_multi_poll)                            \
-        X(curl_multi_remove_handle) X(curl_multi_setopt)
+        X(curl_multi_remove_handle) X(curl_multi_setopt)                                        \
+        X(curl_easy_perform) X(curl_slist_append) X(curl_slist_free_all)
 
 #define DL_ARCHIVE_SYMBOLS(X)                                                                   \
         X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_hardlink)               \

@@ -17,6 +17,7 @@ static void curl_multi_cleanupp(CURLM **m)
 
 struct xfer {
         struct fetch_job *job;
+        struct curl_slist *headers; /* job->authorization */
         const struct images_opts *opts;
         struct store *store;
         CURL *h;
@@ -124,6 +125,13 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
                                  x->opts->limits.max_download);
                 return CURL_WRITEFUNC_ERROR;
         }
+        if (x->job->size && x->bytes + n > x->job->size) {
+                /* Not one byte past what the descriptor promised is kept. */
+                restart_from_zero(x);
+                berth_error_make(&x->err, BERTH_E_DIGEST, 0, "larger than its declared size of %" PRIu64 " bytes",
+                                 x->job->size);
+                return CURL_WRITEFUNC_ERROR;
+        }
         if (write_failed(x))
                 return CURL_WRITEFUNC_ERROR;
         /* The hasher thread hashes and writes; see hasher.c. */
@@ -183,6 +191,9 @@ static int setup_handle(struct xfer *x, berth_error **err)
         sym_curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         sym_curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
         sym_curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+        if (x->job->authorization && !x->headers)
+                x->headers = sym_curl_slist_append(NULL, x->job->authorization);
+        sym_curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
         sym_curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         /* Never from https down to http, and never to file:// or anything else. */
         sym_curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
@@ -372,6 +383,8 @@ static void xfer_done(struct xfer *x)
 {
         if (x->h)
                 sym_curl_easy_cleanup(x->h);
+        if (x->headers)
+                sym_curl_slist_free_all(x->headers);
         if (x->fd >= 0)
                 close(x->fd);
         hasher_free(x->hasher);

@@ -7,6 +7,8 @@ struct fetch_job {
         size_t index;           /* in the caller's refs[] */
         const char *url;        /* http:// or https:// */
         const char *sha256;     /* required */
+        uint64_t size;          /* the size the blob must have (an OCI descriptor's); 0 = unknown */
+        const char *authorization; /* an "Authorization: …" header, or NULL */
         bool ok;                /* out: blob published */
         /* Called on the calling thread as soon as this blob is published, while
          * the other downloads go on (the caller starts unpacking it). May be NULL. */

@@ -31,6 +31,8 @@
 struct image_ref {
         const char *url;
         const char *sha256;     /* 64 lowercase hex; NULL allowed for file:// and paths */
+        uint64_t size;          /* bytes the archive must have (an OCI descriptor's); 0 = unknown */
+        const char *authorization; /* an "Authorization: …" header for the URL's host, or NULL */
 };
 
 /* Bounds on hostile input. images_opts_init() sets the defaults and applies the
@@ -164,3 +166,36 @@ struct images_gc_result {
 void images_gc_result_done(struct images_gc_result *r);
 int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct images_gc_result *ret,
               berth_error **err);
+
+/* ---- OCI images (oci-pull.c) ------------------------------------------------ */
+
+/* An OCI image pulled into the cache: its layers are ordinary cache layers
+ * (shared by digest with every other image and spec), whiteouts as above. */
+struct images_oci_image {
+        char *reference;            /* canonical */
+        char manifest_digest[72];   /* "sha256:<hex>" of the platform's image manifest */
+        char config_digest[72];     /* "sha256:<hex>" of its config */
+        char **layer_dirs;          /* bottom first, NULL-terminated */
+        size_t n_layers;
+        /* The image config's defaults for a command; NULL where it has none. */
+        char **env, **entrypoint, **cmd;
+        char *workdir, *user;
+};
+void images_oci_image_done(struct images_oci_image *im);
+
+/* Pull reference (an `oci:` value) for platform (NULL = the host's). Every
+ * manifest, config and layer is checked against its digest and size before
+ * use; on failure nothing this pull added stays in the cache. Without
+ * refresh, or for a reference pinned by digest, what the last pull of the
+ * same reference and platform resolved is used when it is all cached,
+ * without asking the registry. */
+int images_pull_oci(const struct images_opts *opts, const char *reference, const char *platform, bool refresh,
+                    struct images_oci_image *ret, berth_error **err);
+
+/* The same from an archive: an OCI image layout as a tar (docker = false) or
+ * `docker save` / `podman save` output (docker = true), at source (an
+ * absolute path, file://, or http(s):// with its sha256). ref picks one image
+ * of an archive that holds several (its tag or reference). A local archive
+ * that did not change since (same file, size and times) is not read again. */
+int images_pull_archive(const struct images_opts *opts, const char *source, const char *sha256, bool docker,
+                        const char *ref, const char *platform, struct images_oci_image *ret, berth_error **err);

@@ -12,6 +12,8 @@ struct layer {
         const char *url;
         char *local;            /* a local file's path, or NULL for http(s) */
         char sha[65];
+        uint64_t size;          /* declared by an OCI descriptor, or 0 */
+        const char *authorization;
         ssize_t same_as;        /* index of an earlier layer with this digest, or -1 */
         int lock_fd;
         bool want_layer;        /* false: the verified blob is enough */
@@ -58,6 +60,8 @@ static int check_ref(const struct image_ref *r, struct layer *l, berth_error **e
                                         r->url, r->sha256);
         if (r->sha256)
                 memcpy(l->sha, r->sha256, 65);
+        l->size = r->size;
+        l->authorization = r->authorization;
         if (startswith(r->url, "http://") || startswith(r->url, "https://")) {
                 if (!r->sha256)
                         return berth_error_make(err, BERTH_E_INVALID, 0, "%s: a sha256 is required for http(s)", r->url);
@@ -441,6 +445,7 @@ static int fetch_and_unpack(struct store *s, const struct images_opts *o, struct
                 }
                 if (!l->local) {
                         jobs[nj++] = (struct fetch_job) { .index = l->index, .url = l->url, .sha256 = l->sha,
+                                                          .size = l->size, .authorization = l->authorization,
                                                           .on_published = on_published, .userdata = &ctx };
                         continue;
                 }

@@ -14,6 +14,8 @@ packages=(
   strace                            # fails or kills the cache's publishing syscalls in tests
   golang-github-containers-common   # podman's seccomp profile, an import test input
   mmdebstrap                        # a real Debian root for the pack/pull/run test
+  docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests
+  apache2-utils python3-cryptography  # its htpasswd (bcrypt) and the test token server's JWT signing
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )

@@ -1,6 +1,7 @@
 /* Image layers, mounts, env and ports: the lists both the spec and its
  * services have. */
 #include "parse-internal.h"
+#include "common/oci-ref.h"
 
 static struct spec_pos pos_of(struct pctx *p, const struct ynode *n)
 {
@@ -61,15 +62,107 @@ static int h_sha256(struct pctx *p, const struct ynode *v, const char *path, voi
         return 0;
 }
 
+/* oci: a reference, stored in its canonical form (docker.io/library/x:tag). */
+static int h_oci(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f)
+{
+        static const char what[] = "an OCI reference like registry.example.com/team/name:tag[@sha256:…]";
+        _cleanup_free_ char *t = NULL;
+        _cleanup_(oci_ref_donep) struct oci_ref r = {};
+        _cleanup_error_ berth_error *e = NULL;
+        if (scalar_text(p, v, path, what, &t) < 0)
+                return -1;
+        if (!*t)
+                return perr_expected(p, v, path, what, t);
+        if (oci_ref_parse(t, &r, &e) < 0) {
+                _cleanup_free_ char *q = spec_quote(t, strlen(t), 80);
+                return perr(p, v, path, "%s: %s", q, e->msg);
+        }
+        free(*AT(obj, f, char *));
+        *AT(obj, f, char *) = oci_ref_string(&r);
+        return 0;
+}
+
+static int h_platform(struct pctx *p, const struct ynode *v, const char *path, void *obj, const struct field *f)
+{
+        static const char what[] = "a platform like linux/amd64 or linux/arm64/v8";
+        _cleanup_free_ char *t = NULL;
+        struct oci_platform pl;
+        _cleanup_error_ berth_error *e = NULL;
+        if (scalar_text(p, v, path, what, &t) < 0)
+                return -1;
+        if (oci_platform_parse(t, &pl, &e) < 0)
+                return perr_expected(p, v, path, what, t);
+        free(*AT(obj, f, char *));
+        *AT(obj, f, char *) = TAKE_PTR(t);
+        return 0;
+}
+
 static const struct field layer_fields[] = {
         { "name", h_name, offsetof(struct spec_layer, name) },
         { "version", h_string, offsetof(struct spec_layer, version) },
-        { "url", h_url, offsetof(struct spec_layer, url), 0, true },
+        { "url", h_url, offsetof(struct spec_layer, url) },
         { "sha256", h_sha256, offsetof(struct spec_layer, sha256) },
         { "check", h_argv, offsetof(struct spec_layer, check) },
+        { "oci", h_oci, offsetof(struct spec_layer, oci) },
+        { "oci-archive", h_url, offsetof(struct spec_layer, oci_archive) },
+        { "docker-archive", h_url, offsetof(struct spec_layer, docker_archive) },
+        { "ref", h_string, offsetof(struct spec_layer, ref) },
+        { "platform", h_platform, offsetof(struct spec_layer, platform) },
         {},
 };
-enum { LF_NAME, LF_VERSION, LF_URL, LF_SHA256, LF_CHECK };
+enum { LF_NAME, LF_VERSION, LF_URL, LF_SHA256, LF_CHECK, LF_OCI, LF_OCI_ARCHIVE, LF_DOCKER_ARCHIVE, LF_REF,
+       LF_PLATFORM };
+
+static int key_err(struct pctx *p, const struct ynode *n, const char *path, int key, const char *msg)
+{
+        _cleanup_free_ char *kpath = xasprintf("%s.%s", path, layer_fields[key].key);
+        return perr(p, n, kpath, "%s", msg);
+}
+
+static bool before(const struct ynode *a, const struct ynode *b)
+{
+        return a->line < b->line || (a->line == b->line && a->col < b->col);
+}
+
+/* Exactly one of url, oci, oci-archive, docker-archive says where the layer
+ * comes from; the other keys must fit that source. */
+static int check_layer_source(struct pctx *p, const struct ynode *n, const char *path, const struct ynode **seen)
+{
+        static const int sources[] = { LF_URL, LF_OCI, LF_OCI_ARCHIVE, LF_DOCKER_ARCHIVE };
+        int src = -1, extra = -1;
+        for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
+                int k = sources[i];
+                if (!seen[k])
+                        continue;
+                if (src >= 0 && before(seen[k], seen[src])) {
+                        extra = src;
+                        src = k;
+                } else if (src >= 0 && (extra < 0 || before(seen[k], seen[extra]))) {
+                        extra = k;
+                } else if (src < 0) {
+                        src = k;
+                }
+        }
+        if (extra >= 0) {
+                _cleanup_free_ char *msg = xasprintf("a layer has one source; %s is already given",
+                                                     layer_fields[src].key);
+                return key_err(p, seen[extra], path, extra, msg);
+        }
+        if (src < 0) {
+                _cleanup_free_ char *kpath = xasprintf("%s.url", path);
+                return perr(p, n, kpath, "required key is missing (or oci, oci-archive, docker-archive)");
+        }
+        if (seen[LF_SHA256] && src == LF_OCI)
+                return key_err(p, seen[LF_SHA256], path, LF_SHA256, "not used with oci: pin the image with "
+                               "@sha256:… in the reference");
+        if (seen[LF_REF] && (src == LF_URL || src == LF_OCI))
+                return key_err(p, seen[LF_REF], path, LF_REF, "only picks an image out of an oci-archive or a "
+                               "docker-archive");
+        if (seen[LF_PLATFORM] && src == LF_URL)
+                return key_err(p, seen[LF_PLATFORM], path, LF_PLATFORM, "only picks from an OCI image index "
+                               "(oci, oci-archive, docker-archive)");
+        return src;
+}
 
 static int parse_layer(struct pctx *p, const struct ynode *n, const char *path, struct spec_layer *l)
 {
@@ -77,7 +170,12 @@ static int parse_layer(struct pctx *p, const struct ynode *n, const char *path, 
         l->pos = pos_of(p, n);
         if (walk_map(p, n, path, layer_fields, l, seen) < 0)
                 return -1;
-        if (!l->sha256 && (startswith(l->url, "http://") || startswith(l->url, "https://"))) {
+        int src = check_layer_source(p, n, path, seen);
+        if (src < 0)
+                return -1;
+        const char *remote = src == LF_URL ? l->url : src == LF_OCI_ARCHIVE ? l->oci_archive
+                             : src == LF_DOCKER_ARCHIVE ? l->docker_archive : NULL;
+        if (!l->sha256 && remote && (startswith(remote, "http://") || startswith(remote, "https://"))) {
                 _cleanup_free_ char *kpath = xasprintf("%s.sha256", path);
                 return perr(p, n, kpath, "required key is missing (http and https layers need a digest)");
         }
@@ -94,6 +192,11 @@ void spec_layers_free(struct spec_layer *l, size_t n)
                 free(l[i].name);
                 free(l[i].version);
                 free(l[i].url);
+                free(l[i].oci);
+                free(l[i].oci_archive);
+                free(l[i].docker_archive);
+                free(l[i].ref);
+                free(l[i].platform);
                 free(l[i].sha256);
                 strv_free(l[i].check);
         }

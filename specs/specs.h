@@ -16,7 +16,13 @@ struct spec_layer {
         char *name;        /* optional runtime name, e.g. "python" */
         char *version;     /* optional runtime version it provides */
         char *url;         /* http(s)://, file://, or a path; relative paths are
-                            * already resolved against the spec's folder */
+                            * already resolved against the spec's folder. NULL for
+                            * an OCI image (oci:) */
+        char *oci;         /* an OCI reference, canonical (common/oci-ref.h), or NULL */
+        char *oci_archive; /* an OCI layout as a tar: URL or absolute path, or NULL */
+        char *docker_archive; /* `docker save` output: URL or absolute path, or NULL */
+        char *ref;         /* which image of an archive (its tag or reference), or NULL */
+        char *platform;    /* os/arch[/variant] to pick from an index, or NULL = the host's */
         char *sha256;      /* 64 lowercase hex, or NULL where allowed (file/path) */
         char **check;      /* optional argv for `berth verify`, NULL-terminated */
         struct spec_pos pos;

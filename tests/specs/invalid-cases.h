@@ -51,7 +51,7 @@ static const struct invalid_case invalid_cases[] = {
         { "berth: 1\nname: app\nimage: []\n", "t.yaml:3:8: image: expected a list of layers, got an empty list" },
         { "berth: 1\nname: app\nimage: debian.tar\n",
           "t.yaml:3:8: image: expected a list of layers, got \"debian.tar\"" },
-        { "berth: 1\nname: app\nimage: [{name: python}]\n", "t.yaml:3:9: image[0].url: required key is missing" },
+        { "berth: 1\nname: app\nimage: [{name: python}]\n", "t.yaml:3:9: image[0].url: required key is missing (or oci, oci-archive, docker-archive)" },
         { "berth: 1\nname: app\nimage: [{url: http://h/a.tar}]\n",
           "t.yaml:3:9: image[0].sha256: required key is missing (http and https layers need a digest)" },
         { "berth: 1\nname: app\nimage: [{url: ./a.tar, sha256: abc}]\n",
