@@ -214,20 +214,13 @@ static int hold_userns(void *arg)
 }
 
 /* A process only holds the namespace until we opened it; it never needs to
- * run. Sharing our memory spares copying and tearing down an address space,
- * a millisecond per idmapped bind on a small VM. */
+ * run. */
 static pid_t clone_userns_holder(void)
 {
-#ifdef __SANITIZE_ADDRESS__
-        /* AddressSanitizer cannot follow a switch to another stack. */
         pid_t pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0)
                 _exit(hold_userns(NULL));
         return pid;
-#else
-        static char stack[16384] __attribute__((aligned(16)));
-        return clone(hold_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_VM | SIGCHLD, NULL);
-#endif
 }
 
 int idmap_userns_fd_range(uid_t disk_uid, uid_t shown_uid, gid_t disk_gid, gid_t shown_gid, uint32_t count,
