@@ -172,10 +172,10 @@ static int root_mount(const struct child_args *a, int *ret_fd, berth_error **err
 
 /* ---- /proc, /dev, /tmp, /etc files ------------------------------------ */
 
-/* The sandbox's own filesystems are made in two steps. prepare_mounts()
- * creates every one as a detached mount while berth still builds the root;
- * attach_mounts() then only moves them into place, since a detached mount
- * can take no mount on top of it before Linux 6.15. */
+/* The sandbox's own filesystems are made in two steps, once the root is
+ * there: prepare_mounts() creates each as a detached mount, attach_mounts()
+ * moves them into place, parents first, since a detached mount can take no
+ * mount on top of it before Linux 6.15. */
 
 static const char *const proc_masked[] = {
         "acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats",
@@ -318,7 +318,6 @@ static int prepare_proc(struct mounts *m, berth_error **err)
 
 static int prepare_dev(struct mounts *m, berth_error **err)
 {
-        /* Room for the /etc files too (prepare_etc), resolv.conf up to 64 KiB. */
         static const char *const dev_opts[] = { "mode", "0755", "size", "1048576", NULL };
         static const char *const pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL };
         static const char *const shm_opts[] = { "mode", "1777", "size", "67108864", NULL };
@@ -333,9 +332,6 @@ static int prepare_dev(struct mounts *m, berth_error **err)
                 snprintf(host, sizeof(host), "/dev/%s", devices[i]);
                 if (bind_clone(AT_FDCWD, host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, &m->device[i], err) < 0)
                         return berth_error_wrap(err, "/dev");
-                /* The targets too, so that attaching only moves. */
-                if (mknodat(m->dev, devices[i], S_IFREG | 0644, 0) < 0)
-                        return berth_err(err, errno, "/dev/%s", devices[i]);
         }
         for (size_t i = 0; i < ARRAY_SIZE(links); i++)
                 if (symlinkat(links[i][1], m->dev, links[i][0]) < 0)
@@ -358,11 +354,6 @@ static int put_file(int dirfd, const char *name, const char *text, berth_error *
 }
 
 /* Where the generated /etc file i waits in the /dev tmpfs. */
-static void etc_staged_name(size_t i, char *buf, size_t size)
-{
-        snprintf(buf, size, ".berth-%s", etc_files[i]);
-}
-
 /* The generated files are written into the /dev tmpfs and cloned as
  * read-only binds; attach_mounts() unlinks them there once the binds are in
  * place (a bind of an unlinked file cannot be attached), so the sandbox sees
@@ -375,14 +366,17 @@ static int prepare_etc(struct mounts *m, const struct child_args *a, berth_error
         _cleanup_free_ char *hostname = xasprintf("%s\n", host);
         const char *resolv = a->resolv_conf ? a->resolv_conf : "# berth: no name servers in this network mode\n";
         const char *text[] = { hosts, hostname, resolv };
-        for (size_t i = 0; etc_files[i]; i++) {
-                char name[32];
-                etc_staged_name(i, name, sizeof(name));
-                if (put_file(m->dev, name, text[i], err) < 0 ||
-                    bind_clone(m->dev, name, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false,
+        /* A tmpfs of their own (resolv.conf up to 64 KiB), each file bound
+         * read-only; the tmpfs goes once the last bind does. */
+        static const char *const opts[] = { "mode", "0755", "size", "1048576", NULL };
+        _cleanup_close_ int fs = -1;
+        if (fs_new("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &fs, err) < 0)
+                return -1;
+        for (size_t i = 0; etc_files[i]; i++)
+                if (put_file(fs, etc_files[i], text[i], err) < 0 ||
+                    bind_clone(fs, etc_files[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false,
                                &m->etc[i], err) < 0)
                         return -1;
-        }
         return 0;
 }
 
@@ -394,13 +388,17 @@ static bool has_mount_at(const struct sandbox_config *c, const char *target)
         return false;
 }
 
-static int prepare_mounts(struct mounts *m, const struct child_args *a, berth_error **err)
+static void mounts_init(struct mounts *m)
 {
         *m = (struct mounts) { .proc = -1, .sys = -1, .dev = -1, .pts = -1, .shm = -1, .tmp = -1 };
         for (size_t i = 0; i < N_DEVICES; i++)
                 m->device[i] = -1;
         for (size_t i = 0; i < N_ETC; i++)
                 m->etc[i] = -1;
+}
+
+static int prepare_mounts(struct mounts *m, const struct child_args *a, berth_error **err)
+{
         if (prepare_proc(m, err) < 0 || prepare_sys(m, a, err) < 0 || prepare_dev(m, err) < 0)
                 return -1;
         static const char *const tmp_opts[] = { "mode", "1777", NULL };
@@ -480,14 +478,9 @@ static int attach_mounts(int rootfd, const struct mounts *m, berth_error **err)
                 return berth_error_wrap(err, "/dev");
         if (m->tmp >= 0 && mount_at(m->tmp, rootfd, "tmp", true, err) < 0)
                 return berth_error_wrap(err, "/tmp");
-        for (size_t i = 0; i < N_ETC; i++) {
-                char name[32];
-                etc_staged_name(i, name, sizeof(name));
+        for (size_t i = 0; i < N_ETC; i++)
                 if (attach_etc(rootfd, m->etc[i], etc_files[i], err) < 0)
                         return berth_error_wrap(err, "/etc");
-                if (unlinkat(m->dev, name, 0) < 0)
-                        return berth_err(err, errno, "unlink /dev/%s", name);
-        }
         return 0;
 }
 
@@ -833,12 +826,11 @@ static int setup(const struct child_args *a, int *ret_last_cap, berth_error **er
         const char *h = c->hostname ? c->hostname : "berth";
         if (sethostname(h, strlen(h)) < 0)
                 return berth_err(err, errno, "sethostname");
-        /* As root, berth builds the overlay meanwhile. */
         _cleanup_(mounts_done) struct mounts own;
-        if (prepare_mounts(&own, a, err) < 0)
-                return -1;
+        mounts_init(&own);
         *ret_last_cap = read_last_cap();
-        if (root_mount(a, &rootfd, err) < 0 || setup_mounts(rootfd, a, &own, err) < 0)
+        if (root_mount(a, &rootfd, err) < 0 || prepare_mounts(&own, a, err) < 0 ||
+            setup_mounts(rootfd, a, &own, err) < 0)
                 return berth_error_wrap(err, "root");
         return enter_root(rootfd, err);
 }

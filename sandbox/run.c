@@ -28,7 +28,6 @@ struct run {
         struct sandbox_bpf bpf;
         struct cgroup_handle cgroup;
         bool self_join;                         /* v1: the init joins itself */
-        bool cgroup_later;                      /* v1: made while the child mounts */
         pthread_t cgroup_thread;
         bool cgroup_started;
         berth_error *cgroup_err;
@@ -237,14 +236,12 @@ static int prepare(struct run *r, berth_error **err)
                         return -1;
         }
         /* v2: the cgroup must exist now, for the thread that moves the child
-         * in while the root is built (that takes an RCU grace period). v1:
-         * the init joins by itself, so its cgroup is made later, while the
-         * child makes its mounts. */
+         * in while the root is built (that takes an RCU grace period); v1's
+         * is made now too, and the init joins it by itself. */
         bool want = limits_want_cgroup(&c->limits);
         _cleanup_free_ char *v2 = want ? cgroup2_delegated_dir() : NULL;
-        if (v2 && make_cgroup(r, v2, err) < 0)
+        if (want && make_cgroup(r, v2, err) < 0)
                 return -1;
-        r->cgroup_later = want && !v2;
         if (c->network == SANDBOX_NET_HOST) {
                 _cleanup_error_ berth_error *e = NULL;
                 read_file_bounded(AT_FDCWD, "/etc/resolv.conf", MAX_RESOLV_CONF, "resolv.conf", &r->args.resolv_conf,
@@ -387,8 +384,6 @@ static int release_child(struct run *r, berth_error **err)
         if (write(r->sync_w, "m", 1) != 1)
                 return berth_err(err, errno, "start the sandbox");
         if (r->root_sock >= 0 && send_root(r, err) < 0)
-                return -1;
-        if (r->cgroup_later && make_cgroup(r, NULL, err) < 0)
                 return -1;
         if (cgroup_join(r, err) < 0)
                 return -1;
