@@ -20,3 +20,25 @@ int envs_pull_layers(const struct spec *s, const char *state, bool keep_record, 
  * inode of its own (never the cache's). throwaway: built at dir/root for one
  * run; else kept as dir/copy-<key of the layers>, built once. */
 int envs_copy_root(char *const *layers, size_t n, const char *dir, bool throwaway, char **ret, berth_error **err);
+/* A folder the sandbox writes (as root: owned by the sandbox's ids). */
+int envs_sandbox_folder(const char *path, berth_error **err);
+
+/* ---- services (services.c, supervisor.c, control.c) ---- */
+#include "sandbox/sandbox.h"
+struct envs_service_sandbox {
+        struct sandbox_config c;
+        char *dir, *upper, *work, *mnt;  /* state/services/<name>/ */
+        char **env, **volume_dirs;
+        struct sandbox_mount *mounts;
+};
+/* The service's sandbox config; c.join and c.cache_dir are the caller's. */
+int envs_service_sandbox(const struct spec *s, const struct spec_service *v, const char *state, char **layers,
+                         struct envs_service_sandbox *ret, berth_error **err);
+void envs_service_sandbox_done(struct envs_service_sandbox *b);
+/* The supervisor's main loop, in the forked supervisor: never returns.
+ * ready_fd gets "ok\n" once it listens, or the error's text. */
+_Noreturn void envs_supervise(const struct spec *s, const char *state, char **layers, const char *cache,
+                              int lock_fd, int ready_fd);
+#define ENVS_SOCKET "control.sock"
+#define ENVS_PIDFILE "supervisor.pid"
+#define ENVS_LOCKFILE "supervisor.lock"

@@ -36,7 +36,7 @@ int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
 
 /* A folder the sandbox writes: as root it must belong to the sandbox's
  * range. One that exists was made so by an earlier run. */
-static int sandbox_folder(const char *path, berth_error **err)
+int envs_sandbox_folder(const char *path, berth_error **err)
 {
         uid_t u;
         gid_t g;
@@ -114,7 +114,7 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         d->upper = xasprintf("%s/rootfs/upper", where);
         d->work = xasprintf("%s/rootfs/work", where);
         d->mnt = xasprintf("%s/rootfs/mnt", where);
-        if (sandbox_folder(d->upper, err) < 0 || sandbox_folder(d->work, err) < 0 ||
+        if (envs_sandbox_folder(d->upper, err) < 0 || envs_sandbox_folder(d->work, err) < 0 ||
             ((mkdir(d->mnt, 0700) < 0 && errno != EEXIST) && mkdir_p(d->mnt, 0700, err) < 0))
                 return berth_error_wrap(err, "state");
         struct sandbox_root *r = &d->c.root;
@@ -189,7 +189,7 @@ static int convert_mounts(struct dev_sandbox *d, const struct spec *s, const cha
                 if (m->type == SPEC_MOUNT_VOLUME) {
                         char *v = xasprintf("%s/volumes/%s", state, m->source);
                         d->volume_dirs[nv++] = v;
-                        if (sandbox_folder(v, err) < 0)
+                        if (envs_sandbox_folder(v, err) < 0)
                                 return berth_error_wrap(err, "volume %s", m->source);
                         o->source = v;
                 }
