@@ -25,6 +25,35 @@ static bool failed(const char *st)
         return streq(st, "exited") || streq(st, "unhealthy");
 }
 
+static json_t *entry(json_t *doc, const char *name)
+{
+        json_t *v;
+        size_t i;
+        json_array_foreach(json_object_get(doc, "services"), i, v)
+                if (streq_ptr(json_string_value(json_object_get(v, "name")), name))
+                        return v;
+        return NULL;
+}
+
+/* "waiting for db (healthcheck failing: ...)": the first dependency that is
+ * not ready, and why. */
+static char *waiting_text(const struct spec *s, json_t *doc, const char *name)
+{
+        for (size_t i = 0; i < s->n_services; i++) {
+                if (!streq(s->services[i].name, name))
+                        continue;
+                for (char **d = s->services[i].depends_on; d && *d; d++) {
+                        json_t *dep = entry(doc, *d);
+                        const char *st = json_string_value(json_object_get(dep, "state"));
+                        const char *why = json_string_value(json_object_get(dep, "reason"));
+                        if (st && !ready(st))
+                                return why ? xasprintf("waiting for %s (%s)", *d, why)
+                                           : xasprintf("waiting for %s (%s)", *d, st);
+                }
+        }
+        return xstrdup("waiting");
+}
+
 /* Print each service's state as it changes: 1 all ready, -1 one failed
  * (named), 0 still going. */
 static int report(struct cli_ctx *ctx, const struct spec *s, json_t *doc, char **last)
@@ -36,11 +65,12 @@ static int report(struct cli_ctx *ctx, const struct spec *s, json_t *doc, char *
                 const char *name = json_string_value(json_object_get(v, "name"));
                 const char *st = json_string_value(json_object_get(v, "state"));
                 const char *why = json_string_value(json_object_get(v, "reason"));
-                if (i < s->n_services && !streq_ptr(last[i], st)) {
+                _cleanup_free_ char *shown = streq(st, "waiting") ? waiting_text(s, doc, name) : xstrdup(st);
+                if (i < s->n_services && !streq_ptr(last[i], shown)) {
                         if (ctx->verbosity >= 0)
-                                fprintf(stderr, "berth: %s: %s\n", name, st);
+                                fprintf(stderr, "berth: %s: %s\n", name, shown);
                         free(last[i]);
-                        last[i] = xstrdup(st);
+                        last[i] = TAKE_PTR(shown);
                 }
                 if (failed(st)) {
                         fprintf(stderr, "berth: up: service %s failed: %s\n", name, why ? why : st);
@@ -90,7 +120,13 @@ int cmd_up(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_error_ berth_error *err = NULL;
         if (cli_load_spec(ctx, &s, &st) < 0)
                 return st;
-        berth_warnings_move(&ctx->warnings, &s->warnings);
+        /* That run and shell do not start the services is no news to up. */
+        for (size_t i = 0; i < s->warnings.n; i++) {
+                const berth_warning *w = &s->warnings.v[i];
+                if (!streq_ptr(w->key, "services"))
+                        berth_warn_at(&ctx->warnings, w->file, w->line, w->col, w->key, "%s", w->msg);
+        }
+        berth_warnings_clear(&s->warnings);
         bool started;
         if (envs_up(s, &started, &err) < 0)
                 return cli_report(ctx, err);

@@ -1,5 +1,6 @@
 /* A service's sandbox: its root (the environment's layers under a
- * throwaway writable layer of its own), mounts, env and limits, joined to
+ * writable layer of its own, kept across restarts, removed by `down`; not
+ * volatile: overlay refuses to mount a volatile work dir again), mounts, env and limits, joined to
  * the environment's shared namespaces. */
 #include <errno.h>
 #include <sys/stat.h>
@@ -84,7 +85,7 @@ int envs_service_sandbox(const struct spec *s, const struct spec_service *v, con
                 return berth_error_wrap(err, "service %s: state", v->name);
         b->c.root = (struct sandbox_root) { .lowerdirs = (const char *const *) layers,
                                             .n_lowerdirs = strv_length(layers), .upperdir = b->upper,
-                                            .workdir = b->work, .mountpoint = b->mnt, .volatile_upper = true,
+                                            .workdir = b->work, .mountpoint = b->mnt,
                                             .read_only = s->security.read_only };
         if (service_mounts(b, v, state, err) < 0)
                 return -1;

@@ -590,7 +590,11 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char **la
         ready_fd = 4;
         syscall(SYS_close_range, 5, ~0u, 0);
         prctl(PR_SET_NAME, "berth-supervise");
+        /* Before anything is forked: the caller's stdio (a terminal, a
+         * pipe someone reads to its end) is not ours to keep open. */
         x.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        dup2(x.devnull, STDIN_FILENO);
+        with_stdio(&x, -1, -1);
         if (setup(&x, &e) < 0) {
                 _cleanup_free_ char *text = berth_error_text(e);
                 write_all(ready_fd, text, strlen(text));
@@ -599,8 +603,6 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char **la
         }
         write_all(ready_fd, "ok\n", 3);
         close(ready_fd);
-        dup2(x.devnull, STDIN_FILENO);
-        with_stdio(&x, -1, -1);
         for (;;)
                 loop_once(&x);
 }
