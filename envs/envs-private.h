@@ -28,6 +28,7 @@ int envs_sandbox_folder(const char *path, berth_error **err);
 struct envs_service_sandbox {
         struct sandbox_config c;
         char *dir, *upper, *work, *mnt;  /* state/services/<name>/ */
+        char *aliases;                   /* the other services' names, for /etc/hosts */
         char **env, **volume_dirs;
         struct sandbox_mount *mounts;
 };

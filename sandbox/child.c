@@ -371,7 +371,9 @@ static void etc_staged_name(size_t i, char *buf, size_t size)
 static int prepare_etc(struct mounts *m, const struct child_args *a, berth_error **err)
 {
         const char *host = a->c->hostname ? a->c->hostname : "berth";
-        _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", host);
+        const char *more = a->c->host_aliases ? a->c->host_aliases : "";
+        _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s%s%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+                                               host, *more ? " " : "", more);
         _cleanup_free_ char *hostname = xasprintf("%s\n", host);
         const char *resolv = a->resolv_conf ? a->resolv_conf : "# berth: no name servers in this network mode\n";
         const char *text[] = { hosts, hostname, resolv };

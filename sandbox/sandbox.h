@@ -93,6 +93,9 @@ struct sandbox_config {
         /* Join these namespaces instead of making a user and a network
          * namespace of its own (an environment's services); NULL = own. */
         const struct sandbox_shared_ns *join;
+        /* More names for 127.0.0.1 in /etc/hosts, space-separated (the
+         * services of a shared network); NULL = none. */
+        const char *host_aliases;
 };
 
 /* A user and a network namespace (loopback up) that several sandboxes

@@ -90,6 +90,14 @@ env_pids() {
   [ "$status" -eq 0 ]
 }
 
+@test "services reach each other by name" {
+  run in_proj exec app -- wget -q -O - http://web:8080/
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello from web" ]
+  run in_proj exec web -- cat /etc/hosts
+  [[ "${lines[0]}" == "127.0.0.1"*"localhost web app" ]]
+}
+
 @test "ps lists state, pid, uptime and restarts; --json serves tools" {
   run in_proj ps
   echo "$output"
