@@ -25,8 +25,7 @@ static char *state_path(const struct spec *s, const char *name, berth_error **er
         return name ? xasprintf("%s/%s", dir, name) : TAKE_PTR(dir);
 }
 
-/* Send one request and read the whole answer (the supervisor closes). */
-static int ask(const char *state, const char *req, char **ret, berth_error **err)
+static int connect_to(const char *state, int *ret, berth_error **err)
 {
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         _cleanup_free_ char *path = xasprintf("%s/" ENVS_SOCKET, state);
@@ -34,7 +33,19 @@ static int ask(const char *state, const char *req, char **ret, berth_error **err
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "control socket path too long: %s", path);
         memcpy(a.sun_path, path, strlen(path));
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof(a)) < 0 || write_all(fd, req, strlen(req)) < 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+                return berth_err(err, errno, "the supervisor's control socket");
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+/* Send one request and read the whole answer (the supervisor closes). */
+static int ask(const char *state, const char *req, char **ret, berth_error **err)
+{
+        _cleanup_close_ int fd = -1;
+        if (connect_to(state, &fd, err) < 0)
+                return -1;
+        if (write_all(fd, req, strlen(req)) < 0)
                 return berth_err(err, errno, "the supervisor's control socket");
         return read_fd_bounded(fd, 1 << 20, "the supervisor's answer", ret, NULL, err);
 }
@@ -272,4 +283,17 @@ int envs_exec(const struct spec *s, const char *service, char *const *argv, int 
                         return berth_err(err, errno, "wait for the command");
         *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         return 0;
+}
+
+int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_error **err)
+{
+        pid_t pid;
+        _cleanup_close_ int fd = -1;
+        if (supervisor_alive(state, &pid) != 1)
+                return 0;
+        if (connect_to(state, &fd, err) < 0)
+                return -1;
+        if (write_all(fd, "join\n", 5) < 0)
+                return berth_err(err, errno, "the supervisor's control socket");
+        return sandbox_shared_ns_recv(fd, ret, err) < 0 ? -1 : 1;
 }

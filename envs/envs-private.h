@@ -43,3 +43,8 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char **la
 #define ENVS_SOCKET "control.sock"
 #define ENVS_PIDFILE "supervisor.pid"
 #define ENVS_LOCKFILE "supervisor.lock"
+/* When the environment is up: 1 and its network's namespaces, for the dev
+ * sandbox to join (close them with sandbox_shared_ns_done()); 0 if not up. */
+int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_error **err);
+/* Every service's name, space-separated, for /etc/hosts. */
+char *envs_service_names(const struct spec *s, const char *except);

@@ -71,14 +71,14 @@ static void service_security(struct sandbox_config *c, const struct spec *s, con
 }
 
 /* Every other service, by name, on the shared loopback. */
-static char *service_names(const struct spec *s, const char *self)
+char *envs_service_names(const struct spec *s, const char *self)
 {
         size_t len = 1;
         for (size_t i = 0; i < s->n_services; i++)
                 len += strlen(s->services[i].name) + 1;
         char *out = xcalloc(1, len), *p = out;
         for (size_t i = 0; i < s->n_services; i++)
-                if (!streq(s->services[i].name, self))
+                if (!self || !streq(s->services[i].name, self))
                         p += sprintf(p, "%s%s", p == out ? "" : " ", s->services[i].name);
         return out;
 }
@@ -111,6 +111,6 @@ int envs_service_sandbox(const struct spec *s, const struct spec_service *v, con
         b->c.hostname = v->name;
         b->c.name = v->name;
         b->c.network = SANDBOX_NET_PRIVATE;
-        b->c.host_aliases = b->aliases = service_names(s, v->name);
+        b->c.host_aliases = b->aliases = envs_service_names(s, v->name);
         return 0;
 }

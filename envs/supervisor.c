@@ -458,7 +458,9 @@ static void answer(struct sup *x, int c)
                         write_all(c, "\n", 1);
                         free(text);
                 }
-        } else if (startswith(req, "down"))
+        } else if (startswith(req, "join"))
+                sandbox_shared_ns_send(c, &x->ns);
+        else if (startswith(req, "down"))
                 shut_down(x, c);
 }
 

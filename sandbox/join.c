@@ -113,6 +113,28 @@ void sandbox_shared_ns_done(struct sandbox_shared_ns *ns)
         *ns = (struct sandbox_shared_ns) { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
 }
 
+int sandbox_shared_ns_send(int sock, const struct sandbox_shared_ns *ns)
+{
+        int fds[2] = { ns->userns_fd, ns->netns_fd };
+        return send_fds(sock, "n", 1, fds, 2);
+}
+
+int sandbox_shared_ns_recv(int sock, struct sandbox_shared_ns *ret, berth_error **err)
+{
+        char b = 0;
+        int fds[MAX_PASSED_FDS];
+        size_t n = 0;
+        *ret = (struct sandbox_shared_ns) { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
+        if (recv_fds(sock, &b, 1, fds, &n) < 0 || b != 'n' || n != 2) {
+                for (size_t i = 0; i < n; i++)
+                        close(fds[i]);
+                return berth_err(err, errno, "receive the shared namespaces");
+        }
+        ret->userns_fd = fds[0];
+        ret->netns_fd = fds[1];
+        return 0;
+}
+
 /* ---- entering a running sandbox ------------------------------------------ */
 
 static const char *const ns_names[] = { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" };

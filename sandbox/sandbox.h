@@ -109,6 +109,10 @@ struct sandbox_shared_ns {
 int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err);
 /* Close the fds and kill and reap the holder. */
 void sandbox_shared_ns_done(struct sandbox_shared_ns *ns);
+/* Hand the namespaces' fds over a unix socket, to a process that joins
+ * them (holder stays -1 there: its creator keeps it). */
+int sandbox_shared_ns_send(int sock, const struct sandbox_shared_ns *ns);
+int sandbox_shared_ns_recv(int sock, struct sandbox_shared_ns *ret, berth_error **err);
 
 /* Start the command and return once it has exec'd (errors as sandbox_run()).
  * No tty, no signal relay: the caller reaps sandbox_proc_pid() itself (the

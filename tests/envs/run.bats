@@ -546,7 +546,7 @@ YAML
   [ "$status" -eq 0 ]; [ "$output" = ran ]
   [ "${stderr_lines[0]}" = 'warned.yaml:5:10: warning: network: "private" behaves as "none" until services share its namespace' ]
   [ "${stderr_lines[1]}" = 'warned.yaml:6:1: warning: ports: not acted on yet: berth does not publish ports' ]
-  [[ "${stderr_lines[2]}" == 'warned.yaml:7:1: warning: services: run and shell neither start nor join them yet'* ]]
+  [[ "${stderr_lines[2]}" == 'warned.yaml:7:1: warning: services: run and shell do not start them yet'* ]]
   [ "${#stderr_lines[@]}" -eq 3 ]
   run --separate-stderr as_runner sh -c "cd '$W/proj' && echo 'exit 0' | env BERTH_STATE_DIR='$W/home/state' BERTH_CACHE_DIR='$W/home/cache' '$W/bin/berth' shell -f warned.yaml"
   [ "$status" -eq 0 ]; [ "${#stderr_lines[@]}" -eq 3 ]; [[ "${stderr_lines[1]}" == 'warned.yaml:6:1: warning: ports:'* ]]

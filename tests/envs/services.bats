@@ -98,6 +98,21 @@ env_pids() {
   [[ "${lines[0]}" == "127.0.0.1"*"localhost web app" ]]
 }
 
+@test "run and run --ephemeral join the network of an environment that is up; not one that is down" {
+  run in_proj -q run -- wget -q -O - http://web:8080/
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello from web" ]
+  run in_proj -q run --ephemeral -- wget -q -O - http://127.0.0.1:8080/
+  [ "$output" = "hello from web" ]
+  spec alone <<'YAML'
+services:
+  web:
+    command: [sleep, "1000"]
+YAML
+  run in_proj -q run -f alone.yaml -- wget -q -O - http://127.0.0.1:8080/
+  [ "$status" -ne 0 ]
+}
+
 @test "ps lists state, pid, uptime and restarts; --json serves tools" {
   run in_proj ps
   echo "$output"
@@ -293,7 +308,7 @@ YAML
   [ "$(state_of berth web)" = healthy ]
   in_proj -q down
   # nothing of the environment stays mounted
-  ! grep -q "$W/home/state" /proc/self/mountinfo
+  ! grep -q "$W/home/state/envs/berth-" /proc/self/mountinfo
 }
 
 @test "a stale pid file and socket are never trusted" {
