@@ -85,7 +85,7 @@ static void remove_stale(const char *state)
 
 /* Fork twice so the supervisor belongs to no terminal session and no one
  * waits for it; it tells us over a pipe when it listens. */
-static int spawn_supervisor(const struct spec *s, const char *state, char **layers, const char *cache, int lock_fd,
+static int spawn_supervisor(const struct spec *s, const char *state, char ***layers, const char *cache, int lock_fd,
                             berth_error **err)
 {
         int p[2];
@@ -124,10 +124,23 @@ static int spawn_supervisor(const struct spec *s, const char *state, char **laye
         return 0;
 }
 
+struct layer_lists {
+        char ***v;
+        size_t n;
+};
+
+static void layer_lists_freep(struct layer_lists *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                strv_free(l->v[i]);
+        free(l->v);
+}
+
 int envs_up(const struct spec *s, bool *ret_started, berth_error **err)
 {
         _cleanup_free_ char *state = state_path(s, NULL, err), *cache = NULL;
-        _cleanup_strv_ char **layers = NULL;
+        _cleanup_(layer_lists_freep) struct layer_lists layers = { xcalloc(s->n_services + 1, sizeof(char **)),
+                                                                  s->n_services };
         pid_t pid;
         *ret_started = false;
         if (!state || berth_cache_dir(&cache, err) < 0 || mkdir_p(state, 0700, err) < 0)
@@ -144,9 +157,10 @@ int envs_up(const struct spec *s, bool *ret_started, berth_error **err)
                 return berth_err(err, 0, "%s: another berth is starting or stopping this environment", s->name);
         }
         remove_stale(state);
-        if (envs_layers(s, state, true, &layers, err) < 0)
-                return -1;
-        if (spawn_supervisor(s, state, layers, cache, fd, err) < 0)
+        for (size_t i = 0; i < s->n_services; i++)
+                if (envs_service_layers(s, &s->services[i], state, true, &layers.v[i], err) < 0)
+                        return -1;
+        if (spawn_supervisor(s, state, layers.v, cache, fd, err) < 0)
                 return -1;
         *ret_started = true;
         return 0;
@@ -265,7 +279,7 @@ int envs_exec(const struct spec *s, const char *service, char *const *argv, int 
         _cleanup_strv_ char **layers = NULL;
         pid_t init, pid;
         if (!state || running_pid(s, service, &init, err) < 0 || berth_cache_dir(&cache, err) < 0 ||
-            envs_layers(s, state, false, &layers, err) < 0)
+            envs_service_layers(s, v, state, false, &layers, err) < 0)
                 return -1;
         struct envs_service_sandbox b;
         int r = envs_service_sandbox(s, v, state, layers, &b, err);

@@ -36,9 +36,13 @@ struct envs_service_sandbox {
 int envs_service_sandbox(const struct spec *s, const struct spec_service *v, const char *state, char **layers,
                          struct envs_service_sandbox *ret, berth_error **err);
 void envs_service_sandbox_done(struct envs_service_sandbox *b);
+/* The service's layer folders: its own image's, or the environment's. */
+int envs_service_layers(const struct spec *s, const struct spec_service *v, const char *state, bool keep_record,
+                        char ***ret, berth_error **err);
 /* The supervisor's main loop, in the forked supervisor: never returns.
+ * layers: each service's, in the spec's order.
  * ready_fd gets "ok\n" once it listens, or the error's text. */
-_Noreturn void envs_supervise(const struct spec *s, const char *state, char **layers, const char *cache,
+_Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
                               int lock_fd, int ready_fd);
 #define ENVS_SOCKET "control.sock"
 #define ENVS_PIDFILE "supervisor.pid"

@@ -70,6 +70,22 @@ static void service_security(struct sandbox_config *c, const struct spec *s, con
                                               .pids = v->resources.pids, .nofile = v->resources.nofile };
 }
 
+int envs_service_layers(const struct spec *s, const struct spec_service *v, const char *state, bool keep_record,
+                        char ***ret, berth_error **err)
+{
+        if (!v->n_image)
+                return envs_layers(s, state, keep_record, ret, err);
+        /* The service's image in the environment's place; its last pull is
+         * remembered in its own folder. */
+        struct spec own = *s;
+        own.image = v->image;
+        own.n_image = v->n_image;
+        _cleanup_free_ char *dir = xasprintf("%s/services/%s", state, v->name);
+        if (mkdir_p(dir, 0700, err) < 0 || envs_layers(&own, dir, keep_record, ret, err) < 0)
+                return berth_error_wrap(err, "service %s", v->name);
+        return 0;
+}
+
 /* Every other service, by name, on the shared loopback. */
 char *envs_service_names(const struct spec *s, const char *self)
 {
@@ -87,9 +103,6 @@ int envs_service_sandbox(const struct spec *s, const struct spec_service *v, con
                          struct envs_service_sandbox *b, berth_error **err)
 {
         *b = (struct envs_service_sandbox) {};
-        if (v->n_image)
-                return berth_error_make(err, BERTH_E_NOTIMPL, 0, "service %s: an image of its own is not supported "
-                                        "yet; services run on the environment's image", v->name);
         b->dir = xasprintf("%s/services/%s", state, v->name);
         b->upper = xasprintf("%s/upper", b->dir);
         b->work = xasprintf("%s/work", b->dir);

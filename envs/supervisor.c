@@ -65,7 +65,7 @@ struct svc {
 struct sup {
         const struct spec *spec;
         const char *state;
-        char **layers;
+        char ***layers;                 /* each service's */
         const char *cache;
         struct sandbox_shared_ns ns;
         struct svc *svcs;
@@ -514,7 +514,7 @@ static int setup(struct sup *x, berth_error **err)
                 *v = (struct svc) { .s = &x->spec->services[i], .log_fd = -1, .hc_fd = -1,
                                     .out.fd = -1, .err.fd = -1 };
                 v->log_path = xasprintf("%s/%s.log", logs, v->s->name);
-                if (envs_service_sandbox(x->spec, v->s, x->state, x->layers, &v->sb, err) < 0)
+                if (envs_service_sandbox(x->spec, v->s, x->state, x->layers[i], &v->sb, err) < 0)
                         return -1;
                 v->sb.c.join = &x->ns;
                 v->sb.c.cache_dir = x->cache;
@@ -578,7 +578,7 @@ static void loop_once(struct sup *x)
         start_ready(x, now);
 }
 
-_Noreturn void envs_supervise(const struct spec *s, const char *state, char **layers, const char *cache,
+_Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
                               int lock_fd, int ready_fd)
 {
         struct sup x = { .spec = s, .state = state, .layers = layers, .cache = cache, .listen_fd = -1,

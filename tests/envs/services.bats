@@ -176,6 +176,28 @@ YAML
   ! ls "$W"/home/state/envs/berth-*/control.sock
 }
 
+@test "a service with an image of its own runs on it" {
+  rm -rf "$W/img2"; cp -a "$W/img" "$W/img2"
+  echo "the other image" >"$W/img2/marker"
+  chmod -R a+rX "$W/img2"
+  spec twoimg <<YAML
+services:
+  own:
+    image: [{url: $W/img2}]
+    command: [sh, -c, "cat /marker; while :; do sleep 1; done"]
+  shared:
+    command: [sh, -c, "cat /marker 2>&1; while :; do sleep 1; done"]
+YAML
+  in_proj -q up -f twoimg.yaml
+  run in_proj exec -f twoimg.yaml own -- cat /marker
+  [ "$output" = "the other image" ]
+  run in_proj exec -f twoimg.yaml shared -- cat /marker
+  [ "$status" -ne 0 ]
+  for _ in $(seq 50); do in_proj logs -f twoimg.yaml own | grep -q other && break; sleep 0.1; done
+  [ "$(in_proj logs -f twoimg.yaml own)" = "the other image" ]
+  in_proj -q down -f twoimg.yaml
+}
+
 @test "a service whose command does not exist fails up with 127, named; the others stay" {
   spec nocmd <<'YAML'
 services:
