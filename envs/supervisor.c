@@ -110,12 +110,13 @@ static void log_line(struct sup *x, struct svc *v, const char *tag, const char *
                 v->log_size += (uint64_t) w;
 }
 
-/* Read what the stream has; false at EOF. */
+/* Read what the stream has: false when there is nothing more for now (EOF
+ * closes it). */
 static bool drain(struct sup *x, struct svc *v, struct stream *s)
 {
         ssize_t n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
         if (n < 0)
-                return errno == EAGAIN || errno == EINTR;
+                return errno == EINTR;
         if (n == 0) {
                 if (s->len)
                         log_line(x, v, s->tag, s->buf, s->len);
@@ -163,6 +164,11 @@ static int open_streams(struct svc *v, int *w_out, int *w_err)
                 close(a[1]);
                 return -1;
         }
+        /* A writer that outlived the last run kept these open. */
+        if (v->out.fd >= 0)
+                close(v->out.fd);
+        if (v->err.fd >= 0)
+                close(v->err.fd);
         v->out = (struct stream) { .fd = a[0], .tag = "out" };
         v->err = (struct stream) { .fd = b[0], .tag = "err" };
         fcntl(a[0], F_SETFL, O_NONBLOCK);
@@ -499,6 +505,8 @@ static int setup(struct sup *x, berth_error **err)
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGHUP);
         sigprocmask(SIG_BLOCK, &set, NULL);
+        /* A client that hangs up before its answer must not kill us. */
+        signal(SIGPIPE, SIG_IGN);
         x->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         const char *max = getenv("BERTH_LOG_MAX");
         x->log_max = max && strtoull(max, NULL, 10) > 0 ? strtoull(max, NULL, 10) : DEFAULT_LOG_MAX;

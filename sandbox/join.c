@@ -161,7 +161,15 @@ static _Noreturn void enter_command(struct enter *x, int last_cap)
 {
         berth_error *e = NULL;
         bool has_path;
+        static const int sigs[] = { SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD, SIGTSTP, SIGTTIN, SIGTTOU,
+                                    SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH };
+        sigset_t none;
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* What the caller ignored or blocked is not the command's business. */
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                signal(sigs[i], SIG_DFL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         if (setsid() < 0)
                 berth_err(&e, errno, "setsid");
         else if (chdir(x->c->cwd ? x->c->cwd : "/") < 0)

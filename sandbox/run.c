@@ -613,8 +613,14 @@ int sandbox_start(const struct sandbox_config *c, struct sandbox_proc **ret, ber
         struct sandbox_proc *p = xcalloc(1, sizeof(*p));
         p->r = (struct run) { .c = c, .args.root_sock = -1, .child = -1, .sync_w = -1, .report_r = -1,
                               .pty_sock = -1, .root_sock = -1, .sig_fd = -1, .master = -1, .kept_fd = -1 };
-        if (prepare(&p->r, err) < 0 || start_child(&p->r, err) < 0 || release_child(&p->r, err) < 0 ||
-            read_report(&p->r, err) < 0) {
+        /* The init waits for the relayed signals (sigwaitinfo): they must be
+         * blocked when it is cloned, as sandbox_run() has them. */
+        sigset_t set, old;
+        relayed_signals(&set);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        int r = prepare(&p->r, err) < 0 || start_child(&p->r, err) < 0 ? -1 : 0;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (r < 0 || release_child(&p->r, err) < 0 || read_report(&p->r, err) < 0) {
                 sandbox_proc_done(p);
                 return -1;
         }

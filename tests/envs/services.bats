@@ -244,6 +244,23 @@ YAML
   in_proj -q down -f sick.yaml
 }
 
+@test "a healthcheck runs with default signal handling, not the supervisor's" {
+  spec sigs <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+    healthcheck:
+      command: [sh, -c, "kill -TERM $$$$; sleep 1; exit 0"]
+      interval: 50ms
+      retries: 1
+YAML
+  run in_proj up -f sigs.yaml
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"service svc failed: healthcheck failing: exit status 143"* ]]
+  in_proj -q down -f sigs.yaml
+}
+
 @test "restart: on-failure restarts a crashing service with backoff, no leaves it exited N" {
   spec crash <<'YAML'
 services:
