@@ -13,6 +13,7 @@ packages=(
   gcc-multilib                      # -m32 -static: the 32-bit x86 sandbox probe
   golang-github-containers-common   # podman's seccomp profile, an import test input
   mmdebstrap                        # a real Debian root for the pack/pull/run test
+  redis-server                      # a real server for the services tests (its binary and libraries packed into a layer)
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )

@@ -373,3 +373,49 @@ YAML
   rm -rf "$W/home/state/envs"/berth-*
   [ -z "$(ls "$W/home/state/envs" | grep '^berth-' || true)" ]
 }
+
+# A real server: Debian's redis-server, its binary and libraries (found with
+# ldd) copied into a layer over the busybox root.
+make_redis_image() {
+  local r=$1 f
+  cp -a "$W/root" "$r"
+  mkdir -p "$r/usr/bin"
+  for f in /usr/bin/redis-server /usr/bin/redis-cli \
+           $(ldd /usr/bin/redis-server /usr/bin/redis-cli | awk '/=>/ { print $3 } /^\t\// { print $1 }' | sort -u); do
+    cp --parents -L "$f" "$r"
+  done
+  chmod -R a+rX "$r"
+}
+
+@test "redis: a real server, healthy behind redis-cli ping, reached by name from run and exec" {
+  command -v redis-server >/dev/null || fail_or_skip "redis-server is not installed (scripts/deps.sh)"
+  rm -rf "$W/redis"
+  make_redis_image "$W/redis"
+  cat >"$W/proj/redis.yaml" <<YAML
+berth: 1
+name: redis
+image:
+  - url: $W/redis
+network: none
+services:
+  cache:
+    command: [redis-server, --port, "6379", --save, "", --appendonly, "no"]
+    healthcheck:
+      command: [redis-cli, ping]
+      interval: 100ms
+      retries: 50
+YAML
+  chmod 644 "$W/proj/redis.yaml"
+  run in_proj up -f redis.yaml
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"berth: cache: healthy"* ]]
+  run in_proj exec -f redis.yaml cache -- redis-cli set greeting hello
+  [ "$output" = OK ]
+  run in_proj -q run -f redis.yaml -- redis-cli -h cache get greeting
+  [ "$status" -eq 0 ]
+  [ "$output" = hello ]
+  run in_proj logs -f redis.yaml cache
+  [[ "$output" == *"Ready to accept connections"* ]]
+  in_proj -q down -f redis.yaml
+}
