@@ -56,7 +56,7 @@ static char *waiting_text(const struct spec *s, json_t *doc, const char *name)
 
 /* Print each service's state as it changes: 1 all ready, -1 one failed
  * (named), 0 still going. */
-static int report(struct cli_ctx *ctx, const struct spec *s, json_t *doc, char **last)
+static int report(struct cli_ctx *ctx, const struct spec *s, json_t *doc, char **last, bool show)
 {
         json_t *v;
         size_t i;
@@ -67,7 +67,7 @@ static int report(struct cli_ctx *ctx, const struct spec *s, json_t *doc, char *
                 const char *why = json_string_value(json_object_get(v, "reason"));
                 _cleanup_free_ char *shown = streq(st, "waiting") ? waiting_text(s, doc, name) : xstrdup(st);
                 if (i < s->n_services && !streq_ptr(last[i], shown)) {
-                        if (ctx->verbosity >= 0)
+                        if (show && ctx->verbosity >= 0)
                                 fprintf(stderr, "berth: %s: %s\n", name, shown);
                         free(last[i]);
                         last[i] = TAKE_PTR(shown);
@@ -82,7 +82,7 @@ static int report(struct cli_ctx *ctx, const struct spec *s, json_t *doc, char *
         return all;
 }
 
-static int wait_ready(struct cli_ctx *ctx, const struct spec *s)
+int cli_wait_ready(struct cli_ctx *ctx, const struct spec *s, bool show)
 {
         const char *t = getenv("BERTH_UP_TIMEOUT");
         int64_t limit_ms = (t && atoi(t) > 0 ? atoi(t) : 120) * 1000LL;
@@ -97,7 +97,7 @@ static int wait_ready(struct cli_ctx *ctx, const struct spec *s)
                         fprintf(stderr, "berth: up: the supervisor of %s died\n", s->name);
                         return EXIT_FAIL;
                 }
-                int r = report(ctx, s, doc, last);
+                int r = report(ctx, s, doc, last, show);
                 json_decref(doc);
                 if (r != 0)
                         return r > 0 ? EXIT_OK : EXIT_FAIL;
@@ -120,19 +120,13 @@ int cmd_up(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_error_ berth_error *err = NULL;
         if (cli_load_spec(ctx, &s, &st) < 0)
                 return st;
-        /* That run and shell do not start the services is no news to up. */
-        for (size_t i = 0; i < s->warnings.n; i++) {
-                const berth_warning *w = &s->warnings.v[i];
-                if (!streq_ptr(w->key, "services"))
-                        berth_warn_at(&ctx->warnings, w->file, w->line, w->col, w->key, "%s", w->msg);
-        }
-        berth_warnings_clear(&s->warnings);
+        berth_warnings_move(&ctx->warnings, &s->warnings);
         bool started;
-        if (envs_up(s, &started, &err) < 0)
+        if (envs_up(s, 0, &started, &err) < 0)
                 return cli_report(ctx, err);
         if (!started && ctx->verbosity > 0)
                 fprintf(stderr, "berth: %s is up already\n", s->name);
-        st = wait_ready(ctx, s);
+        st = cli_wait_ready(ctx, s, true);
         if (st == EXIT_OK && ctx->verbosity >= 0)
                 fprintf(stderr, "berth: %s is up\n", s->name);
         return st;

@@ -86,7 +86,7 @@ static void remove_stale(const char *state)
 /* Fork twice so the supervisor belongs to no terminal session and no one
  * waits for it; it tells us over a pipe when it listens. */
 static int spawn_supervisor(const struct spec *s, const char *state, char ***layers, const char *cache, int lock_fd,
-                            berth_error **err)
+                            pid_t owner, berth_error **err)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -96,7 +96,7 @@ static int spawn_supervisor(const struct spec *s, const char *state, char ***lay
                 close(p[0]);
                 if (setsid() < 0 || fork() != 0)
                         _exit(0);
-                envs_supervise(s, state, layers, cache, lock_fd, p[1]);
+                envs_supervise(s, state, layers, cache, lock_fd, owner, p[1]);
         }
         close(p[1]);
         if (mid > 0)
@@ -136,7 +136,7 @@ static void layer_lists_freep(struct layer_lists *l)
         free(l->v);
 }
 
-int envs_up(const struct spec *s, bool *ret_started, berth_error **err)
+int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **err)
 {
         _cleanup_free_ char *state = state_path(s, NULL, err), *cache = NULL;
         _cleanup_(layer_lists_freep) struct layer_lists layers = { xcalloc(s->n_services + 1, sizeof(char **)),
@@ -160,7 +160,7 @@ int envs_up(const struct spec *s, bool *ret_started, berth_error **err)
         for (size_t i = 0; i < s->n_services; i++)
                 if (envs_service_layers(s, &s->services[i], state, true, &layers.v[i], err) < 0)
                         return -1;
-        if (spawn_supervisor(s, state, layers.v, cache, fd, err) < 0)
+        if (spawn_supervisor(s, state, layers.v, cache, fd, owner, err) < 0)
                 return -1;
         *ret_started = true;
         return 0;

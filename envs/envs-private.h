@@ -41,9 +41,10 @@ int envs_service_layers(const struct spec *s, const struct spec_service *v, cons
                         char ***ret, berth_error **err);
 /* The supervisor's main loop, in the forked supervisor: never returns.
  * layers: each service's, in the spec's order.
- * ready_fd gets "ok\n" once it listens, or the error's text. */
+ * ready_fd gets "ok\n" once it listens, or the error's text. When owner
+ * (a pid) ends, it takes the environment down. */
 _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
-                              int lock_fd, int ready_fd);
+                              int lock_fd, pid_t owner, int ready_fd);
 #define ENVS_SOCKET "control.sock"
 #define ENVS_PIDFILE "supervisor.pid"
 #define ENVS_LOCKFILE "supervisor.lock"

@@ -55,8 +55,9 @@ int envs_down(const struct spec *s, bool volumes, struct envs_down_result *ret, 
 #include <jansson.h>
 
 /* Start the environment's supervisor unless one is up (*ret_started says
- * which); it starts the services by itself. */
-int envs_up(const struct spec *s, bool *ret_started, berth_error **err);
+ * which); it starts the services by itself. owner: a process whose end
+ * takes the environment down (`run` that brought it up), or 0 (`up`). */
+int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **err);
 enum envs_liveness { ENVS_DOWN, ENVS_UP, ENVS_DEAD };
 /* ENVS_UP with the supervisor's document ({"supervisor": pid, "services":
  * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?}]});

@@ -71,6 +71,7 @@ struct sup {
         struct svc *svcs;
         size_t n;
         int listen_fd, sig_fd, devnull;
+        int owner_fd;                   /* pidfd of the run that brought us up, or -1 */
         uint64_t log_max;
 };
 
@@ -552,7 +553,7 @@ static int64_t next_timer(struct sup *x, int64_t now)
 
 static void loop_once(struct sup *x)
 {
-        size_t n = 2 + 3 * x->n;
+        size_t n = 3 + 3 * x->n;
         _cleanup_free_ struct pollfd *p = xcalloc(n, sizeof(*p));
         p[0] = (struct pollfd) { .fd = x->listen_fd, .events = POLLIN };
         p[1] = (struct pollfd) { .fd = x->sig_fd, .events = POLLIN };
@@ -561,8 +562,11 @@ static void loop_once(struct sup *x)
                 p[3 + 3 * i] = (struct pollfd) { .fd = x->svcs[i].err.fd, .events = POLLIN };
                 p[4 + 3 * i] = (struct pollfd) { .fd = x->svcs[i].hc_fd, .events = POLLIN };
         }
+        p[n - 1] = (struct pollfd) { .fd = x->owner_fd, .events = POLLIN };
         int64_t now = now_ms();
         poll(p, (nfds_t) n, (int) next_timer(x, now));
+        if (p[n - 1].revents)
+                shut_down(x, -1);
         for (size_t i = 0; i < x->n; i++) {
                 struct svc *v = &x->svcs[i];
                 if (p[2 + 3 * i].revents)
@@ -587,10 +591,10 @@ static void loop_once(struct sup *x)
 }
 
 _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
-                              int lock_fd, int ready_fd)
+                              int lock_fd, pid_t owner, int ready_fd)
 {
         struct sup x = { .spec = s, .state = state, .layers = layers, .cache = cache, .listen_fd = -1,
-                         .sig_fd = -1 };
+                         .sig_fd = -1, .owner_fd = -1 };
         _cleanup_error_ berth_error *e = NULL;
         /* Only the lock (held until we exit) and the ready pipe stay open:
          * whatever else the command had must not outlive it. */
@@ -605,7 +609,10 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***l
         x.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         dup2(x.devnull, STDIN_FILENO);
         with_stdio(&x, -1, -1);
-        if (setup(&x, &e) < 0) {
+        /* Opened before the owner could be gone: it waits for our "ok". */
+        if (owner > 0 && (x.owner_fd = (int) syscall(SYS_pidfd_open, owner, 0)) < 0)
+                berth_err(&e, errno, "watch the process that started the environment");
+        if (e || setup(&x, &e) < 0) {
                 _cleanup_free_ char *text = berth_error_text(e);
                 write_all(ready_fd, text, strlen(text));
                 write_all(ready_fd, "\n", 1);

@@ -374,6 +374,73 @@ YAML
   [ -z "$(ls "$W/home/state/envs" | grep '^berth-' || true)" ]
 }
 
+@test "run of an environment that is not up brings its services up, and down again after" {
+  spec onrun <<'YAML'
+services:
+  web:
+    command: [httpd, -f, -p, "8081", -h, /www]
+    healthcheck:
+      command: [wget, -q, -O, /dev/null, "http://127.0.0.1:8081/"]
+      interval: 50ms
+YAML
+  run in_proj -q run -f onrun.yaml -- wget -q -O - http://web:8081/
+  [ "$status" -eq 0 ]
+  [ "$output" = "hello from web" ]
+  [ "$(in_proj --json ps -f onrun.yaml | jq -r .environment)" = down ]
+  # already up: left up
+  in_proj -q up -f onrun.yaml
+  run in_proj -q run -f onrun.yaml --ephemeral -- wget -q -O - http://web:8081/
+  [ "$output" = "hello from web" ]
+  [ "$(in_proj --json ps -f onrun.yaml | jq -r .environment)" = up ]
+  in_proj -q down -f onrun.yaml
+  # a service that fails: 125 before the command runs, with its reason
+  spec onrunbad <<'YAML'
+services:
+  broken:
+    command: [no-such-server]
+YAML
+  run in_proj run -f onrunbad.yaml -- echo never
+  [ "$status" -eq 125 ]
+  [[ "$output" == *"service broken failed: exit status 127"* ]]
+  [[ "$output" != *never* ]]
+  [ "$(in_proj --json ps -f onrunbad.yaml | jq -r .environment)" = down ]
+}
+
+@test "kill -9 of a run that brought the services up takes them down" {
+  spec killrun <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q run -f killrun.yaml -- sleep 1000 3>&- &
+  for _ in $(seq 100); do [ "$(state_of killrun svc 2>/dev/null)" = running ] && break; sleep 0.05; done
+  [ "$(state_of killrun svc)" = running ]
+  mapfile -t pids < <(env_pids killrun)
+  runpid=$(pgrep -f "^$W/bin/berth -q run -f killrun.yaml" | head -1)
+  [ -n "$runpid" ]
+  kill -9 "$runpid"
+  for _ in $(seq 100); do
+    alive=0
+    for p in "${pids[@]}"; do gone "$p" || alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.05
+  done
+  [ "$alive" = 0 ]
+  [ "$(in_proj --json ps -f killrun.yaml | jq -r .environment)" = down ]
+  wait || true
+}
+
+@test "shell SERVICE opens a shell in a running service" {
+  in_proj -q up
+  run in_proj shell web <<<'echo in $(hostname); exit 3'
+  [ "$status" -eq 3 ]
+  [ "$output" = "in web" ]
+  in_proj -q down
+  run in_proj shell web <<<'exit 0'
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"web is not running (state: down)"* ]]
+}
+
 # A real server: Debian's redis-server, its binary and libraries (found with
 # ldd) copied into a layer over the busybox root.
 make_redis_image() {
