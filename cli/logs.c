@@ -131,8 +131,10 @@ static int show(const struct spec *s, char **names, size_t n, const struct logs_
                 read_service(dir, names[i], true, &pos[i], &one);
                 size_t first = o->tail >= 0 && one.n > (size_t) o->tail ? one.n - (size_t) o->tail : 0;
                 for (size_t k = 0; k < one.n; k++) {
-                        if (k >= first && (o->since <= 0 || one.v[k].t >= (double) now.tv_sec - o->since))
-                                add_line(&set, names[i], xasprintf("%.6f x %s", one.v[k].t, one.v[k].text));
+                        if (k >= first && (o->since <= 0 || one.v[k].t >= (double) now.tv_sec - o->since)) {
+                                _cleanup_free_ char *line = xasprintf("%.6f x %s", one.v[k].t, one.v[k].text);
+                                add_line(&set, names[i], line);
+                        }
                         free(one.v[k].text);
                 }
                 free(one.v);

@@ -212,7 +212,7 @@ static void start_service(struct sup *x, struct svc *v)
                 return;
         }
         v->pid = sandbox_proc_pid(v->proc);
-        v->hc_next_ms = v->started_ms + (int64_t) (v->s->healthcheck.command ? 0 : 0);
+        v->hc_next_ms = v->started_ms; /* the first check at once, then every interval */
         set_state(v, v->s->healthcheck.command ? SVC_STARTING : SVC_RUNNING);
 }
 
