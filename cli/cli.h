@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "common/common.h"
 #include "specs/specs.h"
@@ -79,6 +80,11 @@ int cli_stub(struct cli_ctx *ctx, int argc, char **argv);
 void cli_print_help(const char *verb);
 /* Print a JSON value on stdout, one document per line, and drop the ref. */
 void cli_print_json(json_t *v);
+/* Wait until the environment's services are ready (0), or one failed (1:
+ * named, with its reason and last log lines); show: each state change too. */
+int cli_wait_ready(struct cli_ctx *ctx, const struct spec *s, bool show);
+/* The last n lines of a service's log, "  NAME | TEXT", to `to` (`up`'s failures). */
+void cli_print_log_tail(const struct spec *s, const char *svc, size_t n, FILE *to);
 
 /* For run, shell and exec, whose own statuses belong to the command: as with
  * `docker run`, anything berth refuses or fails at before the command ran,

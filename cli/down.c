@@ -7,7 +7,8 @@
 const char cmd_down_help[] =
         "Usage: berth down [-f SPEC] [--volumes]\n"
         "\n"
-        "Stop the environment's services. As root, also unmount the environment's\n"
+        "Stop the environment's services (reverse dependency order: SIGTERM,\n"
+        "stop_timeout, SIGKILL) and its supervisor. As root, also unmount the environment's\n"
         "root, which stays mounted between runs. The writable layer stays;\n"
         "--volumes also removes the named volumes.\n";
 
@@ -30,11 +31,12 @@ int cmd_down(struct cli_ctx *ctx, int argc, char **argv)
         if (cli_load_spec(ctx, &s, &st) < 0)
                 return st;
         struct envs_down_result r;
-        if (envs_down(s, volumes, &r, &err) < 0)
+        bool was_up;
+        if (envs_services_down(s, &was_up, &err) < 0 || envs_down(s, volumes, &r, &err) < 0)
                 return cli_report(ctx, err);
         if (ctx->json)
-                cli_print_json(json_pack("{s:b, s:b}", "root_unmounted", r.root_released, "volumes_removed",
-                                         r.volumes_removed));
+                cli_print_json(json_pack("{s:b, s:b, s:b}", "services_stopped", was_up, "root_unmounted",
+                                         r.root_released, "volumes_removed", r.volumes_removed));
         else if (ctx->verbosity > 0)
                 fprintf(stderr, "berth: %s: %s%s\n", s->name, r.root_released ? "root unmounted" : "nothing mounted",
                         r.volumes_removed ? ", volumes removed" : "");

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "envs/envs.h"
@@ -12,7 +13,9 @@ const char cmd_run_help[] =
         "Usage: berth run [-f SPEC] [--ephemeral] [--] [CMD [ARG...]]\n"
         "\n"
         "Run CMD in the dev sandbox and exit with its status. --ephemeral throws\n"
-        "the writable layer away afterwards. Without CMD, the Entrypoint and Cmd\n"
+        "the writable layer away afterwards. The spec's services are brought up\n"
+        "first (and down again after) unless the environment is up already; the\n"
+        "dev sandbox joins their network. Without CMD, the Entrypoint and Cmd\n"
         "of the spec's OCI image run.\n"
         "\n"
         "Exit status: the command's own; 126 if it is not executable, 127 if it\n"
@@ -54,6 +57,34 @@ static void say_why(struct cli_ctx *ctx, const struct spec *s, const struct sand
                 fprintf(stderr, "berth: fork failed at the pids limit (%" PRIu64 ")\n", s->resources.pids);
 }
 
+/* An environment with services that is not up is brought up for the run
+ * (and watches us: it goes down if we die). 0, or the status to exit with. */
+static int services_up(struct cli_ctx *ctx, const struct spec *s, bool *ret_started)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        enum envs_liveness live;
+        json_t *doc = NULL;
+        *ret_started = false;
+        if (!s->n_services)
+                return 0;
+        if (envs_status(s, &live, &doc, &err) < 0)
+                return cli_run_status(ctx, err);
+        json_decref(doc);
+        if (live == ENVS_UP)
+                return 0;
+        if (envs_up(s, getpid(), ret_started, &err) < 0)
+                return cli_run_status(ctx, err);
+        return cli_wait_ready(ctx, s, ctx->verbosity > 0) == EXIT_OK ? 0 : EXIT_BERTH;
+}
+
+static void services_down(struct cli_ctx *ctx, const struct spec *s)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        bool was_up;
+        if (envs_services_down(s, &was_up, &err) < 0)
+                cli_report(ctx, err);
+}
+
 int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
 {
         _cleanup_spec_ struct spec *s = NULL;
@@ -67,7 +98,16 @@ int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
         struct envs_run_opts with = *o;
         with.outcome = &out;
         int status;
-        if (envs_run(s, &with, &status, &err) < 0)
+        bool started;
+        if ((st = services_up(ctx, s, &started)) != 0) {
+                if (started)
+                        services_down(ctx, s);
+                return st;
+        }
+        int r = envs_run(s, &with, &status, &err);
+        if (started)
+                services_down(ctx, s);
+        if (r < 0)
                 return cli_run_status(ctx, err);
         say_why(ctx, s, &out, status);
         return status;

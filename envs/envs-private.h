@@ -30,3 +30,36 @@ int envs_pull_layers(const struct spec *s, const char *state, bool keep_record, 
  * inode of its own (never the cache's). throwaway: built at dir/root for one
  * run; else kept as dir/copy-<key of the layers>, built once. */
 int envs_copy_root(char *const *layers, size_t n, const char *dir, bool throwaway, char **ret, berth_error **err);
+/* A folder the sandbox writes (as root: owned by the sandbox's ids). */
+int envs_sandbox_folder(const char *path, berth_error **err);
+
+/* ---- services (services.c, supervisor.c, control.c) ---- */
+#include "sandbox/sandbox.h"
+struct envs_service_sandbox {
+        struct sandbox_config c;
+        char *dir, *upper, *work, *mnt;  /* state/services/<name>/ */
+        char *aliases;                   /* the other services' names, for /etc/hosts */
+        char **env, **volume_dirs;
+        struct sandbox_mount *mounts;
+};
+/* The service's sandbox config; c.join and c.cache_dir are the caller's. */
+int envs_service_sandbox(const struct spec *s, const struct spec_service *v, const char *state, char **layers,
+                         struct envs_service_sandbox *ret, berth_error **err);
+void envs_service_sandbox_done(struct envs_service_sandbox *b);
+/* The service's layer folders: its own image's, or the environment's. */
+int envs_service_layers(const struct spec *s, const struct spec_service *v, const char *state, bool keep_record,
+                        char ***ret, berth_error **err);
+/* The supervisor's main loop, in the forked supervisor: never returns.
+ * layers: each service's, in the spec's order.
+ * ready_fd gets "ok\n" once it listens, or the error's text. When owner
+ * (a pid) ends, it takes the environment down. */
+_Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
+                              int lock_fd, pid_t owner, int ready_fd);
+#define ENVS_SOCKET "control.sock"
+#define ENVS_PIDFILE "supervisor.pid"
+#define ENVS_LOCKFILE "supervisor.lock"
+/* When the environment is up: 1 and its network's namespaces, for the dev
+ * sandbox to join (close them with sandbox_shared_ns_done()); 0 if not up. */
+int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_error **err);
+/* Every service's name, space-separated, for /etc/hosts. */
+char *envs_service_names(const struct spec *s, const char *except);

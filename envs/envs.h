@@ -55,3 +55,28 @@ struct images_opts;
 struct images_oci_image;
 int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, bool refresh,
                     struct images_oci_image *ret, berth_error **err);
+
+/* ---- services: the environment's supervisor (control.c) ----
+ * State, beside the above: supervisor.lock (held by the supervisor for its
+ * life), supervisor.pid, control.sock, logs/<service>.log[.1],
+ * services/<service>/{upper,work,mnt}. docs/ENVIRONMENTS.md. */
+#include <jansson.h>
+
+/* Start the environment's supervisor unless one is up (*ret_started says
+ * which); it starts the services by itself. owner: a process whose end
+ * takes the environment down (`run` that brought it up), or 0 (`up`). */
+int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **err);
+enum envs_liveness { ENVS_DOWN, ENVS_UP, ENVS_DEAD };
+/* ENVS_UP with the supervisor's document ({"supervisor": pid, "services":
+ * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?}]});
+ * ENVS_DEAD: a supervisor left its pid file but no longer answers. */
+int envs_status(const struct spec *s, enum envs_liveness *ret_live, json_t **ret, berth_error **err);
+/* Stop the services (reverse order: SIGTERM, stop_timeout, SIGKILL) and the
+ * supervisor, or clean up after a dead one; removes services/ and logs/. */
+int envs_services_down(const struct spec *s, bool *ret_was_up, berth_error **err);
+/* Run argv in a running service's namespaces and root and wait: its status.
+ * A service that is not running is BERTH_E_FAILED "NAME is not running
+ * (state: ...)"; an unknown one BERTH_E_NOTFOUND. */
+int envs_exec(const struct spec *s, const char *service, char *const *argv, int *ret_status, berth_error **err);
+/* Where the services' logs are: <name>.log lines "SECONDS.MICROS out|err TEXT". */
+char *envs_logs_dir(const struct spec *s, berth_error **err);

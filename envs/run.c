@@ -36,7 +36,7 @@ int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
 
 /* A folder the sandbox writes: as root it must belong to the sandbox's
  * range. One that exists was made so by an earlier run. */
-static int sandbox_folder(const char *path, berth_error **err)
+int envs_sandbox_folder(const char *path, berth_error **err)
 {
         uid_t u;
         gid_t g;
@@ -118,7 +118,7 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         d->upper = xasprintf("%s/rootfs/upper", where);
         d->work = xasprintf("%s/rootfs/work", where);
         d->mnt = xasprintf("%s/rootfs/mnt", where);
-        if (sandbox_folder(d->upper, err) < 0 || sandbox_folder(d->work, err) < 0 ||
+        if (envs_sandbox_folder(d->upper, err) < 0 || envs_sandbox_folder(d->work, err) < 0 ||
             ((mkdir(d->mnt, 0700) < 0 && errno != EEXIST) && mkdir_p(d->mnt, 0700, err) < 0))
                 return berth_error_wrap(err, "state");
         struct sandbox_root *r = &d->c.root;
@@ -128,7 +128,8 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->workdir = d->work;
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
-        if (!d->run_dir)
+        /* Joined to an environment's network: mounted for this run only. */
+        if (!d->run_dir && !d->c.join)
                 r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }
@@ -193,7 +194,7 @@ static int convert_mounts(struct dev_sandbox *d, const struct spec *s, const cha
                 if (m->type == SPEC_MOUNT_VOLUME) {
                         char *v = xasprintf("%s/volumes/%s", state, m->source);
                         d->volume_dirs[nv++] = v;
-                        if (sandbox_folder(v, err) < 0)
+                        if (envs_sandbox_folder(v, err) < 0)
                                 return berth_error_wrap(err, "volume %s", m->source);
                         o->source = v;
                 }
@@ -321,10 +322,27 @@ static int run_sandbox(struct dev_sandbox *d, enum envs_stacking how, int *ret_s
         return prepare_copy(d, err) < 0 ? -1 : sandbox_run(&d->c, ret_status, err);
 }
 
+/* An environment that is up: the dev sandbox joins its services' network
+ * and sees them by name. */
+static int join_services(struct dev_sandbox *d, const struct spec *s, struct sandbox_shared_ns *ns, char **aliases,
+                         berth_error **err)
+{
+        if (!s->n_services || d->c.network == SANDBOX_NET_HOST)
+                return 0;
+        int up = envs_join_network(d->state, ns, err);
+        if (up <= 0)
+                return up;
+        d->c.join = ns;
+        d->c.host_aliases = *aliases = envs_service_names(s, NULL);
+        return 0;
+}
+
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
         struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings, .c.warnings = o->warnings };
+        struct sandbox_shared_ns ns = { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
+        _cleanup_free_ char *aliases = NULL;
         enum envs_stacking how;
         int r = -1;
         bool oci = false;
@@ -359,8 +377,11 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
         d.c.tty = o->tty;
         d.c.cache_dir = cache;
         d.c.outcome = o->outcome;
+        if (join_services(&d, s, &ns, &aliases, err) < 0)
+                goto out;
         r = run_sandbox(&d, how, ret_status, err);
 out:
+        sandbox_shared_ns_done(&ns);
         dev_sandbox_done(&d);
         return r;
 }

@@ -362,7 +362,9 @@ static int put_file(int dirfd, const char *name, const char *text, berth_error *
 static int prepare_etc(struct mounts *m, const struct child_args *a, berth_error **err)
 {
         const char *host = a->c->hostname ? a->c->hostname : "berth";
-        _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", host);
+        const char *more = a->c->host_aliases ? a->c->host_aliases : "";
+        _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost %s%s%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+                                               host, *more ? " " : "", more);
         _cleanup_free_ char *hostname = xasprintf("%s\n", host);
         const char *resolv = a->resolv_conf ? a->resolv_conf : "# berth: no name servers in this network mode\n";
         const char *text[] = { hosts, hostname, resolv };
@@ -542,7 +544,7 @@ static int enter_root(int rootfd, berth_error **err)
         return 0;
 }
 
-static int loopback_up(berth_error **err)
+int loopback_up(berth_error **err)
 {
         _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct ifreq ifr = {};
@@ -555,7 +557,7 @@ static int loopback_up(berth_error **err)
         return 0;
 }
 
-static int read_last_cap(void)
+int read_last_cap(void)
 {
         char buf[16] = {};
         int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
@@ -567,7 +569,7 @@ static int read_last_cap(void)
 
 /* ---- the command ------------------------------------------------------ */
 
-static char **command_env(char *const *env, bool *has_path)
+char **command_env(char *const *env, bool *has_path)
 {
         size_t n = strv_length(env);
         char **out = xcalloc(n + 3, sizeof(char *));
@@ -587,7 +589,7 @@ static char **command_env(char *const *env, bool *has_path)
 
 /* Raw system calls, as in posix_spawn's child: the command still shares the
  * init's memory here (see spawn_command). */
-static int become_user(const struct child_args *a, berth_error **err)
+int become_user(const struct child_args *a, berth_error **err)
 {
         if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
                 return berth_err(err, errno, "setgroups");
@@ -604,7 +606,7 @@ static int become_user(const struct child_args *a, berth_error **err)
  * address space that the sandbox is not there to stop. A process may still
  * ask for it with prctl(PR_SET_SPECULATION_CTRL). Kernels before 4.17 do
  * not know the flag. */
-static int load_seccomp(const struct sandbox_bpf *b, berth_error **err)
+int load_seccomp(const struct sandbox_bpf *b, berth_error **err)
 {
         struct sock_fprog prog = { .len = (unsigned short) b->n_insns, .filter = b->insns };
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) < 0 &&
@@ -872,7 +874,7 @@ _Noreturn void child_main(const struct child_args *a)
         /* Our user namespace gives us the capabilities for this before it
          * has maps: make the network namespace while berth writes them
          * (rootless, that is two setuid helpers). */
-        if (a->c->network != SANDBOX_NET_HOST && (unshare(CLONE_NEWNET) < 0 || loopback_up(&e) < 0)) {
+        if (a->c->network != SANDBOX_NET_HOST && !a->c->join && (unshare(CLONE_NEWNET) < 0 || loopback_up(&e) < 0)) {
                 if (!e)
                         berth_err(&e, errno, "network namespace");
                 report_and_exit(a->report_fd, e, 125);

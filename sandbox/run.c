@@ -284,6 +284,53 @@ static int make_channels(const struct run *r, int (*p)[2], berth_error **err)
         return 0;
 }
 
+/* Into shared namespaces: a short-lived helper enters the user and network
+ * namespaces (a user namespace cannot be left again) and clones the init
+ * with CLONE_PARENT, so that it is our child. Returns the init's pid, 0 in
+ * the init, or -1 with errno. */
+static pid_t clone_joined(const struct sandbox_shared_ns *ns, const struct child_args *a)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        pid_t helper = fork();
+        if (helper < 0) {
+                int e = errno;
+                close(p[0]);
+                close(p[1]);
+                errno = e;
+                return -1;
+        }
+        if (helper == 0) {
+                close(p[0]);
+                pid_t pid = -1;
+                int e = 0;
+                if (setns(ns->userns_fd, CLONE_NEWUSER) < 0 || setns(ns->netns_fd, CLONE_NEWNET) < 0)
+                        e = errno;
+                else if ((pid = (pid_t) syscall(SYS_clone, CLONE_PARENT | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+                                                CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL)) == 0) {
+                        close(p[1]);
+                        child_main(a);
+                } else if (pid < 0)
+                        e = errno;
+                int msg[2] = { pid, e };
+                _exit(write(p[1], msg, sizeof(msg)) == (ssize_t) sizeof(msg) ? 0 : 1);
+        }
+        close(p[1]);
+        int msg[2] = { -1, EIO };
+        ssize_t n;
+        while ((n = read(p[0], msg, sizeof(msg))) < 0 && errno == EINTR)
+                ;
+        close(p[0]);
+        while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (n != (ssize_t) sizeof(msg) || msg[0] <= 0) {
+                errno = msg[1] ? msg[1] : EIO;
+                return -1;
+        }
+        return msg[0];
+}
+
 static int start_child(struct run *r, berth_error **err)
 {
         int p[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
@@ -297,7 +344,8 @@ static int start_child(struct run *r, berth_error **err)
         r->args.report_fd = report[1];
         r->args.pty_sock = pty[1];
         r->args.bind_fds = r->bind_fds;
-        pid_t pid = (pid_t) syscall(SYS_clone, clone_flags(r->c) | SIGCHLD, NULL, NULL, NULL, NULL);
+        pid_t pid = r->c->join ? clone_joined(r->c->join, &r->args)
+                               : (pid_t) syscall(SYS_clone, clone_flags(r->c) | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0) {
                 close(sync[1]);
                 close(report[0]);
@@ -373,7 +421,8 @@ static int send_join(struct run *r, berth_error **err)
  * The socket stays open: the child sees it hang up if we die. */
 static int release_child(struct run *r, berth_error **err)
 {
-        if (idmap_write(&r->ids, r->child, err) < 0)
+        /* A shared user namespace was mapped when it was made. */
+        if (!r->c->join && idmap_write(&r->ids, r->child, err) < 0)
                 return -1;
         if (r->cgroup.n_dirs && !r->self_join) {
                 int e = pthread_create(&r->cgroup_thread, NULL, cgroup_thread, r);
@@ -546,4 +595,52 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **e
 out:
         run_done(&r);
         return ret;
+}
+
+struct sandbox_proc {
+        struct run r;
+};
+
+int sandbox_start(const struct sandbox_config *c, struct sandbox_proc **ret, berth_error **err)
+{
+        if (c->tty)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "a sandbox started in the background has no tty");
+        struct sandbox_proc *p = xcalloc(1, sizeof(*p));
+        p->r = (struct run) { .c = c, .args.root_sock = -1, .child = -1, .sync_w = -1, .report_r = -1,
+                              .pty_sock = -1, .root_sock = -1, .sig_fd = -1, .master = -1, .kept_fd = -1 };
+        /* The init waits for the relayed signals (sigwaitinfo): they must be
+         * blocked when it is cloned, as sandbox_run() has them. */
+        sigset_t set, old;
+        relayed_signals(&set);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        int r = prepare(&p->r, err) < 0 || start_child(&p->r, err) < 0 ? -1 : 0;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (r < 0 || release_child(&p->r, err) < 0 || read_report(&p->r, err) < 0) {
+                sandbox_proc_done(p);
+                return -1;
+        }
+        *ret = p;
+        return 0;
+}
+
+pid_t sandbox_proc_pid(const struct sandbox_proc *p)
+{
+        return p->r.child;
+}
+
+/* The caller has reaped the init: nothing left to kill, only to release. */
+void sandbox_proc_done(struct sandbox_proc *p)
+{
+        if (!p)
+                return;
+        _cleanup_error_ berth_error *e = NULL;
+        cgroup_join(&p->r, &e);
+        if (p->r.child > 0 && waitpid(p->r.child, NULL, WNOHANG) == 0) {
+                kill(p->r.child, SIGKILL);
+                while (waitpid(p->r.child, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        p->r.child = -1;
+        run_done(&p->r);
+        free(p);
 }

@@ -141,6 +141,12 @@ struct child_args {
         char *resolv_conf;      /* host's, for network host; NULL otherwise */
 };
 _Noreturn void child_main(const struct child_args *a);
+/* Pieces of the child that entering a running sandbox reuses (join.c). */
+int loopback_up(berth_error **err);
+int read_last_cap(void);
+char **command_env(char *const *env, bool *has_path);
+int become_user(const struct child_args *a, berth_error **err);
+int load_seccomp(const struct sandbox_bpf *b, berth_error **err);
 /* What berth blocks and relays to the init, which inherits the mask and
  * waits for the same set (SIGCHLD included: both reap a child). */
 void relayed_signals(sigset_t *s);

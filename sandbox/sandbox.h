@@ -90,7 +90,44 @@ struct sandbox_config {
         const char *name;               /* names berth's cgroup; NULL = "sandbox" */
         berth_warnings *warnings;       /* fallbacks taken while building it (may be NULL) */
         struct sandbox_outcome *outcome; /* filled when the command ran, if not NULL */
+        /* Join these namespaces instead of making a user and a network
+         * namespace of its own (an environment's services); NULL = own. */
+        const struct sandbox_shared_ns *join;
+        /* More names for 127.0.0.1 in /etc/hosts, space-separated (the
+         * services of a shared network); NULL = none. */
+        const char *host_aliases;
 };
+
+/* A user and a network namespace (loopback up) that several sandboxes
+ * share, held by a small process that dies with its creator. The user
+ * namespace maps ids as a sandbox's own would. */
+struct sandbox_shared_ns {
+        int userns_fd, netns_fd;
+        int holder_sock;        /* its end of the holder's life */
+        pid_t holder;
+};
+int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err);
+/* Close the fds and kill and reap the holder. */
+void sandbox_shared_ns_done(struct sandbox_shared_ns *ns);
+/* Hand the namespaces' fds over a unix socket, to a process that joins
+ * them (holder stays -1 there: its creator keeps it). */
+int sandbox_shared_ns_send(int sock, const struct sandbox_shared_ns *ns);
+int sandbox_shared_ns_recv(int sock, struct sandbox_shared_ns *ret, berth_error **err);
+
+/* Start the command and return once it has exec'd (errors as sandbox_run()).
+ * No tty, no signal relay: the caller reaps sandbox_proc_pid() itself (the
+ * sandbox's init; its status is the command's), then calls
+ * sandbox_proc_done(). The config must outlive the proc. */
+struct sandbox_proc;
+int sandbox_start(const struct sandbox_config *c, struct sandbox_proc **ret, berth_error **err);
+pid_t sandbox_proc_pid(const struct sandbox_proc *p);
+void sandbox_proc_done(struct sandbox_proc *p);
+
+/* Run c's argv, env, cwd, user, capabilities and seccomp filter inside the
+ * running sandbox whose init is `init` (its namespaces and root). Returns
+ * once the command has exec'd, with the pid the caller reaps: it exits with
+ * the command's status. Errors as sandbox_run(). stdio: ours. */
+int sandbox_enter_start(pid_t init, const struct sandbox_config *c, pid_t *ret_pid, berth_error **err);
 
 /* Run the command and wait for it. *ret_status is its exit status, or
  * 128+signal when a signal ended it. An error means the command never ran:

@@ -16,6 +16,7 @@ packages=(
   mmdebstrap                        # a real Debian root for the pack/pull/run test
   docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests
   apache2-utils python3-cryptography  # its htpasswd (bcrypt) and the test token server's JWT signing
+  redis-server                      # a real server for the services tests (its binary and libraries packed into a layer)
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )

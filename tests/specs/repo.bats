@@ -404,6 +404,8 @@ signed_setup() {
 }
 
 @test "signed: a change to a signed repository needs the key" {
+  # a key berth does not act on yet, for the warning below
+  sed -i 's/^services:/ports: ["127.0.0.1:8080:8080"]\n&/' base.yaml
   signed_setup
   sed -i 's/^version: 2.1.0/version: 2.2.0/' base.yaml
   run --separate-stderr publish -f base.yaml
@@ -420,7 +422,7 @@ signed_setup() {
   echo "$stderr"
   [ "${stderr_lines[0]}" = "berth: warning: extends: base-debian@2.1.0 is yanked in $T/repo; pinned exactly, so it is used" ]
   # the base's keys berth does not act on yet are named in the base's file
-  [[ "${stderr_lines[1]}" == "base-debian@2.1.0:9:1: warning: services: not acted on yet"* ]]
+  [[ "${stderr_lines[1]}" == "base-debian@2.1.0:9:1: warning: ports: not acted on yet"* ]]
 }
 
 # ---- over http -------------------------------------------------------------

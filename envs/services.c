@@ -1,0 +1,129 @@
+/* A service's sandbox: its root (the environment's layers under a
+ * writable layer of its own, kept across restarts, removed by `down`; not
+ * volatile: overlay refuses to mount a volatile work dir again), mounts, env and limits, joined to
+ * the environment's shared namespaces. */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "envs-private.h"
+
+void envs_service_sandbox_done(struct envs_service_sandbox *b)
+{
+        free(b->dir);
+        free(b->upper);
+        free(b->work);
+        free(b->mnt);
+        free(b->aliases);
+        strv_free(b->env);
+        strv_free(b->volume_dirs);
+        free(b->mounts);
+        *b = (struct envs_service_sandbox) {};
+}
+
+static int service_mounts(struct envs_service_sandbox *b, const struct spec_service *v, const char *state,
+                          berth_error **err)
+{
+        b->mounts = xcalloc(v->n_mounts ? v->n_mounts : 1, sizeof(*b->mounts));
+        b->volume_dirs = xcalloc(v->n_mounts + 1, sizeof(char *));
+        size_t nv = 0;
+        for (size_t i = 0; i < v->n_mounts; i++) {
+                const struct spec_mount *m = &v->mounts[i];
+                struct sandbox_mount *o = &b->mounts[i];
+                *o = (struct sandbox_mount) { .target = m->target, .read_only = m->read_only, .size = m->size,
+                                              .source = m->source, .owned_by_source = m->type == SPEC_MOUNT_BIND,
+                                              .type = m->type == SPEC_MOUNT_TMPFS ? SANDBOX_MOUNT_TMPFS
+                                                                                  : SANDBOX_MOUNT_BIND };
+                if (m->type == SPEC_MOUNT_VOLUME) {
+                        char *dir = xasprintf("%s/volumes/%s", state, m->source);
+                        b->volume_dirs[nv++] = dir;
+                        if (envs_sandbox_folder(dir, err) < 0)
+                                return berth_error_wrap(err, "volume %s", m->source);
+                        o->source = dir;
+                }
+        }
+        b->c.mounts = b->mounts;
+        b->c.n_mounts = v->n_mounts;
+        return 0;
+}
+
+/* The environment's env beneath the service's own. */
+static void service_env(struct envs_service_sandbox *b, const struct spec *s, const struct spec_service *v)
+{
+        b->env = xcalloc(s->n_env + v->n_env + 1, sizeof(char *));
+        size_t k = 0;
+        for (size_t i = 0; i < s->n_env; i++)
+                b->env[k++] = xasprintf("%s=%s", s->env[i].name, s->env[i].value);
+        for (size_t i = 0; i < v->n_env; i++)
+                b->env[k++] = xasprintf("%s=%s", v->env[i].name, v->env[i].value);
+        b->c.env = b->env;
+}
+
+static void service_security(struct sandbox_config *c, const struct spec *s, const struct spec_service *v)
+{
+        c->seccomp = s->security.seccomp == SPEC_SECCOMP_UNCONFINED ? SANDBOX_SECCOMP_UNCONFINED
+                     : s->security.seccomp == SPEC_SECCOMP_PROFILE ? SANDBOX_SECCOMP_PROFILE
+                                                                   : SANDBOX_SECCOMP_DEFAULT;
+        c->seccomp_profile = s->security.seccomp_profile;
+        c->cap_add = s->security.cap_add;
+        c->cap_drop = s->security.cap_drop;
+        c->limits = (struct sandbox_limits) { .memory = v->resources.memory, .millicpus = v->resources.millicpus,
+                                              .pids = v->resources.pids, .nofile = v->resources.nofile };
+}
+
+int envs_service_layers(const struct spec *s, const struct spec_service *v, const char *state, bool keep_record,
+                        char ***ret, berth_error **err)
+{
+        if (!v->n_image)
+                return envs_layers(s, state, keep_record, ret, err);
+        /* The service's image in the environment's place; its last pull is
+         * remembered in its own folder. */
+        struct spec own = *s;
+        own.image = v->image;
+        own.n_image = v->n_image;
+        _cleanup_free_ char *dir = xasprintf("%s/services/%s", state, v->name);
+        if (mkdir_p(dir, 0700, err) < 0 || envs_layers(&own, dir, keep_record, ret, err) < 0)
+                return berth_error_wrap(err, "service %s", v->name);
+        return 0;
+}
+
+/* Every other service, by name, on the shared loopback. */
+char *envs_service_names(const struct spec *s, const char *self)
+{
+        size_t len = 1;
+        for (size_t i = 0; i < s->n_services; i++)
+                len += strlen(s->services[i].name) + 1;
+        char *out = xcalloc(1, len), *p = out;
+        for (size_t i = 0; i < s->n_services; i++)
+                if (!self || !streq(s->services[i].name, self))
+                        p += sprintf(p, "%s%s", p == out ? "" : " ", s->services[i].name);
+        return out;
+}
+
+int envs_service_sandbox(const struct spec *s, const struct spec_service *v, const char *state, char **layers,
+                         struct envs_service_sandbox *b, berth_error **err)
+{
+        *b = (struct envs_service_sandbox) {};
+        b->dir = xasprintf("%s/services/%s", state, v->name);
+        b->upper = xasprintf("%s/upper", b->dir);
+        b->work = xasprintf("%s/work", b->dir);
+        b->mnt = xasprintf("%s/mnt", b->dir);
+        if (envs_sandbox_folder(b->upper, err) < 0 || envs_sandbox_folder(b->work, err) < 0 ||
+            (mkdir(b->mnt, 0700) < 0 && errno != EEXIST && mkdir_p(b->mnt, 0700, err) < 0))
+                return berth_error_wrap(err, "service %s: state", v->name);
+        b->c.root = (struct sandbox_root) { .lowerdirs = (const char *const *) layers,
+                                            .n_lowerdirs = strv_length(layers), .upperdir = b->upper,
+                                            .workdir = b->work, .mountpoint = b->mnt,
+                                            .read_only = s->security.read_only };
+        if (service_mounts(b, v, state, err) < 0)
+                return -1;
+        service_env(b, s, v);
+        service_security(&b->c, s, v);
+        b->c.argv = v->command;
+        b->c.cwd = v->workdir ? v->workdir : s->workdir;
+        b->c.user = v->user ? v->user : s->user;
+        b->c.hostname = v->name;
+        b->c.name = v->name;
+        b->c.network = SANDBOX_NET_PRIVATE;
+        b->c.host_aliases = b->aliases = envs_service_names(s, v->name);
+        return 0;
+}
