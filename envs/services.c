@@ -74,14 +74,14 @@ int envs_service_layers(const struct spec *s, const struct spec_service *v, cons
                         char ***ret, berth_error **err)
 {
         if (!v->n_image)
-                return envs_layers(s, state, keep_record, ret, err);
+                return envs_layers(s, state, keep_record, ret, NULL, err);
         /* The service's image in the environment's place; its last pull is
          * remembered in its own folder. */
         struct spec own = *s;
         own.image = v->image;
         own.n_image = v->n_image;
         _cleanup_free_ char *dir = xasprintf("%s/services/%s", state, v->name);
-        if (mkdir_p(dir, 0700, err) < 0 || envs_layers(&own, dir, keep_record, ret, err) < 0)
+        if (mkdir_p(dir, 0700, err) < 0 || envs_layers(&own, dir, keep_record, ret, NULL, err) < 0)
                 return berth_error_wrap(err, "service %s", v->name);
         return 0;
 }
