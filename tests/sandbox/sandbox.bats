@@ -202,25 +202,30 @@ berth_cgroup_dirs() {
 @test "berth's cgroups hold the sandbox while it runs and are removed afterwards" {
   [ -n "$RUNNER" ] || [ "$(limit_mech memory)" != rlimit ] || fail_or_skip "root without cgroups for memory"
   dirs=$(berth_cgroup_dirs)
-  sb --memory $((64 << 20)) --pids 64 --millicpus 500 -- sleep 2 &
+  marker="held-$$-$BATS_TEST_NUMBER"
+  sb --memory $((64 << 20)) --pids 64 --millicpus 500 -- sh -c "sleep 2; : $marker" &
   pid=$!
-  want=$(wc -w <<<"$dirs") seen=0
-  # seen from the host (inside, a cgroup namespace hides it), while it runs
-  while kill -0 "$pid" 2>/dev/null && [ "$seen" -lt "$want" ]; do
-    seen=0
+  want=$(wc -w <<<"$dirs") held=()
+  # seen from the host (inside, a cgroup namespace hides it), while it runs:
+  # the folders whose processes carry this test's marker (other sandboxes
+  # may run beside it)
+  while kill -0 "$pid" 2>/dev/null && [ "${#held[@]}" -lt "$want" ]; do
+    held=()
     for d in $dirs; do
-      if cat "$d"/sandbox-*/cgroup.procs 2>/dev/null | grep -q .; then seen=$((seen + 1)); fi
+      for f in "$d"/sandbox-*/cgroup.procs; do
+        for p in $(cat "$f" 2>/dev/null); do
+          if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$marker"; then held+=("${f%/cgroup.procs}"); break; fi
+        done
+      done
     done
     sleep 0.05
   done
   wait "$pid"
-  echo "cgroup folders: ${dirs:-none (rlimits)}; holding the sandbox: $seen"
-  [ "$seen" -eq "$want" ]
+  echo "cgroup folders: ${dirs:-none (rlimits)}; holding the sandbox: ${held[*]}"
+  [ "${#held[@]}" -eq "$want" ]
   [ -n "$RUNNER" ] || [ "$want" -gt 0 ]
-  for d in $dirs; do
-    [ -d "$d" ]
-    [ -z "$(ls "$d" | grep "^sandbox-")" ]
-  done
+  for d in $dirs; do [ -d "$d" ]; done
+  for h in "${held[@]}"; do [ ! -e "$h" ]; done
 }
 
 @test "nofile is enforced" {
