@@ -145,6 +145,9 @@ struct sandbox_host {
         char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
         char *detail;           /* first failure seen by a probe, or NULL */
         char *overlay_detail;   /* why overlay could not be mounted, or NULL */
+        bool pasta;             /* network private has outbound access and ports (pasta) */
+        char *pasta_path;       /* the pasta binary, or NULL */
+        char *pasta_detail;     /* why pasta cannot serve this user, or NULL */
 };
 /* Probe the host (forks short-lived sandboxes). Never fails on a missing
  * feature: the fields say what is missing. overlay is tried in a temporary

@@ -13,9 +13,16 @@ packages=(
   gcc-multilib                      # -m32 -static: the 32-bit x86 sandbox probe
   golang-github-containers-common   # podman's seccomp profile, an import test input
   mmdebstrap                        # a real Debian root for the pack/pull/run test
+  passt                             # pasta: outbound access and published ports for network: private
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )
+
+# pasta opens the tap device as the user who runs berth; udev makes it
+# world-usable (0666) on Debian, a container without udev may not.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ] && [ "$(id -u)" -eq 0 ]; then
+  chmod 0666 /dev/net/tun
+fi
 
 missing=()
 for p in "${packages[@]}"; do
