@@ -174,7 +174,8 @@ int sandbox_net_start(const struct sandbox_net_target *t, const struct sandbox_p
         return 0;
 }
 
-/* What pasta said on stderr, on one line. */
+/* What pasta said on stderr, on one line, without its complaints that
+ * there is no syslog to write to. */
 static char *pasta_said(const struct sandbox_net *n)
 {
         char buf[PASTA_ERR_MAX];
@@ -182,12 +183,16 @@ static char *pasta_said(const struct sandbox_net *n)
         if (k <= 0)
                 return NULL;
         buf[k] = 0;
-        while (k > 0 && (buf[k - 1] == '\n' || buf[k - 1] == ' '))
-                buf[--k] = 0;
-        for (char *c = buf; *c; c++)
-                if (*c == '\n')
-                        *c = ';';
-        return xstrdup(buf);
+        _cleanup_free_ char *out = NULL;
+        char *save = NULL;
+        for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (!l[0] || (startswith(l, "Failed to send") && strstr(l, "syslog")))
+                        continue;
+                char *joined = out ? xasprintf("%s; %s", out, l) : xstrdup(l);
+                free(out);
+                out = joined;
+        }
+        return TAKE_PTR(out);
 }
 
 /* pasta names the option whose ports it could not bind. */

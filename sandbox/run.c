@@ -397,6 +397,19 @@ static int start_pasta(struct run *r, berth_error **err)
         return ret;
 }
 
+/* A pasta that could not set the network up (no route on the host, say)
+ * leaves loopback only, as without pasta; ports cannot go without it. */
+static int pasta_ready(struct run *r, berth_error **err)
+{
+        _cleanup_error_ berth_error *e = NULL;
+        if (sandbox_net_wait(&r->net, &e) == 0)
+                return 0;
+        if (r->c->n_ports)
+                return berth_error_make(err, e->kind, e->errnum, "%s", e->msg);
+        berth_warn(r->c->warnings, "network", "\"private\" has loopback only: %s", e->msg);
+        return 0;
+}
+
 /* Two messages on the sync socket: "m" (mapped) lets the child build its
  * mounts, a join_msg lets it start the command once it is in the cgroup.
  * The socket stays open: the child sees it hang up if we die. */
@@ -420,7 +433,7 @@ static int release_child(struct run *r, berth_error **err)
                 return -1;
         if (cgroup_join(r, err) < 0)
                 return -1;
-        if (r->net.pid > 0 && sandbox_net_wait(&r->net, err) < 0)
+        if (r->net.pid > 0 && pasta_ready(r, err) < 0)
                 return -1;
         return send_join(r, err);
         return 0;
