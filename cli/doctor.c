@@ -36,10 +36,12 @@ static json_t *host_json(const struct sandbox_host *h, enum envs_stacking how)
 {
         const char *why, *st = stacking(h, how, &why);
         bool kept = kept_root(h, st);
-        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:I,s:b,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
+        json_t *net = json_pack("{s:s,s:b,s:s?,s:s?}", "private", h->pasta ? "pasta" : "loopback", "pasta", h->pasta,
+                                "pasta_path", h->pasta_path, "pasta_detail", h->pasta_detail);
+        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:I,s:b,s:o,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
                          h->userns, "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts",
                          h->idmap, "seccomp", h->seccomp, "subordinate_ids", h->subid, "ids", (json_int_t) h->ids,
-                         "kept_root", kept, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
+                         "kept_root", kept, "network", net, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
                          sandbox_limit_mech_name(h->cpus), "pids", sandbox_limit_mech_name(h->pids), "nofile",
                          sandbox_limit_mech_name(h->nofile), "cgroup2_dir", h->cgroup2_dir, "detail", h->detail);
 }
@@ -61,6 +63,10 @@ static void print_human(const struct sandbox_host *h, enum envs_stacking how)
         printf("kept root         %s\n", kept_root(h, st) ? "yes (mounted until `berth down`)"
                                           : geteuid() != 0 ? "no, mounted for each run (rootless)"
                                                             : "no, mounted for each run (needs overlay and Linux 6.13+)");
+        if (h->pasta)
+                printf("network private   outbound and ports through pasta (%s)\n", h->pasta_path);
+        else
+                printf("network private   loopback only: %s\n", h->pasta_detail);
         printf("limit memory      %s\n", h->memory != SANDBOX_LIMIT_NONE ? sandbox_limit_mech_name(h->memory)
                                             : "none: not enforced (no cgroup with the memory controller for this user)");
         printf("limit cpus        %s\n", sandbox_limit_mech_name(h->cpus));

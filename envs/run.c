@@ -57,6 +57,7 @@ struct dev_sandbox {
         int layer_lock;                 /* held while this run owns the kept layer */
         berth_warnings *warnings;
         struct sandbox_mount *mounts;
+        struct sandbox_port *ports;
         char **volume_dirs;
         char **env;
         struct envs_image_config image; /* an OCI image's defaults */
@@ -72,6 +73,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         free(d->keep_at);
         free(d->copy);
         free(d->mounts);
+        free(d->ports);
         strv_free(d->volume_dirs);
         strv_free(d->env);
         envs_image_config_done(&d->image);
@@ -244,6 +246,18 @@ static int choose_argv(struct dev_sandbox *d, const struct envs_run_opts *o, ber
         return 0;
 }
 
+/* The dev sandbox's own ports (a service's are the supervisor's). */
+static void convert_ports(struct dev_sandbox *d, const struct spec *s)
+{
+        d->ports = xcalloc(s->n_ports ? s->n_ports : 1, sizeof(*d->ports));
+        for (size_t i = 0; i < s->n_ports; i++)
+                d->ports[i] = (struct sandbox_port) { .host_ip = s->ports[i].host_ip,
+                                                      .host_port = s->ports[i].host_port,
+                                                      .port = s->ports[i].container_port };
+        d->c.ports = d->ports;
+        d->c.n_ports = s->n_ports;
+}
+
 /* Declared limits this host cannot enforce: said, never silently dropped. */
 static void warn_unenforced(struct dev_sandbox *d)
 {
@@ -370,6 +384,7 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
                 goto out;
         convert_env(&d, s);
         convert_security(&d.c, s);
+        convert_ports(&d, s);
         warn_unenforced(&d);
         d.c.cwd = s->workdir ? s->workdir : d.image.workdir;
         d.c.hostname = s->name;

@@ -866,6 +866,17 @@ static int join_limits(const struct child_args *a, berth_error **err)
         return rlimits_apply(&a->c->limits, j.pids, err);
 }
 
+/* berth starts pasta on our network namespace now, while we wait for our
+ * maps. As fds: once we change ids, berth may no longer open our /proc. */
+static void announce_netns(int sock)
+{
+        int fds[2] = { open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC) };
+        if (fds[0] < 0 || fds[1] < 0 || send_fds(sock, "n", 1, fds, 2) < 0)
+                _exit(125);
+        close(fds[0]);
+        close(fds[1]);
+}
+
 _Noreturn void child_main(const struct child_args *a)
 {
         berth_error *e = NULL;
@@ -879,6 +890,8 @@ _Noreturn void child_main(const struct child_args *a)
                         berth_err(&e, errno, "network namespace");
                 report_and_exit(a->report_fd, e, 125);
         }
+        if (a->announce_netns)
+                announce_netns(a->sync_fd);
         if (read(a->sync_fd, &b, 1) != 1)
                 _exit(125); /* berth died before it mapped us */
         int last_cap = 40, master = -1, slave = -1;

@@ -154,6 +154,7 @@ int sandbox_host_probe(struct sandbox_host *ret, const char *dir, berth_error **
                 return -1;
         h.userns = probe_userns();
         h.overlay = h.userns && probe_overlay(dir, &h.overlay_detail);
+        h.pasta = sandbox_net_usable(&h.pasta_path, &h.pasta_detail) > 0;
         h.idmap = probe_idmap();
         h.seccomp = prctl(PR_GET_SECCOMP) >= 0 && access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
         h.subid = ids.use_helpers || ids.as_root;
@@ -173,5 +174,7 @@ void sandbox_host_done(struct sandbox_host *h)
         free(h->cgroup2_dir);
         free(h->detail);
         free(h->overlay_detail);
-        h->cgroup2_dir = h->detail = h->overlay_detail = NULL;
+        free(h->pasta_path);
+        free(h->pasta_detail);
+        h->cgroup2_dir = h->detail = h->overlay_detail = h->pasta_path = h->pasta_detail = NULL;
 }

@@ -39,6 +39,7 @@ struct run {
         bool raw;
         bool fd_layers;                         /* overlay takes idmapped layers as fds */
         char *keep_key;                         /* the root is kept mounted (keep.c) */
+        struct sandbox_net net;                 /* pasta, for a private network */
         int kept_fd;                            /* a clone of the kept root, or -1 */
 };
 
@@ -242,6 +243,8 @@ static int prepare(struct run *r, berth_error **err)
         _cleanup_free_ char *v2 = want ? cgroup2_delegated_dir() : NULL;
         if (want && make_cgroup(r, v2, err) < 0)
                 return -1;
+        if (net_plan(c, &r->args.announce_netns, &r->args.resolv_conf, err) < 0)
+                return -1;
         if (c->network == SANDBOX_NET_HOST) {
                 _cleanup_error_ berth_error *e = NULL;
                 read_file_bounded(AT_FDCWD, "/etc/resolv.conf", MAX_RESOLV_CONF, "resolv.conf", &r->args.resolv_conf,
@@ -416,6 +419,42 @@ static int send_join(struct run *r, berth_error **err)
         return 0;
 }
 
+static int read_report(struct run *r, berth_error **err);
+
+/* pasta joins the network namespace once the child has made it and sent
+ * it (before that, its pid still shows berth's). It sets the network up
+ * while the child mounts the root. */
+static int start_pasta(struct run *r, berth_error **err)
+{
+        char b = 0;
+        int fds[MAX_PASSED_FDS];
+        size_t n = 0;
+        if (recv_fds(r->sync_w, &b, 1, fds, &n) < 0 || b != 'n' || n != 2) {
+                int e = errno;
+                for (size_t i = 0; i < n; i++)
+                        close(fds[i]);
+                return read_report(r, err) < 0 ? -1 : berth_err(err, e, "the sandbox's network namespace");
+        }
+        struct sandbox_net_target t = { .pid = r->child, .netns_fd = fds[0], .userns_fd = fds[1] };
+        int ret = sandbox_net_start(&t, r->c->ports, r->c->n_ports, &r->net, err);
+        close(fds[0]);
+        close(fds[1]);
+        return ret;
+}
+
+/* A pasta that could not set the network up (no route on the host, say)
+ * leaves loopback only, as without pasta; ports cannot go without it. */
+static int pasta_ready(struct run *r, berth_error **err)
+{
+        _cleanup_error_ berth_error *e = NULL;
+        if (sandbox_net_wait(&r->net, &e) == 0)
+                return 0;
+        if (r->c->n_ports)
+                return berth_error_make(err, e->kind, e->errnum, "%s", e->msg);
+        berth_warn(r->c->warnings, "network", "\"private\" has loopback only: %s", e->msg);
+        return 0;
+}
+
 /* Two messages on the sync socket: "m" (mapped) lets the child build its
  * mounts, a join_msg lets it start the command once it is in the cgroup.
  * The socket stays open: the child sees it hang up if we die. */
@@ -434,7 +473,11 @@ static int release_child(struct run *r, berth_error **err)
                 return berth_err(err, errno, "start the sandbox");
         if (r->root_sock >= 0 && send_root(r, err) < 0)
                 return -1;
+        if (r->args.announce_netns && start_pasta(r, err) < 0)
+                return -1;
         if (cgroup_join(r, err) < 0)
+                return -1;
+        if (r->net.pid > 0 && pasta_ready(r, err) < 0)
                 return -1;
         return send_join(r, err);
         return 0;
@@ -541,6 +584,7 @@ static void run_done(struct run *r)
                 while (waitpid(r->child, NULL, 0) < 0 && errno == EINTR)
                         ;
         }
+        sandbox_net_stop(&r->net);
         if (r->raw)
                 tcsetattr(STDIN_FILENO, TCSADRAIN, &r->saved_tio);
         for (size_t i = 0; r->bind_fds && i < r->c->n_mounts; i++)
@@ -575,7 +619,7 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, berth_error **e
 {
         struct run r = { .c = c, .args.root_sock = -1, .child = -1, .sync_w = -1, .report_r = -1,
                          .pty_sock = -1, .root_sock = -1, .sig_fd = -1,
-                         .master = -1, .kept_fd = -1 };
+                         .master = -1, .kept_fd = -1, .net = { .pid = -1, .ready_fd = -1, .err_fd = -1 } };
         int status, ret = -1;
         if (prepare(&r, err) < 0 || block_signals(&r, err) < 0 || start_child(&r, err) < 0 ||
             release_child(&r, err) < 0)

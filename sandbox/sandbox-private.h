@@ -138,7 +138,8 @@ struct child_args {
         int pty_sock;           /* write the pty master here, or -1 */
         const int *bind_fds;    /* per config mount: a tree berth prepared, or -1 */
         int root_sock;          /* as root: berth sends the root as a detached mount here, or -1 */
-        char *resolv_conf;      /* host's, for network host; NULL otherwise */
+        char *resolv_conf;      /* host's for network host, pasta's for private; NULL otherwise */
+        bool announce_netns;    /* write "n" on sync_fd once the network namespace exists */
 };
 _Noreturn void child_main(const struct child_args *a);
 /* Pieces of the child that entering a running sandbox reuses (join.c). */
@@ -147,6 +148,12 @@ int read_last_cap(void);
 char **command_env(char *const *env, bool *has_path);
 int become_user(const struct child_args *a, berth_error **err);
 int load_seccomp(const struct sandbox_bpf *b, berth_error **err);
+
+/* ---- network (net.c) ---- */
+/* What c's network needs: *ret_pasta when pasta serves a private network
+ * (then *ret_resolv is the sandbox's resolv.conf). Warns on c->warnings
+ * for a fallback; ports it cannot publish are an error. */
+int net_plan(const struct sandbox_config *c, bool *ret_pasta, char **ret_resolv, berth_error **err);
 /* What berth blocks and relays to the init, which inherits the mask and
  * waits for the same set (SIGCHLD included: both reap a child). */
 void relayed_signals(sigset_t *s);

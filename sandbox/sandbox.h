@@ -44,9 +44,18 @@ struct sandbox_mount {
 };
 
 enum sandbox_network {
-        SANDBOX_NET_PRIVATE = 0, /* own network namespace, loopback up */
-        SANDBOX_NET_NONE,        /* same today: loopback only, never shared */
+        SANDBOX_NET_PRIVATE = 0, /* own network namespace with outbound access through pasta
+                                  * (loopback only, with a warning, where pasta is missing) */
+        SANDBOX_NET_NONE,        /* own network namespace, loopback only */
         SANDBOX_NET_HOST,        /* the host's network */
+};
+
+/* A port published on the host: host_ip:host_port (TCP) reaches port in
+ * the sandbox's network namespace. */
+struct sandbox_port {
+        const char *host_ip;    /* an IPv4 or IPv6 literal; NULL = SANDBOX_NET_DEFAULT_HOST_IP */
+        uint16_t host_port;
+        uint16_t port;
 };
 
 enum sandbox_seccomp {
@@ -78,6 +87,8 @@ struct sandbox_config {
         const char *hostname;           /* NULL = "berth" */
         const char *user;               /* "uid[:gid]" inside; NULL = 0:0 */
         enum sandbox_network network;
+        const struct sandbox_port *ports; /* published through pasta (network private only) */
+        size_t n_ports;
         enum sandbox_seccomp seccomp;
         const char *seccomp_profile;
         char *const *cap_add;           /* names without CAP_, NULL-terminated, may be NULL */
@@ -171,6 +182,9 @@ struct sandbox_host {
         char *cgroup2_dir;      /* delegated cgroup v2 folder, or NULL */
         char *detail;           /* first failure seen by a probe, or NULL */
         char *overlay_detail;   /* why overlay could not be mounted, or NULL */
+        bool pasta;             /* network private has outbound access and ports (pasta) */
+        char *pasta_path;       /* the pasta binary, or NULL */
+        char *pasta_detail;     /* why pasta cannot serve this user, or NULL */
 };
 /* Probe the host (forks short-lived sandboxes). Never fails on a missing
  * feature: the fields say what is missing. overlay is tried in a temporary
@@ -201,3 +215,43 @@ struct sandbox_bpf {
 int sandbox_seccomp_compile(enum sandbox_seccomp mode, const char *profile, const char *cache_dir,
                             struct sandbox_bpf *ret, bool *ret_from_cache, berth_error **err);
 void sandbox_bpf_done(struct sandbox_bpf *b);
+
+/* ---- network (net.c) ----
+ * Outbound access and published ports for a network namespace, through
+ * pasta: a private namespace's tap interface gets the host's addresses and
+ * routes; its gateway address reaches the host's loopback; DNS goes to
+ * SANDBOX_NET_DNS, which pasta forwards to the host's first name server. */
+#define SANDBOX_NET_DNS "169.254.1.1"
+#define SANDBOX_NET_DEFAULT_HOST_IP "127.0.0.1"
+
+/* The namespace pasta joins: the network and user namespaces of pid, or
+ * nsfs fds (netns_fd, and userns_fd: the user namespace owning it, -1 when
+ * berth's own has the rights, as root). The fds are not taken over. */
+struct sandbox_net_target {
+        pid_t pid;
+        int netns_fd;
+        int userns_fd;
+};
+
+struct sandbox_net {
+        pid_t pid;              /* pasta, berth's child; -1 when none */
+        int ready_fd, err_fd;
+        char **port_specs;
+};
+
+/* The pasta binary (BERTH_PASTA overrides the search; a path that is not
+ * executable there means "not installed"), or NULL. */
+char *sandbox_net_pasta_path(void);
+/* 1 if pasta can serve this user here, 0 if not with the reason (free
+ * both). For doctor and the fallback to loopback only. */
+int sandbox_net_usable(char **ret_path, char **ret_reason);
+/* Start pasta for t, publishing ports. It runs until sandbox_net_stop(),
+ * or until the calling process dies (parent-death signal): call this from
+ * the thread that lives as long as the namespace needs it. */
+int sandbox_net_start(const struct sandbox_net_target *t, const struct sandbox_port *ports, size_t n_ports,
+                      struct sandbox_net *ret, berth_error **err);
+/* Wait until pasta has configured the namespace. A host port it could not
+ * bind fails with a message naming it; pasta is then gone. */
+int sandbox_net_wait(struct sandbox_net *n, berth_error **err);
+/* End pasta (if running), reap it and free n's contents. Idempotent. */
+void sandbox_net_stop(struct sandbox_net *n);

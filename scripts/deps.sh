@@ -17,9 +17,16 @@ packages=(
   docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests
   apache2-utils python3-cryptography  # its htpasswd (bcrypt) and the test token server's JWT signing
   redis-server                      # a real server for the services tests (its binary and libraries packed into a layer)
+  passt                             # pasta: outbound access and published ports for network: private
   # peers for the benchmarks
   bubblewrap crun hyperfine
 )
+
+# pasta opens the tap device as the user who runs berth; udev makes it
+# world-usable (0666) on Debian, a container without udev may not.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ] && [ "$(id -u)" -eq 0 ]; then
+  chmod 0666 /dev/net/tun
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -55,7 +55,7 @@ struct spec_resources {
 enum spec_network { SPEC_NET_PRIVATE = 0, SPEC_NET_NONE, SPEC_NET_HOST };
 
 struct spec_port {
-        char *host_ip;         /* NULL = all addresses, as docker does */
+        char *host_ip;         /* NULL = not written: 127.0.0.1 (docs/SPEC.md) */
         uint16_t host_port;
         uint16_t container_port;
         struct spec_pos pos;

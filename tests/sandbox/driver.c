@@ -56,7 +56,8 @@ int main(int argc, char **argv)
                 { "cap-add", required_argument, NULL, 'a' }, { "cap-drop", required_argument, NULL, 'd' },
                 { "hostname", required_argument, NULL, 'H' }, { "volatile", no_argument, NULL, 'V' }, {},
         };
-        struct sandbox_config c = {};
+        /* loopback only unless --network private asks for pasta */
+        struct sandbox_config c = { .network = SANDBOX_NET_NONE };
         struct items lower = {}, env = {}, add = {}, drop = {};
         static struct sandbox_mount mounts[MAX_ITEMS];
         size_t n_mounts = 0;

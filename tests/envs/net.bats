@@ -1,0 +1,232 @@
+#!/usr/bin/env bats
+# The dev sandbox's network: private (outbound through pasta, the host's
+# loopback on the gateway address, DNS through pasta), none and host, and
+# published ports. As root and as a user the tests create.
+
+bats_require_minimum_version 1.5.0
+load ../sandbox/helpers
+
+setup_file() {
+  sandbox_setup_file
+  mkdir -p "$W/proj"
+  cp -a "$W/root" "$W/img"
+  for a in httpd nc ip timeout; do ln -s busybox "$W/img/bin/$a"; done
+  if [ -n "${RUNNER:-}" ]; then chown -R "$RUNNER:" "$W/proj" "$W/img"; fi
+  # a server on the host's loopback only, on a port the kernel picks
+  mkdir -p "$W/www"
+  echo "from the host's loopback" >"$W/www/hello.txt"
+  python3 -c '
+import http.server, socketserver, sys, functools
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+h.log_message = lambda *a: None
+s = socketserver.TCPServer(("127.0.0.1", 0), h)
+open(sys.argv[2], "w").write(str(s.server_address[1]))
+s.serve_forever()' "$W/www" "$W/host-port.tmp" >/dev/null 2>&1 3>&- &
+  echo $! >"$W/server.pid"
+  for _ in $(seq 100); do [ -s "$W/host-port.tmp" ] && break; sleep 0.05; done
+  mv "$W/host-port.tmp" "$W/host-port"
+}
+
+teardown_file() {
+  if [ -s "$W/server.pid" ]; then kill "$(cat "$W/server.pid")" 2>/dev/null || true; fi
+  sandbox_teardown_file
+}
+
+setup() {
+  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
+  need user_namespaces
+  need overlay
+}
+
+berth() {
+  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" \
+    ${BERTH_PASTA+"BERTH_PASTA=$BERTH_PASTA"} "$W/bin/berth" "$@"
+}
+
+in_proj() { (cd "$W/proj" && berth "$@"); }
+
+# spec NAME NETWORK [PORTS]: berth.yaml-like spec NAME.yaml
+spec() {
+  {
+    printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: %s\n' "$1" "$W/img" "$2"
+    if [ -n "${3:-}" ]; then printf 'ports: [%s]\n' "$3"; fi
+  } >"$W/proj/$1.yaml"
+  chmod 644 "$W/proj/$1.yaml"
+}
+
+# The address pasta gives the namespace's gateway: the host's default
+# gateway, copied. pasta maps connections to it to the host's loopback.
+gateway() { ip -4 route show default | awk '{ print $3; exit }'; }
+
+# get HOST PORT PATH: a command for the sandbox printing the response to an
+# HTTP/1.0 GET (busybox nc: the static busybox's wget crashes in glibc's
+# resolver). nc may not see the server's close through pasta: bounded.
+get() {
+  echo "(printf 'GET $3 HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc $1 $2) 2>/dev/null || true"
+}
+
+# A port nothing listens on now, on the host's loopback.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Pids of pasta processes whose command line contains $1.
+pastas_with() {
+  local p
+  for p in /proc/[0-9]*; do
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "pasta .*$1" && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+need_pasta() {
+  need pasta || return 1
+  [ -n "$(gateway)" ] || fail_or_skip "no IPv4 default route on this host: pasta has no addresses to copy"
+}
+
+@test "doctor says whether network private has pasta, as text and in --json" {
+  run berth doctor
+  [ "$status" -eq 0 ]
+  if grep -q '"pasta":true' "$W/doctor.json"; then
+    [[ "$output" == *"network private   outbound and ports through pasta (/"*"/pasta)"* ]]
+  else
+    [[ "$output" == *"network private   loopback only: "* ]]
+    fail_or_skip "pasta is not usable here: $(grep -o '"pasta_detail":"[^"]*"' "$W/doctor.json")"
+  fi
+  [ "$(jq -r .network.private "$W/doctor.json")" = pasta ]
+  [ -x "$(jq -r .network.pasta_path "$W/doctor.json")" ]
+  # where pasta is not installed
+  BERTH_PASTA=/nonexistent run berth doctor
+  [[ "$output" == *"network private   loopback only: pasta is not installed (Debian package passt)"* ]]
+  BERTH_PASTA=/nonexistent run berth --json doctor
+  [ "$(jq -r .network.private <<<"$output")" = loopback ]
+  [ "$(jq -r .network.pasta <<<"$output")" = false ]
+  [ "$(jq -r .network.pasta_detail <<<"$output")" = "pasta is not installed (Debian package passt)" ]
+}
+
+@test "network private reaches a server on the host's loopback through pasta; none does not" {
+  need_pasta
+  local port gw
+  port=$(cat "$W/host-port"); gw=$(gateway)
+  spec priv private
+  run --separate-stderr in_proj run -f priv.yaml -- sh -c "$(get "$gw" "$port" /hello.txt)"
+  echo "$output $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "HTTP/1.0 200 OK"*"from the host's loopback"* ]]
+  [ -z "$stderr" ]   # no fallback warning, nor the old "behaves as none"
+  # DNS goes to the address pasta forwards to the host's name server
+  run in_proj run -f priv.yaml -- cat /etc/resolv.conf
+  [[ "$output" == *"nameserver 169.254.1.1"* ]]
+  # an interface besides loopback, with a default route
+  run in_proj run -f priv.yaml -- ip -4 route
+  [[ "$output" == *"default via $gw"* ]]
+  spec nonet none
+  run in_proj run -f nonet.yaml -- sh -c "$(get "$gw" "$port" /hello.txt)"
+  [[ "$output" != *"from the host"* ]]
+  run in_proj run -f nonet.yaml -- ip -4 route
+  [ -z "$output" ]
+  # the sandbox's own loopback is still its own
+  run in_proj run -f priv.yaml -- sh -c "$(get 127.0.0.1 "$port" /hello.txt)"
+  [[ "$output" != *"from the host"* ]]
+}
+
+@test "without pasta, network private falls back to loopback only with a warning" {
+  local port gw
+  port=$(cat "$W/host-port"); gw=$(gateway)
+  spec nopasta private
+  BERTH_PASTA=/nonexistent run --separate-stderr in_proj run -f nopasta.yaml -- sh -c "$(get "${gw:-192.0.2.1}" "$port" /hello.txt); ip -4 route"
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [ "$stderr" = 'berth: warning: network: "private" has loopback only: pasta is not installed (Debian package passt) (see berth doctor)' ]
+  BERTH_PASTA=/nonexistent run --separate-stderr in_proj --json run -f nopasta.yaml -- true
+  [ "$(jq -r '.warnings[0].key' <<<"$stderr")" = network ]
+  # ports cannot be published then: an error, not a silent drop
+  spec nopasta-ports private '"127.0.0.1:8080:80"'
+  BERTH_PASTA=/nonexistent run in_proj run -f nopasta-ports.yaml -- true
+  [ "$status" -eq 125 ]
+  [ "$output" = "berth: ports: cannot be published: pasta is not installed (Debian package passt) (see berth doctor)" ]
+}
+
+@test "a published port answers on the host, and pasta is gone when the run ends" {
+  need_pasta
+  local port
+  port=$(free_port)
+  spec pub private "\"127.0.0.1:$port:8080\""
+  in_proj run -f pub.yaml -- sh -c 'mkdir /tmp/www && echo "from the sandbox" >/tmp/www/index.html &&
+    httpd -p 8080 -h /tmp/www && sleep 3' 3>&- &
+  local bg=$! body=
+  for _ in $(seq 100); do
+    body=$(curl -s --max-time 2 "http://127.0.0.1:$port/") && [ -n "$body" ] && break
+    sleep 0.1
+  done
+  [ "$body" = "from the sandbox" ]
+  # pasta runs while the sandbox does, as the sandbox's owner...
+  local p
+  p=$(pastas_with "127.0.0.1/$port:8080")
+  [ -n "$p" ]
+  [ "$(stat -c %u "/proc/$p")" = "$(runner_uid)" ]
+  # ... and goes with it: no process, and the port is free again
+  wait "$bg"
+  [ -z "$(pastas_with "127.0.0.1/$port:8080")" ]
+  [ ! -e "/proc/$p" ]
+  # (SO_REUSEADDR: the connection just closed may wait in TIME_WAIT)
+  python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()' "$port"
+}
+
+@test "a second port form: HOST:INSIDE is published on 127.0.0.1 by default" {
+  need_pasta
+  local port
+  port=$(free_port)
+  spec pub2 private "\"$port:80\""
+  in_proj run -f pub2.yaml -- sh -c 'mkdir /tmp/w && echo eighty >/tmp/w/index.html && httpd -p 80 -h /tmp/w &&
+    sleep 30' 3>&- &
+  local bg=$! body=
+  for _ in $(seq 100); do
+    body=$(curl -s --max-time 2 "http://127.0.0.1:$port/") && [ -n "$body" ] && break
+    sleep 0.1
+  done
+  [ "$body" = eighty ]
+  [ -n "$(pastas_with "127.0.0.1/$port:80")" ]
+  # kill -9 of berth: the parent-death signal takes pasta with it
+  local b
+  b=$(pgrep -f -n -- "berth run -f pub2.yaml") || true
+  [ -n "$b" ]
+  kill -9 "$b"
+  wait "$bg" || true
+  for _ in $(seq 50); do [ -z "$(pastas_with "127.0.0.1/$port:80")" ] && break; sleep 0.1; done
+  [ -z "$(pastas_with "127.0.0.1/$port:80")" ]
+}
+
+@test "a host port already in use fails the run, naming the port" {
+  need_pasta
+  local port
+  port=$(free_port)
+  python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" 3>&- &
+  local holder=$!
+  for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.05; done
+  spec busy private "\"127.0.0.1:$port:80\""
+  run --separate-stderr in_proj run -f busy.yaml -- echo ran
+  kill "$holder"
+  echo "$output / $stderr"
+  [ "$status" -eq 125 ]
+  [ -z "$output" ]
+  [ "$stderr" = "berth: ports: host port 127.0.0.1:$port cannot be published: it is already in use (or not allowed here)" ]
+  [ -z "$(pastas_with "127.0.0.1/$port:80")" ]
+}
+
+@test "ports with network none are refused; with host they are the host's own, with a warning" {
+  spec noneports none '"127.0.0.1:8080:80"'
+  run in_proj run -f noneports.yaml -- true
+  [ "$status" -eq 125 ]
+  [ "$output" = 'berth: ports: cannot be published with network "none" (loopback only); use "private"' ]
+  spec hostports host '"127.0.0.1:8080:80"'
+  run --separate-stderr in_proj run -f hostports.yaml -- echo ran
+  [ "$status" -eq 0 ]; [ "$output" = ran ]
+  [ "$stderr" = 'berth: warning: ports: not published: with network "host" the sandbox listens on the host'"'"'s ports itself' ]
+}
