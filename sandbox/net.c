@@ -259,6 +259,10 @@ void sandbox_net_stop(struct sandbox_net *n)
 int net_plan(const struct sandbox_config *c, bool *ret_pasta, char **ret_resolv, berth_error **err)
 {
         *ret_pasta = false;
+        /* Joining an environment's network: what it offers is the
+         * environment's (docs/ENVIRONMENTS.md). */
+        if (c->join)
+                return 0;
         if (c->network == SANDBOX_NET_HOST) {
                 if (c->n_ports)
                         berth_warn(c->warnings, "ports", "not published: with network \"host\" the sandbox "

@@ -335,19 +335,25 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
  * come from a base spec: its file is the node's. */
 static void warn_not_acted_on(struct spec *s, const struct ynode *root)
 {
+        if (!s->n_services)
+                return;
         for (size_t i = 0; i < root->n; i++) {
-                const struct ynode *k = root->pairs[i].key;
+                const struct ynode *k = root->pairs[i].key, *v = root->pairs[i].value;
                 const char *file = k->file ? k->file : s->path;
-                if (streq(k->text, "services") && s->n_services) {
+                if (streq(k->text, "services")) {
                         for (size_t j = 0; j < s->n_services; j++)
                                 if (s->services[j].n_ports)
                                         berth_warn_at(&s->warnings, file, k->line, k->col, "services",
                                                       "%s: ports: not acted on yet: a service's ports are not "
                                                       "published", s->services[j].name);
-                        if (s->network == SPEC_NET_PRIVATE)
-                                berth_warn_at(&s->warnings, file, k->line, k->col, "network",
-                                              "with services, the environment's network is loopback only for "
-                                              "now: pasta serves a dev sandbox without services");
+                } else if (streq(k->text, "ports") && s->n_ports) {
+                        berth_warn_at(&s->warnings, file, k->line, k->col, "ports",
+                                      "not acted on yet with services: the dev sandbox joins their network, "
+                                      "whose ports are not published");
+                } else if (streq(k->text, "network") && s->network == SPEC_NET_PRIVATE) {
+                        berth_warn_at(&s->warnings, v->file ? v->file : file, v->line, v->col, "network",
+                                      "\"private\" is loopback only with services for now: pasta serves a dev "
+                                      "sandbox without services");
                 }
         }
 }
