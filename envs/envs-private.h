@@ -63,3 +63,10 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***l
 int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_error **err);
 /* Every service's name, space-separated, for /etc/hosts. */
 char *envs_service_names(const struct spec *s, const char *except);
+/* The spec's mounts as the sandbox takes them: named volumes are folders
+ * under state/volumes, made for the sandbox's ids. *ret_mounts and
+ * *ret_volume_dirs are the caller's to free, even on failure. */
+struct spec_mount;
+struct sandbox_mount;
+int envs_convert_mounts(const struct spec_mount *mounts, size_t n, const char *state,
+                        struct sandbox_mount **ret_mounts, char ***ret_volume_dirs, berth_error **err);

@@ -178,29 +178,37 @@ static int prepare_copy(struct dev_sandbox *d, berth_error **err)
         return 0;
 }
 
+int envs_convert_mounts(const struct spec_mount *mounts, size_t n, const char *state,
+                        struct sandbox_mount **ret_mounts, char ***ret_volume_dirs, berth_error **err)
+{
+        struct sandbox_mount *out = xcalloc(n ? n : 1, sizeof(*out));
+        char **dirs = xcalloc(n + 1, sizeof(char *));
+        size_t nv = 0;
+        /* Handed over now: the caller frees them, done or not. */
+        *ret_mounts = out;
+        *ret_volume_dirs = dirs;
+        for (size_t i = 0; i < n; i++) {
+                const struct spec_mount *m = &mounts[i];
+                out[i] = (struct sandbox_mount) { .target = m->target, .read_only = m->read_only, .size = m->size,
+                                                  .source = m->source, .owned_by_source = m->type == SPEC_MOUNT_BIND,
+                                                  .type = m->type == SPEC_MOUNT_TMPFS ? SANDBOX_MOUNT_TMPFS
+                                                                                      : SANDBOX_MOUNT_BIND };
+                if (m->type == SPEC_MOUNT_VOLUME) {
+                        char *dir = xasprintf("%s/volumes/%s", state, m->source);
+                        dirs[nv++] = dir;
+                        if (envs_sandbox_folder(dir, err) < 0)
+                                return berth_error_wrap(err, "volume %s", m->source);
+                        out[i].source = dir;
+                }
+        }
+        return 0;
+}
+
 /* With --ephemeral, volumes live in the run folder too: nothing is left behind. */
 static int convert_mounts(struct dev_sandbox *d, const struct spec *s, const char *state, berth_error **err)
 {
-        d->mounts = xcalloc(s->n_mounts ? s->n_mounts : 1, sizeof(*d->mounts));
-        d->volume_dirs = xcalloc(s->n_mounts + 1, sizeof(char *));
-        size_t nv = 0;
-        for (size_t i = 0; i < s->n_mounts; i++) {
-                const struct spec_mount *m = &s->mounts[i];
-                struct sandbox_mount *o = &d->mounts[i];
-                o->target = m->target;
-                o->read_only = m->read_only;
-                o->size = m->size;
-                o->type = m->type == SPEC_MOUNT_TMPFS ? SANDBOX_MOUNT_TMPFS : SANDBOX_MOUNT_BIND;
-                o->source = m->source;
-                o->owned_by_source = m->type == SPEC_MOUNT_BIND;
-                if (m->type == SPEC_MOUNT_VOLUME) {
-                        char *v = xasprintf("%s/volumes/%s", state, m->source);
-                        d->volume_dirs[nv++] = v;
-                        if (envs_sandbox_folder(v, err) < 0)
-                                return berth_error_wrap(err, "volume %s", m->source);
-                        o->source = v;
-                }
-        }
+        if (envs_convert_mounts(s->mounts, s->n_mounts, state, &d->mounts, &d->volume_dirs, err) < 0)
+                return -1;
         d->c.mounts = d->mounts;
         d->c.n_mounts = s->n_mounts;
         return 0;

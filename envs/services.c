@@ -23,24 +23,8 @@ void envs_service_sandbox_done(struct envs_service_sandbox *b)
 static int service_mounts(struct envs_service_sandbox *b, const struct spec_service *v, const char *state,
                           berth_error **err)
 {
-        b->mounts = xcalloc(v->n_mounts ? v->n_mounts : 1, sizeof(*b->mounts));
-        b->volume_dirs = xcalloc(v->n_mounts + 1, sizeof(char *));
-        size_t nv = 0;
-        for (size_t i = 0; i < v->n_mounts; i++) {
-                const struct spec_mount *m = &v->mounts[i];
-                struct sandbox_mount *o = &b->mounts[i];
-                *o = (struct sandbox_mount) { .target = m->target, .read_only = m->read_only, .size = m->size,
-                                              .source = m->source, .owned_by_source = m->type == SPEC_MOUNT_BIND,
-                                              .type = m->type == SPEC_MOUNT_TMPFS ? SANDBOX_MOUNT_TMPFS
-                                                                                  : SANDBOX_MOUNT_BIND };
-                if (m->type == SPEC_MOUNT_VOLUME) {
-                        char *dir = xasprintf("%s/volumes/%s", state, m->source);
-                        b->volume_dirs[nv++] = dir;
-                        if (envs_sandbox_folder(dir, err) < 0)
-                                return berth_error_wrap(err, "volume %s", m->source);
-                        o->source = dir;
-                }
-        }
+        if (envs_convert_mounts(v->mounts, v->n_mounts, state, &b->mounts, &b->volume_dirs, err) < 0)
+                return -1;
         b->c.mounts = b->mounts;
         b->c.n_mounts = v->n_mounts;
         return 0;

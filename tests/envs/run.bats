@@ -612,7 +612,8 @@ YAML
 }
 
 @test "the cpus limit is enforced: a busy command is throttled (cpu.stat), or run says the host cannot" {
-  sed -e 's/name: demo/name: cpuspin/' -e 's/cpus: 1/cpus: 0.2/' "$W/proj/berth.yaml" >"$W/proj/cpuspin.yaml"
+  # a name of its own: the cgroup is found by it, and other runs may spin beside this one
+  sed -e "s/name: demo/name: cpuspin$$/" -e 's/cpus: 1/cpus: 0.2/' "$W/proj/berth.yaml" >"$W/proj/cpuspin.yaml"
   chmod 644 "$W/proj/cpuspin.yaml"
   mech=$(limit_mech cpus)
   if [ "$mech" = none ]; then
@@ -634,7 +635,7 @@ YAML
   pid=$!
   periods=0 throttled=0
   while kill -0 "$pid" 2>/dev/null; do
-    stat=$(cat "$base"/cpuspin-*/cpu.stat 2>/dev/null || true)
+    stat=$(cat "$base"/cpuspin$$-*/cpu.stat 2>/dev/null || true)
     p=$(sed -n 's/^nr_periods //p' <<<"$stat") t=$(sed -n 's/^nr_throttled //p' <<<"$stat")
     if [ -n "$t" ]; then periods=$p throttled=$t; fi
     sleep 0.05
