@@ -883,9 +883,8 @@ _Noreturn void child_main(const struct child_args *a)
         char b;
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         /* Our user namespace gives us the capabilities for this before it
-         * has maps: make the network namespace while berth writes them
-         * (rootless, that is two setuid helpers). */
-        if (a->c->network != SANDBOX_NET_HOST && !a->c->join && (unshare(CLONE_NEWNET) < 0 || loopback_up(&e) < 0)) {
+         * has maps: loopback comes up while berth writes them. */
+        if (a->c->network != SANDBOX_NET_HOST && !a->c->join && loopback_up(&e) < 0) {
                 if (!e)
                         berth_err(&e, errno, "network namespace");
                 report_and_exit(a->report_fd, e, 125);

@@ -255,12 +255,10 @@ static int prepare(struct run *r, berth_error **err)
 
 static unsigned long clone_flags(const struct sandbox_config *c)
 {
-        /* The cgroup namespace comes later, once the init is in berth's cgroup;
-         * the network namespace too: the init makes it while we write its
-         * maps and build the root (creating one costs about as much as the
-         * overlay). */
-        (void) c;
-        return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+        /* The cgroup namespace comes later, once the init is in berth's
+         * cgroup. */
+        return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+               (c->network != SANDBOX_NET_HOST && !c->join ? CLONE_NEWNET : 0);
 }
 
 static void close_pairs(int (*p)[2], size_t n)
