@@ -10,13 +10,14 @@
 
 #define CHECK_MAX_DIFFS 16
 
-static int file_digest(int fd, char out[65])
+/* The sha256 of what read_fn yields, until it returns 0 (end) or less (error). */
+static int digest_of(ssize_t (*read_fn)(void *src, void *buf, size_t n), void *src, char out[65])
 {
         sha256_ctx c;
         sha256_init(&c);
         char buf[65536];
         ssize_t n;
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
+        while ((n = read_fn(src, buf, sizeof(buf))) > 0)
                 sha256_update(&c, buf, (size_t) n);
         if (n < 0) {
                 sha256_done(&c);
@@ -26,20 +27,24 @@ static int file_digest(int fd, char out[65])
         return 0;
 }
 
+static ssize_t read_fd(void *src, void *buf, size_t n)
+{
+        return read(*(int *) src, buf, n);
+}
+
+static ssize_t read_entry(void *src, void *buf, size_t n)
+{
+        return sym_archive_read_data(src, buf, n);
+}
+
+static int file_digest(int fd, char out[65])
+{
+        return digest_of(read_fd, &fd, out);
+}
+
 static int entry_digest(struct archive *a, char out[65])
 {
-        sha256_ctx c;
-        sha256_init(&c);
-        char buf[65536];
-        la_ssize_t n;
-        while ((n = sym_archive_read_data(a, buf, sizeof(buf))) > 0)
-                sha256_update(&c, buf, (size_t) n);
-        if (n < 0) {
-                sha256_done(&c);
-                return -1;
-        }
-        sha256_final_hex(&c, out);
-        return 0;
+        return digest_of(read_entry, a, out);
 }
 
 static char *check_entry(struct archive *a, struct archive_entry *e, int layer_fd, const char *rel)
