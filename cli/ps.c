@@ -8,14 +8,30 @@ const char cmd_ps_help[] =
         "Usage: berth ps [-f SPEC] [--json]\n"
         "\n"
         "List the environment's services: state (waiting, starting, running,\n"
-        "healthy, unhealthy, restarting, exited N, stopped), pid, uptime and\n"
-        "restarts. Exit status 1 when the environment's supervisor is dead.\n";
+        "healthy, unhealthy, restarting, exited N, stopped), pid, uptime,\n"
+        "restarts and published ports (HOST-IP:HOST-PORT->PORT/tcp; the dev\n"
+        "sandbox's on a line of their own). Exit status 1 when the environment's\n"
+        "supervisor is dead.\n";
+
+/* "a, b" from a JSON array of strings; "" when empty or absent. */
+static char *joined(json_t *a)
+{
+        char *out = xstrdup("");
+        json_t *p;
+        size_t i;
+        json_array_foreach(a, i, p) {
+                char *next = xasprintf("%s%s%s", out, i ? ", " : "", json_string_value(p));
+                free(out);
+                out = next;
+        }
+        return out;
+}
 
 static void print_table(json_t *doc)
 {
         json_t *v;
         size_t i;
-        printf("%-20s %-14s %8s %9s %8s\n", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS");
+        printf("%-20s %-14s %8s %9s %8s  %s\n", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "PORTS");
         json_array_foreach(json_object_get(doc, "services"), i, v) {
                 char state[32];
                 const char *st = json_string_value(json_object_get(v, "state"));
@@ -31,9 +47,14 @@ static void print_table(json_t *doc)
                         snprintf(pids, sizeof(pids), "%" JSON_INTEGER_FORMAT, pid);
                         snprintf(ups, sizeof(ups), "%" JSON_INTEGER_FORMAT "s", up);
                 }
-                printf("%-20s %-14s %8s %9s %8" JSON_INTEGER_FORMAT "\n", json_string_value(json_object_get(v, "name")),
-                       state, pids, ups, json_integer_value(json_object_get(v, "restarts")));
+                _cleanup_free_ char *ports = joined(json_object_get(v, "ports"));
+                printf("%-20s %-14s %8s %9s %8" JSON_INTEGER_FORMAT "%s%s\n",
+                       json_string_value(json_object_get(v, "name")), state, pids, ups,
+                       json_integer_value(json_object_get(v, "restarts")), *ports ? "  " : "", ports);
         }
+        _cleanup_free_ char *own = joined(json_object_get(doc, "ports"));
+        if (*own)
+                printf("the dev sandbox's ports: %s\n", own);
 }
 
 int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)

@@ -65,9 +65,10 @@ static int services_up(struct cli_ctx *ctx, const struct spec *s, bool *ret_star
         enum envs_liveness live;
         json_t *doc = NULL;
         *ret_started = false;
+        bool pasta;
         if (!s->n_services)
                 return 0;
-        if (envs_status(s, &live, &doc, &err) < 0)
+        if (envs_network_check(s, &ctx->warnings, &pasta, &err) < 0 || envs_status(s, &live, &doc, &err) < 0)
                 return cli_run_status(ctx, err);
         json_decref(doc);
         if (live == ENVS_UP)

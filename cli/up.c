@@ -121,8 +121,8 @@ int cmd_up(struct cli_ctx *ctx, int argc, char **argv)
         if (cli_load_spec(ctx, &s, &st) < 0)
                 return st;
         berth_warnings_move(&ctx->warnings, &s->warnings);
-        bool started;
-        if (envs_up(s, 0, &started, &err) < 0)
+        bool started, pasta;
+        if (envs_network_check(s, &ctx->warnings, &pasta, &err) < 0 || envs_up(s, 0, &started, &err) < 0)
                 return cli_report(ctx, err);
         if (!started && ctx->verbosity > 0)
                 fprintf(stderr, "berth: %s is up already\n", s->name);

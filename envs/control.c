@@ -157,6 +157,8 @@ int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **
                 return berth_err(err, 0, "%s: another berth is starting or stopping this environment", s->name);
         }
         remove_stale(state);
+        if (envs_network_ports_free(s, err) < 0)
+                return -1;
         for (size_t i = 0; i < s->n_services; i++)
                 if (envs_service_layers(s, &s->services[i], state, true, &layers.v[i], err) < 0)
                         return -1;

@@ -61,6 +61,16 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***l
 /* When the environment is up: 1 and its network's namespaces, for the dev
  * sandbox to join (close them with sandbox_shared_ns_done()); 0 if not up. */
 int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_error **err);
+/* Host ports the environment publishes that cannot be bound now: an error
+ * naming the first (and its service). */
+int envs_network_ports_free(const struct spec *s, berth_error **err);
+/* In the supervisor: pasta on the shared namespaces, publishing every port,
+ * where the spec's network is private and pasta can serve it (ret->pid -1
+ * otherwise); sets ns->outbound. Fails on a port it cannot publish. */
+int envs_network_start(const struct spec *s, struct sandbox_shared_ns *ns, struct sandbox_net *ret,
+                       berth_error **err);
+/* Ports as `ps` shows them: ["127.0.0.1:8080->80/tcp", ...]. */
+json_t *envs_ports_json(const struct spec_port *p, size_t n);
 /* Every service's name, space-separated, for /etc/hosts. */
 char *envs_service_names(const struct spec *s, const char *except);
 /* The spec's mounts as the sandbox takes them: named volumes are folders

@@ -66,9 +66,16 @@ int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, 
  * which); it starts the services by itself. owner: a process whose end
  * takes the environment down (`run` that brought it up), or 0 (`up`). */
 int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **err);
+/* Before `up` (and `run` of an environment with services): what its
+ * network can do here. Errors: ports with network none, or without pasta
+ * (named with their service); warnings: private without pasta (loopback
+ * only), a service's ports with network host. *ret_pasta: pasta will
+ * serve the network. */
+int envs_network_check(const struct spec *s, berth_warnings *w, bool *ret_pasta, berth_error **err);
 enum envs_liveness { ENVS_DOWN, ENVS_UP, ENVS_DEAD };
 /* ENVS_UP with the supervisor's document ({"supervisor": pid, "services":
- * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?}]});
+ * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?, ports}],
+ * "ports"}: ports as "127.0.0.1:8080->80/tcp", those published now);
  * ENVS_DEAD: a supervisor left its pid file but no longer answers. */
 int envs_status(const struct spec *s, enum envs_liveness *ret_live, json_t **ret, berth_error **err);
 /* Stop the services (reverse order: SIGTERM, stop_timeout, SIGKILL) and the

@@ -349,8 +349,13 @@ static int run_sandbox(struct dev_sandbox *d, enum envs_stacking how, int *ret_s
 static int join_services(struct dev_sandbox *d, const struct spec *s, struct sandbox_shared_ns *ns, char **aliases,
                          berth_error **err)
 {
-        if (!s->n_services || d->c.network == SANDBOX_NET_HOST)
+        if (!s->n_services)
                 return 0;
+        /* network host: the services listen on the host's loopback. */
+        if (d->c.network == SANDBOX_NET_HOST) {
+                d->c.host_aliases = *aliases = envs_service_names(s, NULL);
+                return 0;
+        }
         int up = envs_join_network(d->state, ns, err);
         if (up <= 0)
                 return up;

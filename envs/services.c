@@ -107,7 +107,8 @@ int envs_service_sandbox(const struct spec *s, const struct spec_service *v, con
         b->c.user = v->user ? v->user : s->user;
         b->c.hostname = v->name;
         b->c.name = v->name;
-        b->c.network = SANDBOX_NET_PRIVATE;
+        b->c.network = s->network == SPEC_NET_HOST ? SANDBOX_NET_HOST
+                       : s->network == SPEC_NET_NONE ? SANDBOX_NET_NONE : SANDBOX_NET_PRIVATE;
         b->c.host_aliases = b->aliases = envs_service_names(s, v->name);
         return 0;
 }

@@ -68,6 +68,7 @@ struct sup {
         char ***layers;                 /* each service's */
         const char *cache;
         struct sandbox_shared_ns ns;
+        struct sandbox_net net;         /* pasta on ns, for network private */
         struct svc *svcs;
         size_t n;
         int listen_fd, sig_fd, devnull;
@@ -365,7 +366,10 @@ static void reap(struct sup *x)
 {
         int st;
         pid_t p;
-        while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+        while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+                /* Reaped here, it is no one's to kill later. */
+                if (p == x->net.pid)
+                        x->net.pid = -1;
                 for (size_t i = 0; i < x->n; i++) {
                         struct svc *v = &x->svcs[i];
                         if (p == v->pid) {
@@ -377,6 +381,7 @@ static void reap(struct sup *x)
                         } else if (p == v->hc_pid)
                                 check_done(v, st);
                 }
+        }
 }
 
 /* ---- stopping ----------------------------------------------------------------- */
@@ -417,6 +422,7 @@ static _Noreturn void shut_down(struct sup *x, int client)
 {
         for (size_t i = x->n; i-- > 0;)
                 stop_service(x, &x->svcs[i]);
+        sandbox_net_stop(&x->net);
         sandbox_shared_ns_done(&x->ns);
         _cleanup_free_ char *pid = xasprintf("%s/" ENVS_PIDFILE, x->state);
         _cleanup_free_ char *sock = xasprintf("%s/" ENVS_SOCKET, x->state);
@@ -429,7 +435,13 @@ static _Noreturn void shut_down(struct sup *x, int client)
 
 /* ---- the control socket ---------------------------------------------------------- */
 
-static json_t *svc_json(const struct svc *v, int64_t now)
+/* Ports are shown while pasta publishes them. */
+static json_t *ports_json(const struct sup *x, const struct spec_port *p, size_t n)
+{
+        return envs_ports_json(p, x->net.pid > 0 ? n : 0);
+}
+
+static json_t *svc_json(const struct sup *x, const struct svc *v, int64_t now)
 {
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", v->s->name, "state", state_names[v->state],
                               "pid", (json_int_t) v->pid, "uptime_ms",
@@ -439,6 +451,7 @@ static json_t *svc_json(const struct svc *v, int64_t now)
                 json_object_set_new(o, "exit_status", json_integer(v->exit_status));
         if (v->reason[0])
                 json_object_set_new(o, "reason", json_string(v->reason));
+        json_object_set_new(o, "ports", ports_json(x, v->s->ports, v->s->n_ports));
         return o;
 }
 
@@ -456,8 +469,9 @@ static void answer(struct sup *x, int c)
                 int64_t now = now_ms();
                 json_t *a = json_array();
                 for (size_t i = 0; i < x->n; i++)
-                        json_array_append_new(a, svc_json(&x->svcs[i], now));
-                json_t *doc = json_pack("{s:i, s:o}", "supervisor", (int) getpid(), "services", a);
+                        json_array_append_new(a, svc_json(x, &x->svcs[i], now));
+                json_t *doc = json_pack("{s:i, s:o, s:o}", "supervisor", (int) getpid(), "services", a, "ports",
+                                        ports_json(x, x->spec->ports, x->spec->n_ports));
                 char *text = json_dumps(doc, JSON_COMPACT);
                 json_decref(doc);
                 if (text) {
@@ -514,7 +528,8 @@ static int setup(struct sup *x, berth_error **err)
         _cleanup_free_ char *logs = xasprintf("%s/logs", x->state);
         if (x->sig_fd < 0 || (mkdir(logs, 0700) < 0 && errno != EEXIST))
                 return berth_err(err, errno, "supervisor setup");
-        if (sandbox_shared_ns_create(&x->ns, err) < 0)
+        if (sandbox_shared_ns_create(&x->ns, x->spec->network != SPEC_NET_HOST, err) < 0 ||
+            envs_network_start(x->spec, &x->ns, &x->net, err) < 0)
                 return -1;
         x->svcs = xcalloc(x->spec->n_services ? x->spec->n_services : 1, sizeof(*x->svcs));
         x->n = x->spec->n_services;
@@ -594,7 +609,7 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***l
                               int lock_fd, pid_t owner, int ready_fd)
 {
         struct sup x = { .spec = s, .state = state, .layers = layers, .cache = cache, .listen_fd = -1,
-                         .sig_fd = -1, .owner_fd = -1 };
+                         .sig_fd = -1, .owner_fd = -1, .net = { .pid = -1, .ready_fd = -1, .err_fd = -1 } };
         _cleanup_error_ berth_error *e = NULL;
         /* Only the lock (held until we exit) and the ready pipe stay open:
          * whatever else the command had must not outlive it. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -15,23 +16,26 @@
 
 /* The holder: makes the namespaces, waits for its maps, brings loopback up,
  * then lives until its creator hangs up or dies. */
-static _Noreturn void holder_main(int sock)
+static _Noreturn void holder_main(int sock, bool own_net)
 {
         char b = 0;
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         prctl(PR_SET_NAME, "berth-netns");
         /* Not dumpable: its memory is a copy of berth's. */
         prctl(PR_SET_DUMPABLE, 0);
-        if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 || write(sock, "u", 1) != 1 ||
+        if (unshare(CLONE_NEWUSER | (own_net ? CLONE_NEWNET : 0)) < 0 || write(sock, "u", 1) != 1 ||
             read(sock, &b, 1) != 1 || b != 'm')
                 _exit(1);
         _cleanup_error_ berth_error *e = NULL;
         /* Not dumpable, its /proc is closed to its creator: it sends them. */
-        int fds[2] = { open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC), open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) };
-        if (fds[0] < 0 || fds[1] < 0 || loopback_up(&e) < 0 || send_fds(sock, "r", 1, fds, 2) < 0)
+        int fds[2] = { open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC),
+                       own_net ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1 };
+        if (fds[0] < 0 || (own_net && (fds[1] < 0 || loopback_up(&e) < 0)) ||
+            send_fds(sock, "r", 1, fds, own_net ? 2 : 1) < 0)
                 _exit(1);
         close(fds[0]);
-        close(fds[1]);
+        if (fds[1] >= 0)
+                close(fds[1]);
         while (read(sock, &b, 1) < 0 && errno == EINTR)
                 ;
         _exit(0);
@@ -56,7 +60,7 @@ static int open_ns(pid_t pid, const char *name, int *ret, berth_error **err)
         return *ret < 0 ? berth_err(err, errno, "open %s", path) : 0;
 }
 
-int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err)
+int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, bool own_net, berth_error **err)
 {
         struct idmap_plan ids;
         int sv[2];
@@ -68,7 +72,7 @@ int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err)
         pid_t pid = fork();
         if (pid == 0) {
                 close(sv[0]);
-                holder_main(sv[1]);
+                holder_main(sv[1], own_net);
         }
         close(sv[1]);
         if (pid < 0) {
@@ -82,7 +86,7 @@ int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err)
         int fds[MAX_PASSED_FDS];
         size_t n = 0;
         if (wait_byte(sv[0], 'u', err) < 0 || idmap_write(&ids, pid, err) < 0 || write(sv[0], "m", 1) != 1 ||
-            recv_fds(sv[0], &b, 1, fds, &n) < 0 || b != 'r' || n != 2) {
+            recv_fds(sv[0], &b, 1, fds, &n) < 0 || b != 'r' || n != (own_net ? 2u : 1u)) {
                 for (size_t i = 0; i < n; i++)
                         close(fds[i]);
                 if (!*err)
@@ -92,7 +96,7 @@ int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err)
                 return berth_error_wrap(err, "shared network namespace");
         }
         ret->userns_fd = fds[0];
-        ret->netns_fd = fds[1];
+        ret->netns_fd = own_net ? fds[1] : -1;
         ret->holder_sock = sv[0];
         return 0;
 }
@@ -113,10 +117,15 @@ void sandbox_shared_ns_done(struct sandbox_shared_ns *ns)
         *ns = (struct sandbox_shared_ns) { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
 }
 
+/* 'p': pasta serves the network (outbound access, DNS), 'n': loopback only. */
 int sandbox_shared_ns_send(int sock, const struct sandbox_shared_ns *ns)
 {
         int fds[2] = { ns->userns_fd, ns->netns_fd };
-        return send_fds(sock, "n", 1, fds, 2);
+        if (ns->netns_fd < 0) {
+                errno = ENOENT;
+                return -1;
+        }
+        return send_fds(sock, ns->outbound ? "p" : "n", 1, fds, 2);
 }
 
 int sandbox_shared_ns_recv(int sock, struct sandbox_shared_ns *ret, berth_error **err)
@@ -125,13 +134,14 @@ int sandbox_shared_ns_recv(int sock, struct sandbox_shared_ns *ret, berth_error 
         int fds[MAX_PASSED_FDS];
         size_t n = 0;
         *ret = (struct sandbox_shared_ns) { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
-        if (recv_fds(sock, &b, 1, fds, &n) < 0 || b != 'n' || n != 2) {
+        if (recv_fds(sock, &b, 1, fds, &n) < 0 || (b != 'n' && b != 'p') || n != 2) {
                 for (size_t i = 0; i < n; i++)
                         close(fds[i]);
                 return berth_err(err, errno, "receive the shared namespaces");
         }
         ret->userns_fd = fds[0];
         ret->netns_fd = fds[1];
+        ret->outbound = b == 'p';
         return 0;
 }
 
@@ -200,7 +210,7 @@ static _Noreturn void enter_main(struct enter *x)
         close(x->report[0]);
         int last_cap = read_last_cap();
         for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++)
-                if (setns(x->ns[i], 0) < 0) {
+                if (x->ns[i] >= 0 && setns(x->ns[i], 0) < 0) {
                         berth_err(&e, errno, "join the sandbox's %s namespace", ns_names[i]);
                         enter_fail(x->report[1], e, 125);
                 }
@@ -250,6 +260,17 @@ static pid_t command_of(pid_t init)
         return (pid_t) atoi(buf);
 }
 
+/* A namespace the sandbox shares with us (the host's network, for a
+ * service with network host) is not entered: we are in it already, and
+ * from inside the sandbox's user namespace we could not. */
+static bool same_as_ours(int fd, const char *name)
+{
+        char path[64];
+        struct stat a, b;
+        snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+        return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int enter_prepare(struct enter *x, pid_t init, berth_error **err)
 {
         const struct sandbox_config *c = x->c;
@@ -265,9 +286,14 @@ static int enter_prepare(struct enter *x, pid_t init, berth_error **err)
                 x->a.bpf = &x->bpf;
         }
         pid_t target = command_of(init);
-        for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++) {
                 if (open_ns(target, ns_names[i], &x->ns[i], err) < 0)
                         return berth_error_wrap(err, "the sandbox is gone");
+                if (same_as_ours(x->ns[i], ns_names[i])) {
+                        close(x->ns[i]);
+                        x->ns[i] = -1;
+                }
+        }
         if (pipe2(x->report, O_CLOEXEC) < 0)
                 return berth_err(err, errno, "pipe");
         return 0;

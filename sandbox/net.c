@@ -5,8 +5,10 @@
  * needed. berth runs it in the foreground as its own child: it is ready
  * when it writes its pid file (a pipe here), it dies with berth (parent-death
  * signal), and sandbox_net_stop() ends it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,8 +172,11 @@ int sandbox_net_start(const struct sandbox_net_target *t, const struct sandbox_p
         }
         *ret = (struct sandbox_net) { .pid = pid, .ready_fd = p[0], .err_fd = e };
         ret->port_specs = xcalloc(n_ports + 1, sizeof(char *));
-        for (size_t i = 0; i < n_ports; i++)
+        ret->port_owners = xcalloc(n_ports + 1, sizeof(char *));
+        for (size_t i = 0; i < n_ports; i++) {
                 ret->port_specs[i] = port_spec(&ports[i]);
+                ret->port_owners[i] = xstrdup(ports[i].owner ? ports[i].owner : "");
+        }
         return 0;
 }
 
@@ -195,25 +201,57 @@ static char *pasta_said(const struct sandbox_net *n)
         return TAKE_PTR(out);
 }
 
+static int port_busy(berth_error **err, const char *owner, const char *ip, int ip_len, const char *port,
+                     int port_len)
+{
+        return berth_error_make(err, BERTH_E_FAILED, 0,
+                                "%s%sports: host port %.*s:%.*s cannot be published: it is already in use (or not "
+                                "allowed here)", owner && *owner ? owner : "", owner && *owner ? ": " : "", ip_len,
+                                ip, port_len, port);
+}
+
 /* pasta names the option whose ports it could not bind. */
 static int failed(struct sandbox_net *n, int status, berth_error **err)
 {
         _cleanup_free_ char *said = pasta_said(n);
         for (size_t i = 0; said && n->port_specs && n->port_specs[i]; i++) {
                 _cleanup_free_ char *opt = xasprintf("'-t %s'", n->port_specs[i]);
-                const char *slash = strrchr(n->port_specs[i], '/');
+                const char *spec = n->port_specs[i], *slash = strrchr(spec, '/');
                 if (strstr(said, "bind") && strstr(said, opt))
-                        return berth_error_make(err, BERTH_E_FAILED, 0,
-                                                "ports: host port %.*s:%.*s cannot be published: it is already in "
-                                                "use (or not allowed here)",
-                                                (int) (slash - n->port_specs[i]), n->port_specs[i],
-                                                (int) strcspn(slash + 1, ":"), slash + 1);
+                        return port_busy(err, n->port_owners[i], spec, (int) (slash - spec), slash + 1,
+                                         (int) strcspn(slash + 1, ":"));
         }
         if (said)
                 return berth_error_make(err, BERTH_E_FAILED, 0, "pasta: %s", said);
         return berth_error_make(err, BERTH_E_FAILED, 0, "pasta failed before the network was set up (%s %d)",
                                 WIFSIGNALED(status) ? "signal" : "exit status",
                                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+/* Bound as pasta binds it (SO_REUSEADDR, so a port whose last connection
+ * waits in TIME_WAIT is free), then let go. */
+int sandbox_net_port_free(const struct sandbox_port *p, berth_error **err)
+{
+        const char *ip = p->host_ip && p->host_ip[0] ? p->host_ip : SANDBOX_NET_DEFAULT_HOST_IP;
+        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(p->host_port) };
+        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(p->host_port) };
+        bool v6 = strchr(ip, ':') != NULL;
+        _cleanup_free_ char *bare = xstrdup(ip[0] == '[' ? ip + 1 : ip);
+        bare[strcspn(bare, "]")] = 0;
+        if (inet_pton(v6 ? AF_INET6 : AF_INET, bare, v6 ? (void *) &a6.sin6_addr : (void *) &a4.sin_addr) != 1)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "ports: `%s` is not an IP address", ip);
+        _cleanup_close_ int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd < 0)
+                return berth_err(err, errno, "socket");
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (v6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, v6 ? (struct sockaddr *) &a6 : (struct sockaddr *) &a4, v6 ? sizeof(a6) : sizeof(a4)) == 0)
+                return 0;
+        char port[8];
+        snprintf(port, sizeof(port), "%u", p->host_port);
+        return port_busy(err, p->owner, ip, (int) strlen(ip), port, (int) strlen(port));
 }
 
 int sandbox_net_wait(struct sandbox_net *n, berth_error **err)
@@ -253,16 +291,26 @@ void sandbox_net_stop(struct sandbox_net *n)
         close_if(n->err_fd);
         n->ready_fd = n->err_fd = -1;
         strv_free(n->port_specs);
-        n->port_specs = NULL;
+        strv_free(n->port_owners);
+        n->port_specs = n->port_owners = NULL;
+}
+
+static char *pasta_resolv(void)
+{
+        return xasprintf("# berth: pasta forwards this address to the host's name server\n"
+                         "nameserver %s\n", SANDBOX_NET_DNS);
 }
 
 int net_plan(const struct sandbox_config *c, bool *ret_pasta, char **ret_resolv, berth_error **err)
 {
         *ret_pasta = false;
         /* Joining an environment's network: what it offers is the
-         * environment's (docs/ENVIRONMENTS.md). */
-        if (c->join)
+         * environment's (docs/ENVIRONMENTS.md), its name server too. */
+        if (c->join) {
+                if (c->join->outbound && c->network == SANDBOX_NET_PRIVATE)
+                        *ret_resolv = pasta_resolv();
                 return 0;
+        }
         if (c->network == SANDBOX_NET_HOST) {
                 if (c->n_ports)
                         berth_warn(c->warnings, "ports", "not published: with network \"host\" the sandbox "
@@ -284,7 +332,6 @@ int net_plan(const struct sandbox_config *c, bool *ret_pasta, char **ret_resolv,
                 return 0;
         }
         *ret_pasta = true;
-        *ret_resolv = xasprintf("# berth: pasta forwards this address to the host's name server\n"
-                                "nameserver %s\n", SANDBOX_NET_DNS);
+        *ret_resolv = pasta_resolv();
         return 0;
 }

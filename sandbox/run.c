@@ -286,7 +286,8 @@ static int make_channels(const struct run *r, int (*p)[2], berth_error **err)
 }
 
 /* Into shared namespaces: a short-lived helper enters the user and network
- * namespaces (a user namespace cannot be left again) and clones the init
+ * namespaces (a user namespace cannot be left again; without a network
+ * namespace of their own, the host's stays) and clones the init
  * with CLONE_PARENT, so that it is our child. Returns the init's pid, 0 in
  * the init, or -1 with errno. */
 static pid_t clone_joined(const struct sandbox_shared_ns *ns, const struct child_args *a)
@@ -306,7 +307,8 @@ static pid_t clone_joined(const struct sandbox_shared_ns *ns, const struct child
                 close(p[0]);
                 pid_t pid = -1;
                 int e = 0;
-                if (setns(ns->userns_fd, CLONE_NEWUSER) < 0 || setns(ns->netns_fd, CLONE_NEWNET) < 0)
+                if (setns(ns->userns_fd, CLONE_NEWUSER) < 0 ||
+                    (ns->netns_fd >= 0 && setns(ns->netns_fd, CLONE_NEWNET) < 0))
                         e = errno;
                 else if ((pid = (pid_t) syscall(SYS_clone, CLONE_PARENT | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
                                                 CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL)) == 0) {

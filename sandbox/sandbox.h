@@ -56,6 +56,7 @@ struct sandbox_port {
         const char *host_ip;    /* an IPv4 or IPv6 literal; NULL = SANDBOX_NET_DEFAULT_HOST_IP */
         uint16_t host_port;
         uint16_t port;
+        const char *owner;      /* named in errors ("service web"); NULL = none */
 };
 
 enum sandbox_seccomp {
@@ -111,13 +112,15 @@ struct sandbox_config {
 
 /* A user and a network namespace (loopback up) that several sandboxes
  * share, held by a small process that dies with its creator. The user
- * namespace maps ids as a sandbox's own would. */
+ * namespace maps ids as a sandbox's own would. Without a network namespace
+ * of its own (netns_fd -1) the sandboxes that join it use the host's. */
 struct sandbox_shared_ns {
         int userns_fd, netns_fd;
         int holder_sock;        /* its end of the holder's life */
         pid_t holder;
+        bool outbound;          /* pasta serves the network namespace (DNS through it) */
 };
-int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, berth_error **err);
+int sandbox_shared_ns_create(struct sandbox_shared_ns *ret, bool own_net, berth_error **err);
 /* Close the fds and kill and reap the holder. */
 void sandbox_shared_ns_done(struct sandbox_shared_ns *ns);
 /* Hand the namespaces' fds over a unix socket, to a process that joins
@@ -237,6 +240,7 @@ struct sandbox_net {
         pid_t pid;              /* pasta, berth's child; -1 when none */
         int ready_fd, err_fd;
         char **port_specs;
+        char **port_owners;     /* "" where a port has none */
 };
 
 /* The pasta binary (BERTH_PASTA overrides the search; a path that is not
@@ -250,6 +254,9 @@ int sandbox_net_usable(char **ret_path, char **ret_reason);
  * the thread that lives as long as the namespace needs it. */
 int sandbox_net_start(const struct sandbox_net_target *t, const struct sandbox_port *ports, size_t n_ports,
                       struct sandbox_net *ret, berth_error **err);
+/* Whether a host port could be published now: 0, or an error naming it
+ * (and its owner), as pasta's failure to bind it would. */
+int sandbox_net_port_free(const struct sandbox_port *p, berth_error **err);
 /* Wait until pasta has configured the namespace. A host port it could not
  * bind fails with a message naming it; pasta is then gone. */
 int sandbox_net_wait(struct sandbox_net *n, berth_error **err);

@@ -330,34 +330,6 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
         return 0;
 }
 
-/* Valid keys berth does not act on yet (docs/STATUS.md): a warning each,
- * at the key, so nothing in a spec is ignored without a word. The key may
- * come from a base spec: its file is the node's. */
-static void warn_not_acted_on(struct spec *s, const struct ynode *root)
-{
-        if (!s->n_services)
-                return;
-        for (size_t i = 0; i < root->n; i++) {
-                const struct ynode *k = root->pairs[i].key, *v = root->pairs[i].value;
-                const char *file = k->file ? k->file : s->path;
-                if (streq(k->text, "services")) {
-                        for (size_t j = 0; j < s->n_services; j++)
-                                if (s->services[j].n_ports)
-                                        berth_warn_at(&s->warnings, file, k->line, k->col, "services",
-                                                      "%s: ports: not acted on yet: a service's ports are not "
-                                                      "published", s->services[j].name);
-                } else if (streq(k->text, "ports") && s->n_ports) {
-                        berth_warn_at(&s->warnings, file, k->line, k->col, "ports",
-                                      "not acted on yet with services: the dev sandbox joins their network, "
-                                      "whose ports are not published");
-                } else if (streq(k->text, "network") && s->network == SPEC_NET_PRIVATE) {
-                        berth_warn_at(&s->warnings, v->file ? v->file : file, v->line, v->col, "network",
-                                      "\"private\" is loopback only with services for now: pasta serves a dev "
-                                      "sandbox without services");
-                }
-        }
-}
-
 static int parse_root(struct pctx *p, const struct ynode *root, struct spec *s)
 {
         if (walk_map(p, root, "", spec_fields, s, NULL) < 0 || check_port_clashes(p, s) < 0 ||
@@ -366,7 +338,6 @@ static int parse_root(struct pctx *p, const struct ynode *root, struct spec *s)
         if (!s->image)
                 return perr(p, root, "image", "required key is missing%s",
                             s->extends ? " (neither this spec nor what it extends has one)" : "");
-        warn_not_acted_on(s, root);
         return 0;
 }
 

@@ -29,6 +29,8 @@ s.serve_forever()' "$W/www" "$W/host-port.tmp" >/dev/null 2>&1 3>&- &
 
 teardown_file() {
   if [ -s "$W/server.pid" ]; then kill "$(cat "$W/server.pid")" 2>/dev/null || true; fi
+  # whatever a failed test left up
+  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
   sandbox_teardown_file
 }
 
@@ -229,4 +231,242 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.s
   run --separate-stderr in_proj run -f hostports.yaml -- echo ran
   [ "$status" -eq 0 ]; [ "$output" = ran ]
   [ "$stderr" = 'berth: warning: ports: not published: with network "host" the sandbox listens on the host'"'"'s ports itself' ]
+}
+
+# ---- an environment with services: one network, one pasta ---------------------
+
+# svc_spec NAME NETWORK: NAME.yaml with services from stdin (YAML under
+# `services:`), and top-level ports from $TOP_PORTS when set.
+svc_spec() {
+  {
+    printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: %s\n' "$1" "$W/img" "$2"
+    if [ -n "${TOP_PORTS:-}" ]; then printf 'ports: [%s]\n' "$TOP_PORTS"; fi
+    printf 'services:\n'
+    cat
+  } >"$W/proj/$1.yaml"
+  chmod 644 "$W/proj/$1.yaml"
+}
+
+# web PORT TEXT: a service command serving TEXT on PORT inside.
+web() {
+  echo "[sh, -c, \"mkdir -p /tmp/w && echo $2 >/tmp/w/index.html && exec httpd -f -p $1 -h /tmp/w\"]"
+}
+
+# curl_until URL: the body once it answers (up to 10 s), else empty.
+curl_until() {
+  local body=
+  for _ in $(seq 100); do
+    body=$(curl -s --max-time 2 "$1") && [ -n "$body" ] && break
+    sleep 0.1
+  done
+  echo "$body"
+}
+
+supervisor_of() { cat "$W"/home/state/envs/"$1"-*/supervisor.pid; }
+
+@test "services: a service's published port answers on the host; ps shows it; the dev sandbox's ports too" {
+  need_pasta
+  local port top
+  port=$(free_port); top=$(free_port)
+  TOP_PORTS="\"$top:9090\"" svc_spec pubsvc private <<YAML
+  web:
+    command: $(web 8080 "from the service")
+    ports: ["127.0.0.1:$port:8080"]
+YAML
+  run --separate-stderr in_proj up -f pubsvc.yaml
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$stderr" != *warning* ]]
+  [ "$(curl_until "http://127.0.0.1:$port/")" = "from the service" ]
+  # one pasta for the environment, the supervisor's child, as its user
+  local p sup
+  p=$(pastas_with "127.0.0.1/$port:8080"); sup=$(supervisor_of pubsvc)
+  [ -n "$p" ]
+  [ "$(awk '{print $4}' "/proc/$p/stat")" = "$sup" ]
+  [ "$(stat -c %u "/proc/$p")" = "$(runner_uid)" ]
+  [[ "$(tr '\0' ' ' <"/proc/$p/cmdline")" == *"127.0.0.1/$top:9090"* ]]
+  # ps: each service's ports, and the dev sandbox's
+  run in_proj ps -f pubsvc.yaml
+  echo "$output"
+  [[ "${lines[0]}" == *PORTS ]]
+  [[ "${lines[1]}" == "web "*"127.0.0.1:$port->8080/tcp" ]]
+  [ "${lines[2]}" = "the dev sandbox's ports: 127.0.0.1:$top->9090/tcp" ]
+  run in_proj --json ps -f pubsvc.yaml
+  [ "$(jq -r '.services[0].ports | join(",")' <<<"$output")" = "127.0.0.1:$port->8080/tcp" ]
+  [ "$(jq -r '.ports | join(",")' <<<"$output")" = "127.0.0.1:$top->9090/tcp" ]
+  # the dev sandbox joins the network: its top-level port is published while the environment is up
+  in_proj run -f pubsvc.yaml -- sh -c 'mkdir /tmp/d && echo "from the dev sandbox" >/tmp/d/index.html &&
+    httpd -p 9090 -h /tmp/d && sleep 3' 3>&- &
+  local bg=$!
+  [ "$(curl_until "http://127.0.0.1:$top/")" = "from the dev sandbox" ]
+  wait "$bg"
+  run in_proj down -f pubsvc.yaml
+  [ "$status" -eq 0 ]
+  [ -z "$(pastas_with "127.0.0.1/$port:8080")" ]
+  run curl -s --max-time 2 "http://127.0.0.1:$port/"
+  [ "$status" -ne 0 ]
+}
+
+@test "services: kill -9 of the supervisor leaves no pasta behind" {
+  need_pasta
+  local port
+  port=$(free_port)
+  svc_spec killsvc private <<YAML
+  web:
+    command: $(web 8080 killed)
+    ports: ["$port:8080"]
+YAML
+  in_proj -q up -f killsvc.yaml
+  [ "$(curl_until "http://127.0.0.1:$port/")" = killed ]
+  local p sup
+  p=$(pastas_with "127.0.0.1/$port:8080"); sup=$(supervisor_of killsvc)
+  [ -n "$p" ]; [ -n "$sup" ]
+  kill -9 "$sup"
+  for _ in $(seq 50); do [ -z "$(pastas_with "127.0.0.1/$port:8080")" ] && break; sleep 0.1; done
+  [ -z "$(pastas_with "127.0.0.1/$port:8080")" ]
+  run curl -s --max-time 2 "http://127.0.0.1:$port/"
+  [ "$status" -ne 0 ]
+  in_proj -q down -f killsvc.yaml
+  # up again: the port is free for it
+  in_proj -q up -f killsvc.yaml
+  [ "$(curl_until "http://127.0.0.1:$port/")" = killed ]
+  in_proj -q down -f killsvc.yaml
+}
+
+@test "services: a host port in use fails up naming the port and the service; nothing is left running" {
+  need_pasta
+  local port other
+  port=$(free_port); other=$(free_port)
+  python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" 3>&- &
+  local holder=$!
+  for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.05; done
+  svc_spec busysvc private <<YAML
+  db:
+    command: [sleep, "1000"]
+    ports: ["$other:5432"]
+  web:
+    command: $(web 8080 busy)
+    ports: ["127.0.0.1:$port:8080"]
+YAML
+  run --separate-stderr in_proj up -f busysvc.yaml
+  echo "$output / $stderr"
+  [ "$status" -eq 1 ]
+  [ "$stderr" = "berth: service web: ports: host port 127.0.0.1:$port cannot be published: it is already in use (or not allowed here)" ]
+  [ "$(in_proj --json ps -f busysvc.yaml | jq -r .environment)" = down ]
+  [ -z "$(pastas_with "/$other:5432")" ]
+  # run of the environment fails the same way, before its command
+  run --separate-stderr in_proj run -f busysvc.yaml -- echo ran
+  kill "$holder"
+  [ "$status" -eq 125 ]
+  [ -z "$output" ]
+  [[ "$stderr" == *"service web: ports: host port 127.0.0.1:$port cannot be published"* ]]
+  [ "$(in_proj --json ps -f busysvc.yaml | jq -r .environment)" = down ]
+}
+
+@test "services: network private reaches the host's loopback from a service and the dev sandbox; none does not" {
+  need_pasta
+  local port gw
+  port=$(cat "$W/host-port"); gw=$(gateway)
+  svc_spec outsvc private <<YAML
+  app:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q up -f outsvc.yaml
+  run in_proj exec -f outsvc.yaml app -- sh -c "$(get "$gw" "$port" /hello.txt)"
+  echo "$output"
+  [[ "$output" == "HTTP/1.0 200 OK"*"from the host's loopback"* ]]
+  run in_proj exec -f outsvc.yaml app -- cat /etc/resolv.conf
+  [[ "$output" == *"nameserver 169.254.1.1"* ]]
+  # the dev sandbox joins the environment's network, and its outbound access
+  run --separate-stderr in_proj run -f outsvc.yaml -- sh -c "$(get "$gw" "$port" /hello.txt)"
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "HTTP/1.0 200 OK"*"from the host's loopback"* ]]
+  [ -z "$stderr" ]
+  run in_proj run -f outsvc.yaml -- cat /etc/resolv.conf
+  [[ "$output" == *"nameserver 169.254.1.1"* ]]
+  in_proj -q down -f outsvc.yaml
+  # run of an environment that is down brings it up: the same network
+  run in_proj run -f outsvc.yaml -- sh -c "$(get "$gw" "$port" /hello.txt)"
+  [[ "$output" == "HTTP/1.0 200 OK"*"from the host's loopback"* ]]
+  # none: loopback only, for the services and the dev sandbox
+  svc_spec nonesvc none <<YAML
+  app:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q up -f nonesvc.yaml
+  run in_proj exec -f nonesvc.yaml app -- sh -c "$(get "$gw" "$port" /hello.txt); ip -4 route"
+  [ -z "$output" ]
+  run in_proj run -f nonesvc.yaml -- sh -c "$(get "$gw" "$port" /hello.txt); ip -4 route"
+  [ -z "$output" ]
+  [ -z "$(ps --ppid "$(supervisor_of nonesvc)" -o comm= | grep pasta)" ]
+  in_proj -q down -f nonesvc.yaml
+}
+
+@test "services: without pasta, private is loopback only with a warning; ports are an error; with none too" {
+  svc_spec nopsvc private <<YAML
+  app:
+    command: [sleep, "1000"]
+YAML
+  BERTH_PASTA=/nonexistent run --separate-stderr in_proj up -f nopsvc.yaml
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [ "${stderr_lines[0]}" = 'berth: warning: network: "private" has loopback only: pasta is not installed (Debian package passt) (see berth doctor)' ]
+  BERTH_PASTA=/nonexistent run --separate-stderr in_proj --json run -f nopsvc.yaml -- ip -4 route
+  [ "$status" -eq 0 ]; [ -z "$output" ]
+  [ "$(jq -r '.warnings | map(.key) | join(",")' <<<"$stderr")" = network ]
+  in_proj -q down -f nopsvc.yaml
+  svc_spec noppsvc private <<YAML
+  web:
+    command: $(web 8080 x)
+    ports: ["127.0.0.1:8080:8080"]
+YAML
+  BERTH_PASTA=/nonexistent run --separate-stderr in_proj up -f noppsvc.yaml
+  [ "$status" -eq 1 ]
+  [ "$stderr" = "berth: service web: ports: cannot be published: pasta is not installed (Debian package passt) (see berth doctor)" ]
+  [ "$(in_proj --json ps -f noppsvc.yaml | jq -r .environment)" = down ]
+  # network none: nothing could reach a port, for a service or the dev sandbox
+  svc_spec nonepsvc none <<YAML
+  web:
+    command: $(web 8080 x)
+    ports: ["127.0.0.1:8080:8080"]
+YAML
+  run --separate-stderr in_proj up -f nonepsvc.yaml
+  [ "$status" -eq 2 ]
+  [ "$stderr" = 'berth: service web: ports: cannot be published with network "none" (loopback only); use "private"' ]
+  TOP_PORTS='"8080:80"' svc_spec nonetop none <<YAML
+  app:
+    command: [sleep, "1000"]
+YAML
+  run --separate-stderr in_proj run -f nonetop.yaml -- true
+  [ "$status" -eq 125 ]
+  [ "$stderr" = 'berth: ports: cannot be published with network "none" (loopback only); use "private"' ]
+  [ "$(in_proj --json ps -f nonetop.yaml | jq -r .environment)" = down ]
+}
+
+@test "services: network host uses the host's network; a service's ports are its own, with a warning" {
+  local port
+  port=$(free_port)
+  svc_spec hostsvc host <<YAML
+  web:
+    command: $(web "$port" "on the host")
+    ports: ["127.0.0.1:$port:$port"]
+YAML
+  run --separate-stderr in_proj up -f hostsvc.yaml
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [ "${stderr_lines[0]}" = "berth: warning: ports: service web: not published: with network \"host\" the service listens on the host's ports itself" ]
+  # the service listens on the host's loopback itself: no pasta
+  [ "$(curl_until "http://127.0.0.1:$port/")" = "on the host" ]
+  [ -z "$(pastas_with "$port")" ]
+  # the dev sandbox is on the host's network too, and sees the service by name
+  run in_proj run -f hostsvc.yaml -- sh -c "$(get web "$port" /)"
+  [[ "$output" == *"on the host"* ]]
+  run in_proj exec -f hostsvc.yaml web -- cat /etc/hostname
+  [ "$status" -eq 0 ]; [ "$output" = web ]
+  in_proj -q down -f hostsvc.yaml
+  run curl -s --max-time 2 "http://127.0.0.1:$port/"
+  [ "$status" -ne 0 ]
 }

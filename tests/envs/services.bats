@@ -117,7 +117,7 @@ YAML
   run in_proj ps
   echo "$output"
   [ "$status" -eq 0 ]
-  [[ "${lines[0]}" == "SERVICE"*"STATE"*"PID"*"UPTIME"*"RESTARTS" ]]
+  [[ "${lines[0]}" == "SERVICE"*"STATE"*"PID"*"UPTIME"*"RESTARTS"*"PORTS" ]]
   [[ "$output" == *"web "*"healthy"* ]]
   [[ "$output" == *"app "*"running"* ]]
   run in_proj --json ps

@@ -404,8 +404,6 @@ signed_setup() {
 }
 
 @test "signed: a change to a signed repository needs the key" {
-  # a key berth does not act on yet, for the warning below
-  sed -i 's/^services:/ports: ["127.0.0.1:8080:8080"]\n&/' base.yaml
   signed_setup
   sed -i 's/^version: 2.1.0/version: 2.2.0/' base.yaml
   run --separate-stderr publish -f base.yaml
@@ -421,8 +419,7 @@ signed_setup() {
   [ "$status" -eq 0 ]
   echo "$stderr"
   [ "${stderr_lines[0]}" = "berth: warning: extends: base-debian@2.1.0 is yanked in $T/repo; pinned exactly, so it is used" ]
-  # the base's keys berth does not act on yet are named in the base's file
-  [[ "${stderr_lines[1]}" == "base-debian@2.1.0:"*": warning: "* ]]
+  [ "${#stderr_lines[@]}" -eq 1 ]
 }
 
 # ---- over http -------------------------------------------------------------
