@@ -10,7 +10,7 @@ setup_file() {
   sandbox_setup_file
   mkdir -p "$W/proj"
   cp -a "$W/root" "$W/img"
-  for a in httpd nc ip timeout; do ln -s busybox "$W/img/bin/$a"; done
+  for a in httpd nc ip timeout seq; do ln -s busybox "$W/img/bin/$a"; done
   if [ -n "${RUNNER:-}" ]; then chown -R "$RUNNER:" "$W/proj" "$W/img"; fi
   # a server on the host's loopback only, on a port the kernel picks
   mkdir -p "$W/www"
@@ -155,8 +155,11 @@ need_pasta() {
   local port
   port=$(free_port)
   spec pub private "\"127.0.0.1:$port:8080\""
-  in_proj run -f pub.yaml -- sh -c 'mkdir /tmp/www && echo "from the sandbox" >/tmp/www/index.html &&
-    httpd -p 8080 -h /tmp/www && sleep 3' 3>&- &
+  # the run ends when asked (a CGI script), however slow the machine is
+  in_proj run -f pub.yaml -- sh -c 'mkdir -p /tmp/www/cgi-bin && echo "from the sandbox" >/tmp/www/index.html &&
+    printf "#!/bin/sh\necho Content-type: text/plain\necho\necho stopping\ntouch /tmp/stop\n" >/tmp/www/cgi-bin/stop &&
+    chmod +x /tmp/www/cgi-bin/stop && httpd -p 8080 -h /tmp/www &&
+    for _ in $(seq 600); do [ -e /tmp/stop ] && exit 0; sleep 0.1; done' 3>&- &
   local bg=$! body=
   for _ in $(seq 100); do
     body=$(curl -s --max-time 2 "http://127.0.0.1:$port/") && [ -n "$body" ] && break
@@ -169,6 +172,7 @@ need_pasta() {
   [ -n "$p" ]
   [ "$(stat -c %u "/proc/$p")" = "$(runner_uid)" ]
   # ... and goes with it: no process, and the port is free again
+  [ "$(curl -s --max-time 5 "http://127.0.0.1:$port/cgi-bin/stop")" = stopping ]
   wait "$bg"
   [ -z "$(pastas_with "127.0.0.1/$port:8080")" ]
   [ ! -e "/proc/$p" ]
