@@ -551,8 +551,10 @@ static void verify_service(struct report *r, const struct spec *s, const struct 
         json_t *e = service_entry(doc, v->name);
         const char *state = e ? json_string_value(json_object_get(e, "state")) : down_state;
         const char *want = v->healthcheck.command ? "healthy" : "running";
+        json_t *code = e ? json_object_get(e, "exit_status") : NULL;
         add_check(r, "supervisor", streq_ptr(state, want), xasprintf("services.%s.state", v->name), xstrdup(want),
-                  xstrdup(state ? state : "unknown"));
+                  code ? xasprintf("%s %" JSON_INTEGER_FORMAT, state ? state : "exited", json_integer_value(code))
+                       : xstrdup(state ? state : "unknown"));
         pid_t init = e ? (pid_t) json_integer_value(json_object_get(e, "pid")) : 0;
         pid_t cmd = init > 0 ? first_child(init) : -1;
         if (cmd <= 0)
