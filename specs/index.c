@@ -68,10 +68,14 @@ static int scan_err(struct scan *s, const char *problem)
         return index_err(s->err, s->what, "line %zu: %s", line, problem);
 }
 
+/* The loops over the text keep the position in a local: through s, every
+ * byte read might alias s->p and reload it. */
 static void skip_ws(struct scan *s)
 {
-        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-                s->p++;
+        const char *p = s->p, *end = s->end;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                p++;
+        s->p = p;
 }
 
 static int want(struct scan *s, char c)
@@ -199,10 +203,12 @@ static char *str_dup(const struct str *v)
 /* The plain bytes up to the next quote, backslash or control character. */
 static int scan_run(struct scan *s)
 {
-        const char *run = s->p;
-        bool ascii = true;
-        while (s->p < s->end && *s->p != '"' && *s->p != '\\' && (unsigned char) *s->p >= 0x20)
-                ascii &= (unsigned char) *s->p++ < 0x80;
+        const char *run = s->p, *p = s->p, *end = s->end;
+        unsigned char high = 0;
+        while (p < end && *p != '"' && *p != '\\' && (unsigned char) *p >= 0x20)
+                high |= (unsigned char) *p++;
+        s->p = p;
+        bool ascii = high < 0x80;
         if (!ascii && !utf8_ok((const unsigned char *) run, (size_t) (s->p - run)))
                 return scan_err(s, "a string is not valid UTF-8");
         if (s->p >= s->end)
@@ -440,7 +446,8 @@ static int scan_entry_fields(struct scan *s, struct raw_entry *e)
 static bool is_time(const struct str *v)
 {
         for (size_t i = 0; i < v->n; i++)
-                if (!v->p[i] || !strchr("0123456789-:TZ", v->p[i]))
+                if (!((v->p[i] >= '0' && v->p[i] <= '9') || v->p[i] == '-' || v->p[i] == ':' || v->p[i] == 'T' ||
+                      v->p[i] == 'Z'))
                         return false;
         return v->n <= 32;
 }
