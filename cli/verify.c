@@ -196,10 +196,18 @@ static char *proc_file(pid_t pid, const char *name)
         return buf;
 }
 
+/* In a cgroup named prefix<pid>-<hex> (sandbox/cgroup.c): the spec's dev
+ * sandbox, not a service whose name merely starts the same way. */
 static bool in_env_cgroup(pid_t pid, const char *prefix)
 {
         _cleanup_free_ char *cg = proc_file(pid, "cgroup");
-        return cg && strstr(cg, prefix);
+        for (const char *p = cg ? strstr(cg, prefix) : NULL; p; p = strstr(p + 1, prefix)) {
+                const char *d = p + strlen(prefix);
+                size_t n = strspn(d, "0123456789");
+                if (n && d[n] == '-')
+                        return true;
+        }
+        return false;
 }
 
 static pid_t parent_of(pid_t pid)

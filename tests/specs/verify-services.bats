@@ -185,3 +185,19 @@ YAML
   [[ "$output" == *"services.redis.resources.pids: 64 (ok)"* ]]
   [[ "$output" == *"services.redis.resources.nofile: 4096 (ok)"* ]]
 }
+
+@test "verify: a service named like the environment is not taken for its dev sandbox" {
+  spec <<'YAML'
+  vs-db:
+    command: [sh, -c, "while :; do sleep 1; done"]
+    resources: {pids: 50}
+YAML
+  printf 'resources: {pids: 30}\n' >>"$W/proj/berth.yaml"
+  in_proj -q up
+  run --separate-stderr in_proj verify -v
+  echo "$output $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"services.vs-db.resources.pids: 50 (ok)"* ]]
+  [[ "$output" != *"
+resources.pids"* ]]
+}
