@@ -20,21 +20,20 @@ static int index_err(berth_error **err, const char *what, const char *fmt, ...)
         return berth_error_make(err, BERTH_E_INVALID, 0, "%s: malformed index: %s", what, msg);
 }
 
-static void entry_done(struct spec_index_entry *e)
-{
-        free(e->name);
-        free(e->version);
-        free(e->published);
-}
-
 void spec_index_free(struct spec_index *idx)
 {
         if (!idx)
                 return;
-        for (size_t i = 0; i < idx->n; i++)
-                entry_done(&idx->entries[i]);
         free(idx->entries);
+        free(idx->text);
+        strv_free(idx->owned);
         free(idx);
+}
+
+static char *own(struct spec_index *idx, char *str)
+{
+        idx->owned = strv_append(idx->owned, str);
+        return str;
 }
 
 static int cmp_entry(const void *x, const void *y)
@@ -53,9 +52,10 @@ static int cmp_entry(const void *x, const void *y)
 #define JSON_MAX_DEPTH 64
 
 struct scan {
-        const char *p, *end, *start;
+        const char *p, *end, *start; /* in idx->text, a copy the scanner may write NULs in */
         const char *what;
         berth_error **err;
+        struct spec_index *idx;
 };
 
 static int scan_err(struct scan *s, const char *problem)
@@ -195,9 +195,15 @@ static bool str_is(const struct str *v, const char *w)
         return v->n == strlen(w) && memcmp(v->p, w, v->n) == 0;
 }
 
-static char *str_dup(const struct str *v)
+/* The string, NUL-terminated, for the index to keep: a plain one ends in
+ * place, on its closing quote, which the scanner has passed. */
+static char *keep(struct scan *s, struct str *v)
 {
-        return xstrndup(v->p, v->n);
+        if (v->owned)
+                return own(s->idx, TAKE_PTR(v->owned));
+        char *p = (char *) v->p;
+        p[v->n] = '\0';
+        return p;
 }
 
 /* The plain bytes up to the next quote, backslash or control character. */
@@ -460,25 +466,27 @@ static bool is_digest(const struct str *v)
         return v->n == 64;
 }
 
-static int make_entry(const char *what, const char *name, const struct str *version, const struct raw_entry *raw,
-                      struct spec_index_entry *ret, berth_error **err)
+static int make_entry(struct scan *s, const char *name, struct str *version, struct raw_entry *raw,
+                      struct spec_index_entry *ret)
 {
-        _cleanup_free_ char *v = str_dup(version);
+        size_t n = version->n;
+        char *v = keep(s, version);
         struct spec_index_entry e = {};
-        if (spec_version_parse(v, &e.v) < 0 || strlen(v) != version->n)
-                return index_err(err, what, "%s: \"%.80s\" is not a semantic version", name, v);
+        if (spec_version_parse(v, &e.v) < 0 || strlen(v) != n)
+                return index_err(s->err, s->what, "%s: \"%.80s\" is not a semantic version", name, v);
         if (!raw->has_sha256 || !is_digest(&raw->sha256))
-                return index_err(err, what, "%s@%s: sha256 must be 64 lowercase hex digits", name, v);
+                return index_err(s->err, s->what, "%s@%s: sha256 must be 64 lowercase hex digits", name, v);
         if (raw->bad_yanked)
-                return index_err(err, what, "%s@%s: yanked must be true or false", name, v);
+                return index_err(s->err, s->what, "%s@%s: yanked must be true or false", name, v);
         if (!raw->has_published || !is_time(&raw->published))
-                return index_err(err, what, "%s@%s: published must be a time like 2026-01-31T12:00:00Z", name, v);
+                return index_err(s->err, s->what, "%s@%s: published must be a time like 2026-01-31T12:00:00Z", name,
+                                 v);
         memcpy(e.sha256, raw->sha256.p, 64);
         e.sha256[64] = '\0';
         e.yanked = raw->yanked;
-        e.name = xstrdup(name);
-        e.version = TAKE_PTR(v);
-        e.published = str_dup(&raw->published);
+        e.name = (char *) name;
+        e.version = v;
+        e.published = keep(s, &raw->published);
         *ret = e;
         return 0;
 }
@@ -492,8 +500,7 @@ static void add_entry(struct spec_index *idx, size_t *cap, struct spec_index_ent
         idx->entries[idx->n++] = e;
 }
 
-static int scan_version(struct scan *s, const char *name, const struct str *version, struct spec_index *idx,
-                        size_t *cap)
+static int scan_version(struct scan *s, const char *name, struct str *version, struct spec_index *idx, size_t *cap)
 {
         if (!peek(s, '{'))
                 return index_err(s->err, s->what, "%s@%.*s: expected an object", name,
@@ -502,7 +509,7 @@ static int scan_version(struct scan *s, const char *name, const struct str *vers
         struct spec_index_entry e;
         int r = scan_entry_fields(s, &raw);
         if (r == 0)
-                r = make_entry(s->what, name, version, &raw, &e, s->err);
+                r = make_entry(s, name, version, &raw, &e);
         str_done(&raw.sha256);
         str_done(&raw.published);
         if (r == 0)
@@ -526,10 +533,11 @@ static int scan_versions(struct scan *s, const char *name, struct spec_index *id
         return r;
 }
 
-static int scan_name(struct scan *s, const struct str *key, char ***seen, struct spec_index *idx, size_t *cap)
+static int scan_name(struct scan *s, struct str *key, char ***seen, struct spec_index *idx, size_t *cap)
 {
-        _cleanup_free_ char *name = str_dup(key);
-        if (!spec_valid_name(name) || strlen(name) != key->n)
+        size_t n = key->n;
+        char *name = keep(s, key);
+        if (!spec_valid_name(name) || strlen(name) != n)
                 return index_err(s->err, s->what, "\"%.80s\" is not a spec name", name);
         for (char **k = *seen; k && *k; k++)
                 if (streq(*k, name))
@@ -608,7 +616,8 @@ static int scan_index(struct scan *s, struct spec_index *idx)
 
 static int sort_entries(const char *what, struct spec_index *idx, berth_error **err)
 {
-        qsort(idx->entries, idx->n, sizeof(*idx->entries), cmp_entry);
+        if (idx->n > 1) /* an empty index has no array to give qsort */
+                qsort(idx->entries, idx->n, sizeof(*idx->entries), cmp_entry);
         for (size_t i = 1; i < idx->n; i++)
                 if (cmp_entry(&idx->entries[i - 1], &idx->entries[i]) == 0)
                         return streq(idx->entries[i - 1].version, idx->entries[i].version)
@@ -624,8 +633,11 @@ int spec_index_parse(const char *buf, size_t len, const char *what, struct spec_
         if (len > SPEC_INDEX_MAX)
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "%s: index larger than the limit of %zu bytes", what,
                                         (size_t) SPEC_INDEX_MAX);
-        struct scan s = { buf, buf + len, buf, what, err };
         struct spec_index *idx = xcalloc(1, sizeof(*idx));
+        idx->text = xmalloc(len + 1);
+        memcpy(idx->text, buf, len);
+        idx->text[len] = '\0';
+        struct scan s = { idx->text, idx->text + len, idx->text, what, err, idx };
         if (scan_index(&s, idx) < 0 || sort_entries(what, idx, err) < 0) {
                 spec_index_free(idx);
                 return -1;
@@ -674,8 +686,8 @@ void spec_index_add(struct spec_index *idx, const char *name, const char *versio
 {
         idx->entries = xrealloc(idx->entries, (idx->n + 1) * sizeof(*idx->entries));
         struct spec_index_entry *e = &idx->entries[idx->n++];
-        *e = (struct spec_index_entry){ .name = xstrdup(name), .version = xstrdup(version),
-                                        .published = xstrdup(published) };
+        *e = (struct spec_index_entry){ .name = own(idx, xstrdup(name)), .version = own(idx, xstrdup(version)),
+                                        .published = own(idx, xstrdup(published)) };
         if (spec_version_parse(version, &e->v) < 0)
                 abort(); /* callers pass a checked version */
         memcpy(e->sha256, sha256, 65);

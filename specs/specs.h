@@ -264,6 +264,10 @@ struct spec_index {
         uint64_t sequence;      /* grows with every publish and yank */
         struct spec_index_entry *entries; /* by name, then version precedence */
         size_t n;
+        /* The entries' strings belong to the index: in place in a parsed
+         * index's text, or each in owned. */
+        char *text;
+        char **owned;
 };
 
 /* what names the index in messages (a repository's URL). Malformed input is
