@@ -628,22 +628,33 @@ static int sort_entries(const char *what, struct spec_index *idx, berth_error **
         return 0;
 }
 
-int spec_index_parse(const char *buf, size_t len, const char *what, struct spec_index **ret, berth_error **err)
+int spec_index_parse_owned(char *text, size_t len, const char *what, struct spec_index **ret, berth_error **err)
 {
-        if (len > SPEC_INDEX_MAX)
+        struct spec_index *idx = xcalloc(1, sizeof(*idx));
+        idx->text = text;
+        if (len > SPEC_INDEX_MAX) {
+                spec_index_free(idx);
                 return berth_error_make(err, BERTH_E_LIMIT, 0, "%s: index larger than the limit of %zu bytes", what,
                                         (size_t) SPEC_INDEX_MAX);
-        struct spec_index *idx = xcalloc(1, sizeof(*idx));
-        idx->text = xmalloc(len + 1);
-        memcpy(idx->text, buf, len);
-        idx->text[len] = '\0';
-        struct scan s = { idx->text, idx->text + len, idx->text, what, err, idx };
+        }
+        struct scan s = { text, text + len, text, what, err, idx };
         if (scan_index(&s, idx) < 0 || sort_entries(what, idx, err) < 0) {
                 spec_index_free(idx);
                 return -1;
         }
         *ret = idx;
         return 0;
+}
+
+int spec_index_parse(const char *buf, size_t len, const char *what, struct spec_index **ret, berth_error **err)
+{
+        if (len > SPEC_INDEX_MAX)
+                return berth_error_make(err, BERTH_E_LIMIT, 0, "%s: index larger than the limit of %zu bytes", what,
+                                        (size_t) SPEC_INDEX_MAX);
+        char *text = xmalloc(len + 1);
+        memcpy(text, buf, len); /* not strndup: a NUL in the text is for the scanner to refuse */
+        text[len] = '\0';
+        return spec_index_parse_owned(text, len, what, ret, err);
 }
 
 struct spec_index *spec_index_new(void)
