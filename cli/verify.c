@@ -551,6 +551,40 @@ static json_t *service_entry(json_t *doc, const char *name)
         return NULL;
 }
 
+/* A service's own runtime layers: their check: runs inside the running
+ * service (as exec does), its output through a pipe. */
+static void service_runtimes(struct report *r, const struct spec *s, const struct spec_service *v)
+{
+        for (size_t i = 0; i < v->n_image; i++) {
+                const struct spec_layer *l = &v->image[i];
+                int p[2];
+                if (!l->check || !l->version || pipe2(p, O_CLOEXEC) < 0)
+                        continue;
+                fflush(stdout);
+                fflush(stderr);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        int null = open("/dev/null", O_RDONLY | O_CLOEXEC), st = 125;
+                        dup2(null >= 0 ? null : 0, 0);
+                        dup2(p[1], 1);
+                        dup2(p[1], 2);
+                        _cleanup_error_ berth_error *e = NULL;
+                        if (envs_exec(s, v->name, l->check, &st, &e) < 0)
+                                dprintf(2, "%s\n", e->msg);
+                        _exit(st & 0xff);
+                }
+                close(p[1]);
+                _cleanup_free_ char *out = read_until(p[0], ""); /* its first line */
+                close(p[0]);
+                if (pid > 0)
+                        waitpid(pid, NULL, 0);
+                out[strcspn(out, "\n")] = '\0';
+                add_check(r, "output", strstr(out, l->version) != NULL,
+                          xasprintf("services.%s.image[%zu].version", v->name, i), xstrdup(l->version),
+                          *out ? xasprintf("\"%.80s\"", out) : xstrdup("no output"));
+        }
+}
+
 /* A service is well when healthy (with a healthcheck) or running; then its
  * command, the first child of its sandbox's init, is read back. */
 static void verify_service(struct report *r, const struct spec *s, const struct spec_service *v, json_t *doc,
@@ -570,6 +604,7 @@ static void verify_service(struct report *r, const struct spec *s, const struct 
         _cleanup_free_ char *pre = xasprintf("services.%s.", v->name);
         check_resources(r, pre, &v->resources, cmd);
         check_security(r, pre, &s->security, cmd);
+        service_runtimes(r, s, v);
 }
 
 static int verify_services(struct report *r, const struct spec *s, berth_error **err)

@@ -201,3 +201,26 @@ YAML
   [[ "$output" != *"
 resources.pids"* ]]
 }
+
+@test "verify: a service's own runtime layer is checked inside the running service" {
+  mkdir -p "$W/rt/opt"
+  echo 'echo "fakeruntime 2.4.1"' >"$W/rt/opt/version.sh"
+  tar -C "$W/rt" -cf "$W/rt.tar" .
+  chmod 644 "$W/rt.tar"
+  spec <<YAML
+  app:
+    command: [sh, -c, "while :; do sleep 1; done"]
+    image:
+      - url: $W/img
+      - {name: fakert, version: 2.4.1, url: $W/rt.tar, check: [sh, /opt/version.sh]}
+YAML
+  in_proj -q up
+  run --separate-stderr in_proj verify -v
+  echo "$output $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'services.app.image[1].version: "fakeruntime 2.4.1" (ok)'* ]]
+  sed -i 's/version: 2.4.1/version: 2.5.0/' "$W/proj/berth.yaml"
+  run --separate-stderr in_proj verify
+  [ "$status" -eq 1 ]
+  [ "$output" = 'services.app.image[1].version: spec 2.5.0, output "fakeruntime 2.4.1"' ]
+}
