@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -23,12 +24,14 @@ const char cmd_verify_help[] =
         "the cache against its archive, each runtime layer's check: command,\n"
         "memory, cpus, pids and nofile read back from the cgroup files and\n"
         "/proc/PID/limits, seccomp, no_new_privs and the capability set from\n"
-        "/proc/PID/status. It reads the dev sandbox's running processes, or\n"
-        "starts a fresh one when none runs. One line per mismatch; exit 0 only\n"
-        "when everything matches.\n";
+        "/proc/PID/status. With services: each one's state (healthy, or running\n"
+        "without a healthcheck) and its command's limits and security, from the\n"
+        "environment that is up. Without: the dev sandbox's running processes,\n"
+        "or a fresh one. One line per mismatch; exit 0 only when everything\n"
+        "matches.\n";
 
 #define PROC_FILE_MAX 65536
-#define FRESH_WAIT_MS 5000
+#define FRESH_WAIT_MS 60000 /* for the fresh sandbox's next output */
 
 struct check {
         char *key, *spec, *actual;
@@ -115,38 +118,70 @@ static pid_t start_sandbox(const struct spec *s, char *const *argv, int out_fd)
         _exit(status & 0xff);
 }
 
-static char *read_all_fd(int fd)
+/* Read fd until a line equal to mark has come, or to its end. */
+static char *read_until(int fd, const char *mark)
 {
         _cleanup_dynbuf_ dynbuf b;
         dynbuf_init(&b, PROC_FILE_MAX, "output");
+        _cleanup_free_ char *line = xasprintf("%s\n", mark);
         char buf[4096];
         ssize_t n;
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-                if (dynbuf_add(&b, buf, (size_t) n, NULL) < 0)
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        while (poll(&pfd, 1, FRESH_WAIT_MS) == 1 && (n = read(fd, buf, sizeof(buf))) > 0) {
+                if (dynbuf_add(&b, buf, (size_t) n, NULL) < 0 || strstr(b.buf, line))
                         break;
-        return dynbuf_take(&b, NULL);
+        }
+        return b.len ? dynbuf_take(&b, NULL) : xstrdup("");
 }
 
-/* Each runtime layer's check: its declared version must be in the output. */
-static void check_runtimes(struct report *r, const struct spec *s)
+static void sh_quote(dynbuf *b, const char *arg)
 {
+        dynbuf_add(b, "'", 1, NULL);
+        for (const char *p = arg; *p; p++)
+                if (*p == '\'')
+                        dynbuf_printf(b, NULL, "'\\''");
+                else
+                        dynbuf_add(b, p, 1, NULL);
+        dynbuf_add(b, "' ", 2, NULL);
+}
+
+/* One shell script for the whole fresh sandbox: each runtime layer's check:
+ * command, a mark after each, then (to be read back) a wait until killed. */
+static char *fresh_script(const struct spec *s, const char *nonce, bool stay)
+{
+        _cleanup_dynbuf_ dynbuf b;
+        dynbuf_init(&b, SIZE_MAX, NULL);
         for (size_t i = 0; i < s->n_image; i++) {
                 const struct spec_layer *l = &s->image[i];
                 if (!l->check || !l->version)
                         continue;
-                int p[2];
-                if (pipe2(p, O_CLOEXEC) < 0)
+                dynbuf_printf(&b, NULL, "( ");
+                for (char **a = l->check; *a; a++)
+                        sh_quote(&b, *a);
+                dynbuf_printf(&b, NULL, ") </dev/null 2>&1; echo; echo %s-%zu; ", nonce, i);
+        }
+        dynbuf_printf(&b, NULL, "echo %s-ready; %s", nonce, stay ? "while :; do sleep 1; done" : "");
+        return dynbuf_take(&b, NULL);
+}
+
+/* Each runtime layer's check: its declared version must be in the first
+ * line of the output its section of the script printed. */
+static void check_runtimes(struct report *r, const struct spec *s, const char *out, const char *nonce)
+{
+        const char *from = out;
+        for (size_t i = 0; i < s->n_image; i++) {
+                const struct spec_layer *l = &s->image[i];
+                if (!l->check || !l->version)
                         continue;
-                pid_t pid = start_sandbox(s, l->check, p[1]);
-                close(p[1]);
-                _cleanup_free_ char *out = read_all_fd(p[0]);
-                close(p[0]);
-                int st = 0;
-                waitpid(pid, &st, 0);
-                out[strcspn(out, "\n")] = '\0';
-                bool ok = strstr(out, l->version) != NULL;
+                _cleanup_free_ char *mark = xasprintf("\n%s-%zu\n", nonce, i);
+                const char *end = strstr(from, mark);
+                _cleanup_free_ char *first = end ? xstrndup(from, (size_t) (end - from)) : xstrdup("");
+                first[strcspn(first, "\n")] = '\0';
+                bool ok = end && strstr(first, l->version) != NULL;
                 add_check(r, "output", ok, xasprintf("image[%zu].version", i), xstrdup(l->version),
-                          *out ? xasprintf("\"%.80s\"", out) : xstrdup("no output"));
+                          *first ? xasprintf("\"%.80s\"", first) : xstrdup("no output"));
+                if (end)
+                        from = end + strlen(mark);
         }
 }
 
@@ -161,10 +196,18 @@ static char *proc_file(pid_t pid, const char *name)
         return buf;
 }
 
+/* In a cgroup named prefix<pid>-<hex> (sandbox/cgroup.c): the spec's dev
+ * sandbox, not a service whose name merely starts the same way. */
 static bool in_env_cgroup(pid_t pid, const char *prefix)
 {
         _cleanup_free_ char *cg = proc_file(pid, "cgroup");
-        return cg && strstr(cg, prefix);
+        for (const char *p = cg ? strstr(cg, prefix) : NULL; p; p = strstr(p + 1, prefix)) {
+                const char *d = p + strlen(prefix);
+                size_t n = strspn(d, "0123456789");
+                if (n && d[n] == '-')
+                        return true;
+        }
+        return false;
 }
 
 static pid_t parent_of(pid_t pid)
@@ -203,15 +246,49 @@ static pid_t find_command(const char *prefix)
         return found;
 }
 
-static pid_t wait_for_command(const char *prefix, pid_t child)
+static bool has_arg(pid_t pid, const char *arg)
 {
-        for (int waited = 0; waited < FRESH_WAIT_MS * 1000; waited += 2000) {
-                pid_t p = find_command(prefix);
-                if (p > 0)
-                        return p;
-                if (waitpid(child, NULL, WNOHANG) == child)
-                        return -1;
-                nanosleep(&(struct timespec){ 0, 2 * 1000 * 1000 }, NULL);
+        char path[64], buf[8192];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+                if (streq(p, arg))
+                        return true;
+        return false;
+}
+
+/* The first child of pid's main thread: a service's command under its init. */
+static pid_t first_child(pid_t pid)
+{
+        _cleanup_free_ char *name = xasprintf("task/%d/children", (int) pid), *buf = proc_file(pid, name);
+        return buf && atoi(buf) > 0 ? (pid_t) atoi(buf) : -1;
+}
+
+/* The process under pid (its threads' children, a few levels down) whose
+ * arguments hold nonce: the fresh sandbox's shell, once it has exec'd. */
+static pid_t find_by_nonce(pid_t pid, const char *nonce, int depth)
+{
+        if (has_arg(pid, nonce))
+                return pid;
+        _cleanup_free_ char *tasks = xasprintf("/proc/%d/task", (int) pid);
+        _cleanup_closedir_ DIR *d = depth < 4 ? opendir(tasks) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *name = xasprintf("task/%s/children", de->d_name), *buf = proc_file(pid, name);
+                for (char *p = buf, *end; p && *p; p = end) {
+                        long c = strtol(p, &end, 10);
+                        if (end == p)
+                                break;
+                        pid_t f = c > 0 ? find_by_nonce((pid_t) c, nonce, depth + 1) : -1;
+                        if (f > 0)
+                                return f;
+                }
         }
         return -1;
 }
@@ -281,15 +358,16 @@ static char *size_or_none(uint64_t b)
         return b ? cli_spec_size(b) : xstrdup("no limit");
 }
 
-static void compare_u64(struct report *r, const char *key, uint64_t spec, uint64_t kernel, bool size)
+static void compare_u64(struct report *r, const char *pre, const char *key, uint64_t spec, uint64_t kernel,
+                        bool size)
 {
         if (!spec)
                 return;
         char *ks = size ? size_or_none(kernel) : kernel ? xasprintf("%" PRIu64, kernel) : xstrdup("no limit");
-        add_check(r, "kernel", spec == kernel, xstrdup(key), size ? cli_spec_size(spec) : xasprintf("%" PRIu64, spec), ks);
+        add_check(r, "kernel", spec == kernel, xasprintf("%s%s", pre, key),
+                  size ? cli_spec_size(spec) : xasprintf("%" PRIu64, spec), ks);
 }
 
-/* memory: the cgroup's limit, else RLIMIT_AS where no cgroup could hold it. */
 static uint64_t kernel_memory(const char *cgroup, const char *limits)
 {
         char v[64];
@@ -336,19 +414,19 @@ static char *cpus_text(uint64_t m)
         return m ? xasprintf("%g", (double) m / 1000.0) : xstrdup("no limit");
 }
 
-static void check_resources(struct report *r, const struct spec_resources *res, pid_t pid)
+static void check_resources(struct report *r, const char *pre, const struct spec_resources *res, pid_t pid)
 {
         _cleanup_free_ char *cgroup = proc_file(pid, "cgroup"), *limits = proc_file(pid, "limits");
         if (!cgroup || !limits)
                 return;
-        compare_u64(r, "resources.memory", res->memory, kernel_memory(cgroup, limits), true);
-        compare_u64(r, "resources.pids", res->pids, kernel_pids(cgroup, limits), false);
+        compare_u64(r, pre, "resources.memory", res->memory, kernel_memory(cgroup, limits), true);
+        compare_u64(r, pre, "resources.pids", res->pids, kernel_pids(cgroup, limits), false);
         uint64_t nofile = 0;
         limit_of(limits, "Max open files", &nofile);
-        compare_u64(r, "resources.nofile", res->nofile, nofile, false);
+        compare_u64(r, pre, "resources.nofile", res->nofile, nofile, false);
         if (res->millicpus) {
                 uint64_t m = kernel_millicpus(cgroup);
-                add_check(r, "kernel", m == res->millicpus, xstrdup("resources.cpus"), cpus_text(res->millicpus),
+                add_check(r, "kernel", m == res->millicpus, xasprintf("%sresources.cpus", pre), cpus_text(res->millicpus),
                           cpus_text(m));
         }
 }
@@ -364,7 +442,7 @@ static char *cap_list(uint64_t mask)
         return b.len ? dynbuf_take(&b, NULL) : xstrdup("none");
 }
 
-static void check_security(struct report *r, const struct spec_security *sec, pid_t pid)
+static void check_security(struct report *r, const char *pre, const struct spec_security *sec, pid_t pid)
 {
         _cleanup_free_ char *status = proc_file(pid, "status");
         char v[64];
@@ -372,11 +450,11 @@ static void check_security(struct report *r, const struct spec_security *sec, pi
                 return;
         bool filtered = sec->seccomp != SPEC_SECCOMP_UNCONFINED;
         if (status_field(status, "Seccomp", v, sizeof(v)))
-                add_check(r, "kernel", streq(v, filtered ? "2" : "0"), xstrdup("security.seccomp"),
+                add_check(r, "kernel", streq(v, filtered ? "2" : "0"), xasprintf("%ssecurity.seccomp", pre),
                           xstrdup(filtered ? "filter" : "unconfined"),
                           xstrdup(streq(v, "2") ? "filter" : streq(v, "0") ? "unconfined" : v));
         if (status_field(status, "NoNewPrivs", v, sizeof(v)))
-                add_check(r, "kernel", streq(v, "1"), xstrdup("security.no_new_privs"), xstrdup("1"), xstrdup(v));
+                add_check(r, "kernel", streq(v, "1"), xasprintf("%ssecurity.no_new_privs", pre), xstrdup("1"), xstrdup(v));
         uint64_t want;
         if (status_field(status, "CapBnd", v, sizeof(v)) && sandbox_caps_mask(sec->cap_add, sec->cap_drop, &want, NULL) == 0) {
                 uint64_t got = strtoull(v, NULL, 16);
@@ -384,7 +462,7 @@ static void check_security(struct report *r, const struct spec_security *sec, pi
                 while (spec_cap_names()[n])
                         n++;
                 uint64_t known = n >= 64 ? ~0ULL : (1ULL << n) - 1;
-                add_check(r, "kernel", (got & known) == (want & known), xstrdup("security.capabilities"),
+                add_check(r, "kernel", (got & known) == (want & known), xasprintf("%ssecurity.capabilities", pre),
                           cap_list(want & known), cap_list(got & known));
         }
 }
@@ -393,35 +471,153 @@ static void check_security(struct report *r, const struct spec_security *sec, pi
 
 static void read_back(struct report *r, const struct spec *s, pid_t pid)
 {
-        check_resources(r, &s->resources, pid);
-        check_security(r, &s->security, pid);
+        check_resources(r, "", &s->resources, pid);
+        check_security(r, "", &s->security, pid);
 }
 
-static int verify_dev_sandbox(struct cli_ctx *ctx, struct report *r, const struct spec *s, berth_error **err)
+/* A dev sandbox that runs (found by its cgroup, so only with limits). */
+static pid_t running_dev_sandbox(const struct spec *s)
 {
-        _cleanup_free_ char *running = xasprintf("/berth/%s-", s->name);
-        pid_t pid = find_command(running);
-        if (pid > 0) {
-                read_back(r, s, pid);
-                return 0;
-        }
+        const struct spec_resources *l = &s->resources;
+        if (!l->memory && !l->millicpus && !l->pids)
+                return -1;
+        _cleanup_free_ char *prefix = xasprintf("/berth/%s-", s->name);
+        return find_command(prefix);
+}
+
+static bool has_runtime_checks(const struct spec *s)
+{
+        for (size_t i = 0; i < s->n_image; i++)
+                if (s->image[i].check && s->image[i].version)
+                        return true;
+        return false;
+}
+
+/* One fresh ephemeral sandbox runs every check: command and, when
+ * read_kernel, stays until its shell has been read back. */
+static int verify_fresh(struct report *r, const struct spec *s, bool read_kernel, berth_error **err)
+{
         char nonce[64];
         snprintf(nonce, sizeof(nonce), "berth-verify-%d", (int) getpid());
-        char *argv[] = { "sh", "-c", "while :; do sleep 1; done", nonce, NULL };
-        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        pid_t child = start_sandbox(s, argv, null);
-        close(null);
-        _cleanup_free_ char *fresh = xasprintf("/berth/%s-%d-", s->name, (int) child);
-        pid = wait_for_command(fresh, child);
+        _cleanup_free_ char *script = fresh_script(s, nonce, read_kernel), *ready = xasprintf("%s-ready", nonce);
+        char *argv[] = { "sh", "-c", script, nonce, NULL };
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return berth_err(err, errno, "pipe");
+        pid_t child = start_sandbox(s, argv, p[1]);
+        close(p[1]);
+        _cleanup_free_ char *out = read_until(p[0], ready);
+        close(p[0]);
+        _cleanup_free_ char *line = xasprintf("%s\n", ready);
+        bool started = strstr(out, line) != NULL;
+        pid_t pid = started && read_kernel ? find_by_nonce(child, nonce, 0) : -1;
+        if (started)
+                check_runtimes(r, s, out, nonce);
         if (pid > 0) {
                 read_back(r, s, pid);
                 kill(pid, SIGKILL); /* the init then ends the sandbox */
         }
         kill(child, SIGTERM);
         waitpid(child, NULL, 0);
-        if (pid <= 0)
-                return berth_err(err, 0, "could not read a dev sandbox back: none ran (does the image have sh and "
-                                         "sleep? is the host's cgroup delegated? see berth doctor)");
+        if (!started || (read_kernel && pid <= 0)) {
+                out[strcspn(out, "\n")] = '\0';
+                return berth_err(err, 0, "could not read a dev sandbox back%s%s (does the image have sh and sleep? see "
+                                         "berth doctor)", *out ? ": " : "", out);
+        }
+        return 0;
+}
+
+static int verify_dev_sandbox(struct report *r, const struct spec *s, berth_error **err)
+{
+        pid_t pid = running_dev_sandbox(s);
+        if (pid > 0)
+                read_back(r, s, pid);
+        /* With services, what is read back is the environment that is up. */
+        bool fresh = pid <= 0 && !s->n_services;
+        if (!fresh && !has_runtime_checks(s))
+                return 0;
+        return verify_fresh(r, s, fresh, err);
+}
+
+/* ---- services -------------------------------------------------------------- */
+
+static json_t *service_entry(json_t *doc, const char *name)
+{
+        json_t *v;
+        size_t i;
+        json_array_foreach(doc ? json_object_get(doc, "services") : NULL, i, v)
+                if (streq_ptr(json_string_value(json_object_get(v, "name")), name))
+                        return v;
+        return NULL;
+}
+
+/* A service's own runtime layers: their check: runs inside the running
+ * service (as exec does), its output through a pipe. */
+static void service_runtimes(struct report *r, const struct spec *s, const struct spec_service *v)
+{
+        for (size_t i = 0; i < v->n_image; i++) {
+                const struct spec_layer *l = &v->image[i];
+                int p[2];
+                if (!l->check || !l->version || pipe2(p, O_CLOEXEC) < 0)
+                        continue;
+                fflush(stdout);
+                fflush(stderr);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        int null = open("/dev/null", O_RDONLY | O_CLOEXEC), st = 125;
+                        dup2(null >= 0 ? null : 0, 0);
+                        dup2(p[1], 1);
+                        dup2(p[1], 2);
+                        _cleanup_error_ berth_error *e = NULL;
+                        if (envs_exec(s, v->name, l->check, &st, &e) < 0)
+                                dprintf(2, "%s\n", e->msg);
+                        _exit(st & 0xff);
+                }
+                close(p[1]);
+                _cleanup_free_ char *out = read_until(p[0], ""); /* its first line */
+                close(p[0]);
+                if (pid > 0)
+                        waitpid(pid, NULL, 0);
+                out[strcspn(out, "\n")] = '\0';
+                add_check(r, "output", strstr(out, l->version) != NULL,
+                          xasprintf("services.%s.image[%zu].version", v->name, i), xstrdup(l->version),
+                          *out ? xasprintf("\"%.80s\"", out) : xstrdup("no output"));
+        }
+}
+
+/* A service is well when healthy (with a healthcheck) or running; then its
+ * command, the first child of its sandbox's init, is read back. */
+static void verify_service(struct report *r, const struct spec *s, const struct spec_service *v, json_t *doc,
+                           const char *down_state)
+{
+        json_t *e = service_entry(doc, v->name);
+        const char *state = e ? json_string_value(json_object_get(e, "state")) : down_state;
+        const char *want = v->healthcheck.command ? "healthy" : "running";
+        json_t *code = e ? json_object_get(e, "exit_status") : NULL;
+        add_check(r, "supervisor", streq_ptr(state, want), xasprintf("services.%s.state", v->name), xstrdup(want),
+                  code ? xasprintf("%s %" JSON_INTEGER_FORMAT, state ? state : "exited", json_integer_value(code))
+                       : xstrdup(state ? state : "unknown"));
+        pid_t init = e ? (pid_t) json_integer_value(json_object_get(e, "pid")) : 0;
+        pid_t cmd = init > 0 ? first_child(init) : -1;
+        if (cmd <= 0)
+                return;
+        _cleanup_free_ char *pre = xasprintf("services.%s.", v->name);
+        check_resources(r, pre, &v->resources, cmd);
+        check_security(r, pre, &s->security, cmd);
+        service_runtimes(r, s, v);
+}
+
+static int verify_services(struct report *r, const struct spec *s, berth_error **err)
+{
+        enum envs_liveness live;
+        json_t *doc = NULL;
+        if (!s->n_services)
+                return 0;
+        if (envs_status(s, &live, &doc, err) < 0)
+                return -1;
+        for (size_t i = 0; i < s->n_services; i++)
+                verify_service(r, s, &s->services[i], doc, live == ENVS_DEAD ? "dead (supervisor)" : "down");
+        json_decref(doc);
         return 0;
 }
 
@@ -458,12 +654,8 @@ int cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
         _cleanup_(report_done) struct report r = {};
         _cleanup_error_ berth_error *err = NULL;
         check_layers(&r, s);
-        if (verify_dev_sandbox(ctx, &r, s, &err) < 0)
+        if (verify_services(&r, s, &err) < 0 || verify_dev_sandbox(&r, s, &err) < 0)
                 return cli_report(ctx, err);
-        check_runtimes(&r, s);
-        if (s->n_services && ctx->verbosity >= 0)
-                fprintf(stderr, "berth: warning: services are not run by berth yet; verify read back the dev sandbox "
-                                "only\n");
         bool ok = true;
         for (size_t i = 0; i < r.n; i++)
                 ok = ok && r.v[i].ok;

@@ -158,7 +158,7 @@ int spec_repo_index(const struct spec_io *io, const struct spec_repo *repo, cons
         if (r < 0)
                 return -1;
         _cleanup_index_ struct spec_index *idx = NULL;
-        if (spec_index_parse(buf, len, repo->url, &idx, err) < 0)
+        if (spec_index_parse_owned(TAKE_PTR(buf), len, repo->url, &idx, err) < 0)
                 return -1;
         if (repo->key_pem && state_dir && check_rollback(io, state_dir, repo, idx->sequence, err) < 0)
                 return -1;

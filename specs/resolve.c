@@ -347,14 +347,19 @@ static int fetch_base(struct chain *c, const char *name, const char *range, stru
         const struct spec_index_entry *entry = NULL;
         size_t ri = 0;
         char probe[65];
-        /* Every file read below is hashed: where that cannot be done here
-         * (the static berth), stop before reading an index. */
-        if (!c->r->io || !c->r->io->sha256 || c->r->io->sha256("", 0, probe, err) < 0)
-                return berth_error_make(err, BERTH_E_FAILED, 0, "sha256 is not available here");
-        if (select_base(c, name, range, &ri, &entry, err) < 0 ||
-            spec_repo_spec(c->r->io, &c->repos[ri], entry, ret_buf, ret_len, err) < 0)
+        if (select_base(c, name, range, &ri, &entry, err) < 0)
                 return -1;
-        cache_spec(entry->sha256, *ret_buf, *ret_len);
+        /* The cache holds only files whose digest matched: one there needs
+         * no hashing (nor libcrypto loaded for it). */
+        _cleanup_free_ char *cached = cached_spec_path(entry->sha256);
+        if (!cached || read_file_bounded(AT_FDCWD, cached, SPEC_FILE_MAX, "cached spec", ret_buf, ret_len, NULL) < 0) {
+                /* Where hashing cannot be done (the static berth), stop before fetching. */
+                if (!c->r->io || !c->r->io->sha256 || c->r->io->sha256("", 0, probe, err) < 0)
+                        return berth_error_make(err, BERTH_E_FAILED, 0, "sha256 is not available here");
+                if (spec_repo_spec(c->r->io, &c->repos[ri], entry, ret_buf, ret_len, err) < 0)
+                        return -1;
+                cache_spec(entry->sha256, *ret_buf, *ret_len);
+        }
         *ret = (struct spec_base){ entry->name, entry->version, c->repos[ri].url };
         memcpy(ret->sha256, entry->sha256, 65);
         return 0;

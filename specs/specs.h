@@ -264,11 +264,18 @@ struct spec_index {
         uint64_t sequence;      /* grows with every publish and yank */
         struct spec_index_entry *entries; /* by name, then version precedence */
         size_t n;
+        /* The entries' strings belong to the index: in place in a parsed
+         * index's text, or each in owned. */
+        char *text;
+        char **owned;
 };
 
 /* what names the index in messages (a repository's URL). Malformed input is
  * BERTH_E_INVALID, more than SPEC_INDEX_MAX bytes BERTH_E_LIMIT. */
 int spec_index_parse(const char *buf, size_t len, const char *what, struct spec_index **ret, berth_error **err);
+/* The same, keeping text (len bytes, from malloc), which it writes in:
+ * taken even on failure. */
+int spec_index_parse_owned(char *text, size_t len, const char *what, struct spec_index **ret, berth_error **err);
 struct spec_index *spec_index_new(void);
 void spec_index_free(struct spec_index *idx);
 DEFINE_CLEANUP_FUNC(struct spec_index *, spec_index_free)

@@ -122,21 +122,48 @@ teardown() {
   [[ "$stderr" == "berth: warning: berth.lock is stale (image[0].sha256: spec ${new:0:12}…, berth.lock ${old:0:12}…); run berth lock" ]]
 }
 
-@test "offline: run from the lock and a warm cache in a network namespace with only loopback" {
+@test "offline: validate, pull, up, verify and run from the lock and a warm cache, in a network namespace with only loopback" {
   [ "$(id -u)" = 0 ] || need "root, for unshare -n"
   unshare -n true 2>/dev/null || need "network namespaces"
-  bash "$BATS_TEST_DIRNAME/../../examples/build-busybox-image.sh" "$T/busybox.tar.zst"
+  command -v nginx >/dev/null || need "nginx (scripts/deps.sh)"
+  bash "$BATS_TEST_DIRNAME/../../examples/build-busybox-image.sh" "$T/repo/busybox.tar.zst"
+  start_nginx "$T/repo"
+  url="http://127.0.0.1:$NGINX_PORT"
+  # The base and its image both come over http.
   cd "$T"
-  sed -i "s|url: $T/layer.tar|url: $T/busybox.tar.zst|; s/^version: 2.1.0/version: 3.0.0/" base.yaml
+  cat >base.yaml <<YAML
+berth: 1
+name: base-debian
+version: 3.0.0
+image: [{url: $url/busybox.tar.zst, sha256: $(sha256 "$T/repo/busybox.tar.zst")}]
+env: {LANG: C.UTF-8}
+resources: {memory: 512MiB}
+YAML
   "$BERTH" spec publish -f base.yaml --repo "$T/repo" >/dev/null
   cd proj
   sed -i 's/\^2.1/^3/' berth.yaml
-  "$BERTH" lock --repo "$T/repo" >/dev/null
+  printf 'services:\n  web: {command: [sh, -c, "while :; do sleep 1; done"], resources: {pids: 20}}\n' >>berth.yaml
+  "$BERTH" lock --repo "$url" >/dev/null
+  [ "$(jq -r '.bases[0].repo' berth.lock)" = "$url" ]
   "$BERTH" pull --locked >/dev/null
-  mv "$T/repo" "$T/repo.gone"
-  run --separate-stderr unshare -n "$BERTH" run --locked -- sh -c 'cat /etc/berth-image; echo "APP=$APP"'
-  "$BERTH" down >/dev/null
+  grep -q 'GET /busybox.tar.zst' "$T/nginx/logs/access.log"
+  # Only loopback, and nothing listens on it there: the repository is out of reach.
+  run --separate-stderr unshare -n sh -c '
+    ip link set lo up
+    curl -fs -o /dev/null "$0/index.json" && { echo "the repository is reachable"; exit 9; }
+    "$BERTH" validate --locked || exit 1
+    "$BERTH" pull --locked || exit 2
+    "$BERTH" -q up --locked || exit 3
+    "$BERTH" verify --locked || exit 4
+    "$BERTH" -q run --locked -- sh -c "cat /etc/berth-image; echo APP=\$APP" || exit 5
+    "$BERTH" down' "$url"
+  echo "$output $stderr"
   [ "$status" -eq 0 ]
-  [[ "${lines[0]}" == "busybox "* ]]
-  [ "${lines[1]}" = "APP=1" ]
+  [[ "$output" == *"verify: "*" checks match"* ]]
+  [[ "$output" == *"busybox "*"APP=1"* ]]
+  # Without the lock the repository is needed, and is not there.
+  mv berth.lock berth.lock.off
+  run --separate-stderr unshare -n sh -c 'ip link set lo up; "$BERTH" validate --repo "$0"' "$url"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"extends: $url"* ]]
 }

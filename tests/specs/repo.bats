@@ -380,6 +380,11 @@ signed_setup() {
   [ "$status" -eq 0 ]
   sha=$(sha256 base.yaml)
   sed -i 's/pids: 100/pids: 999/' "repo/specs/$sha.yaml"
+  # The copy cached when its digest matched is used, not the tampered file.
+  run --separate-stderr "$BERTH" spec show --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r '.resources.pids' <<<"$output")" = 100 ]
+  rm -rf "$BERTH_CACHE_DIR/specs"
   run --separate-stderr "$BERTH" validate
   [ "$status" -eq 1 ]
   [[ "$stderr" == "berth.yaml:"*": extends: $T/repo: specs/$sha.yaml: sha256 mismatch for base-debian@2.1.0"* ]]
@@ -468,4 +473,20 @@ services.db.command: ["postgres"] -> ["postgres","-N","50"]' ]
   run --separate-stderr "$BERTH" spec diff berth.yaml base-debian@7 --repo "$T/repo"
   [ "$status" -eq 1 ]
   [ "$stderr" = "berth: $T/repo: no version of base-debian matches \"7\" (nearest: 2.1.0, 2.2.0)" ]
+}
+
+@test "extends: a base already in the cache is read from there, by digest: no hashing, no libcrypto loaded" {
+  publish -f base.yaml >/dev/null
+  printf 'berth: 1\nname: app\nextends: base-debian@^2.1\n' >berth.yaml
+  loaded() { LD_DEBUG=libs "$BERTH" validate --repo "$T/repo" 2>&1 >/dev/null | sed -n 's/.*calling init: //p'; }
+  run loaded
+  [[ "$output" == *libcrypto* ]]
+  sha=$(sha256 base.yaml)
+  [ -f "$BERTH_CACHE_DIR/specs/$sha.yaml" ]
+  run loaded
+  [[ "$output" == *libc.so.6* ]]
+  [[ "$output" != *libcrypto* ]]
+  rm "repo/specs/$sha.yaml"
+  run --separate-stderr "$BERTH" validate --repo "$T/repo"
+  [ "$status" -eq 0 ]
 }

@@ -517,10 +517,84 @@ static void load_errors(void **state)
         assert_int_equal(rm_rf_at(AT_FDCWD, dir, &err), 0);
 }
 
+/* index.json is read by a scanner of its own: JSON's syntax in full, the
+ * index's shape, and the errors, each named with its line. */
+#define IDX_SHA "\"e3c52b31087114276857f3f67e06983771f6f825c505d43e9abdc22f50fbdcbd\""
+#define IDX_ENTRY "{\"sha256\": " IDX_SHA ", \"yanked\": false, \"published\": \"2026-01-01T00:00:00Z\"}"
+
+static void index_scanner(void **state)
+{
+        static const struct {
+                const char *json, *error; /* error: a part of the message, or NULL for valid */
+        } cases[] = {
+                { "{\"berth_index\": 1, \"sequence\": 3, \"specs\": {\"a\": {\"1.0.0\": " IDX_ENTRY "}}}", NULL },
+                /* any order, unknown keys and values of every kind skipped, escapes decoded */
+                { " {\"x\": [1, -2.5e3, true, null, {\"y\": \"\\u00e9\\ud83d\\ude00\"}], \"specs\": {\"\\u0061\": "
+                  "{\"1.0.0\": {\"published\": \"2026-01-01T00:00:00Z\", \"sha256\": " IDX_SHA ", \"note\": {}}}},"
+                  "\r\n\t\"sequence\": 0, \"berth_index\": 1} ", NULL },
+                { "", "line 1: no JSON value" },
+                { "[]", "expected an object with \"berth_index\": 1" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {}} x", "line 1: text after the index" },
+                { "{\"berth_index\": 1, \"berth_index\": 1, \"sequence\": 0, \"specs\": {}}", "duplicate key \"berth_index\"" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {}, \"a\": {}}}", "duplicate key \"a\"" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0.0\": " IDX_ENTRY ", \"1.0.0\": " IDX_ENTRY "}}}",
+                  "a: version 1.0.0 is listed twice" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0.0\": {\"sha256\": " IDX_SHA ", \"sha256\": "
+                  IDX_SHA "}}}}", "duplicate key \"sha256\"" },
+                { "{\"berth_index\": 2, \"sequence\": 0, \"specs\": {}}", "\"berth_index\": 1" },
+                { "{\"berth_index\": 1.0, \"sequence\": 0, \"specs\": {}}", "\"berth_index\": 1" },
+                { "{\"berth_index\": 1, \"sequence\": -1, \"specs\": {}}", "\"sequence\" must be a whole number" },
+                { "{\"berth_index\": 1, \"sequence\": 01, \"specs\": {}}", "bad number" },
+                { "{\"berth_index\": 1, \"sequence\": 0}", "\"specs\" must be an object" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0.0\": " IDX_ENTRY "},}}", "expected '\"'" },
+                { "{\"berth_index\": 1,\n\"sequence\": 0,\n \"specs\": {\"a\x01\": {}}}", "line 3: control character" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"\xc3\x28\": {}}}", "not valid UTF-8" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"\xed\xa0\x80\": {}}}", "not valid UTF-8" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"\\ud800\": {}}}", "lone high surrogate" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\\u0000\": {}}}", "\\u0000" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a", "unterminated string" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"A!\": {}}}", "\"A!\" is not a spec name" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0\": " IDX_ENTRY "}}}",
+                  "\"1.0\" is not a semantic version" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0.0\": {\"sha256\": \"AB\", "
+                  "\"published\": \"2026-01-01T00:00:00Z\"}}}}", "sha256 must be 64 lowercase hex digits" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0.0\": {\"sha256\": " IDX_SHA
+                  ", \"yanked\": 0, \"published\": \"2026-01-01T00:00:00Z\"}}}}", "yanked must be true or false" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": {\"1.0.0\": {\"sha256\": " IDX_SHA "}}}}",
+                  "published must be a time" },
+                { "{\"berth_index\": 1, \"sequence\": 0, \"specs\": {\"a\": []}}", "a: expected an object of versions" },
+                { "{\"x\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+                  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], \"berth_index\": 1, \"sequence\": 0, \"specs\": {}}",
+                  "nested too deeply" },
+        };
+        (void) state;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct spec_index *idx = NULL;
+                berth_error *err = NULL;
+                int r = spec_index_parse(cases[i].json, strlen(cases[i].json), "r", &idx, &err);
+                if (!cases[i].error) {
+                        if (r < 0)
+                                fail_msg("case %zu: %s", i, err->msg);
+                        assert_int_equal(idx->n, 1);
+                        assert_string_equal(idx->entries[0].name, "a");
+                        assert_memory_equal(idx->entries[0].sha256, IDX_SHA + 1, 64);
+                        spec_index_free(idx);
+                        continue;
+                }
+                if (r == 0)
+                        fail_msg("case %zu: accepted", i);
+                if (!strstr(err->msg, cases[i].error) || !startswith(err->msg, "r: malformed index: "))
+                        fail_msg("case %zu: %s", i, err->msg);
+                assert_int_equal(err->kind, BERTH_E_INVALID);
+                berth_error_free(err);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(invalid_specs),
+                cmocka_unit_test(index_scanner),
                 cmocka_unit_test(yaml_syntax_error),
                 cmocka_unit_test(null_values),
                 cmocka_unit_test(depth_limit),

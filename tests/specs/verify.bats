@@ -137,3 +137,21 @@ YAML
   [ "$status" -eq 0 ]
   [[ "$output" == *"image[0]: sha256 $(sha256 "$BB" | cut -c1-12)… (ok)"* ]]
 }
+
+@test "verify: a spec without limits, whose sandbox has no cgroup, is read back from a fresh sandbox" {
+  cat >berth.yaml <<YAML
+berth: 1
+name: verify-nolimits
+image:
+  - url: $BB
+  - {name: fakert, version: 2.4.1, url: $T/runtime.tar, check: [sh, /opt/version.sh]}
+YAML
+  "$BERTH" lock >/dev/null
+  "$BERTH" pull >/dev/null
+  run --separate-stderr "$BERTH" verify -v
+  echo "$output $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"security.seccomp: filter (ok)"* ]]
+  [[ "$output" == *'image[1].version: "fakeruntime 2.4.1" (ok)'* ]]
+  [[ "$output" != *"resources."* ]]
+}
