@@ -174,6 +174,7 @@ int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct ima
 struct images_oci_image {
         char *reference;            /* canonical */
         char manifest_digest[72];   /* "sha256:<hex>" of the platform's image manifest */
+        char top_digest[72];        /* what the reference names: an index, or that manifest */
         char config_digest[72];     /* "sha256:<hex>" of its config */
         char **layer_dirs;          /* bottom first, NULL-terminated */
         size_t n_layers;

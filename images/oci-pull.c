@@ -63,6 +63,7 @@ void oci_fill_result(struct store *s, const char *ref_text, struct oci_image *im
 {
         struct images_oci_image out = { .reference = xstrdup(ref_text) };
         snprintf(out.manifest_digest, sizeof(out.manifest_digest), "sha256:%s", im->manifest_hex);
+        snprintf(out.top_digest, sizeof(out.top_digest), "sha256:%s", *im->top_hex ? im->top_hex : im->manifest_hex);
         snprintf(out.config_digest, sizeof(out.config_digest), "sha256:%s", im->manifest.config.hex);
         out.n_layers = im->manifest.n_items;
         out.layer_dirs = xcalloc(out.n_layers + 1, sizeof(char *));
@@ -249,6 +250,12 @@ int images_pull_oci(const struct images_opts *opts, const char *reference, const
                                 (*err)->kind = BERTH_E_FAILED;
                         return -1;
                 }
+                /* The same image by the digest the tag named: what a lock
+                 * pins, found without asking the registry again. */
+                _cleanup_free_ char *pinned = ref.digest ? NULL : xasprintf("%s@sha256:%s", text, im.top_hex);
+                _cleanup_free_ char *pinned_key = pinned ? oci_record_key(pinned, &want) : NULL;
+                if (pinned_key && oci_keep_documents(&s, records, pinned_key, &im, err) < 0)
+                        return -1;
         }
         oci_fill_result(&s, text, &im, ret);
         for (size_t i = 0; i < ret->n_layers; i++)

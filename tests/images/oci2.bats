@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# OCI images, continued: berth.lock pinning tags, services taking an image's
+# config, image ls, registry configuration and podman save archives. Against
+# Debian's docker-registry with images pushed by skopeo.
+
+load helpers
+load registry
+
+setup() {
+  common_setup
+  export BERTH_REGISTRY_TIMEOUT=3
+  unset XDG_RUNTIME_DIR XDG_CONFIG_HOME
+  export HOME=$T/home
+  mkdir -p "$HOME"
+}
+
+teardown() {
+  for f in "$T"/*.yaml; do [ -e "$f" ] && "$BERTH" down -f "$f" >/dev/null 2>&1; done
+  common_teardown
+}
+
+spec_for() {
+  printf 'berth: 1\nname: oci-test\nimage:\n  - oci: "%s"\n' "$1" >"$T/berth.yaml"
+}
+
+# The digest a tag names in the registry, as skopeo sees it.
+tag_digest() {
+  skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://127.0.0.1:$RP/$1"
+}
+
+lock_digest() {
+  "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["sha256"])' "$T/berth.lock"
+}
+
+@test "oci2: berth lock pins a tag to its digest; pulls and runs use it without a tag lookup, offline too; --update moves it" {
+  start_registry
+  push busybox busybox
+  spec_for "127.0.0.1:$RP/busybox:1"
+  first=$(tag_digest busybox:1)
+  run "$BERTH" lock -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  grep -q "\"oci\": \"127.0.0.1:$RP/busybox:1\"" "$T/berth.lock"
+  [ "sha256:$(lock_digest)" = "$first" ]
+  # the tag moves to another image; the lock keeps what it pinned
+  push service busybox
+  second=$(tag_digest busybox:1)
+  [ "$first" != "$second" ]
+  run "$BERTH" lock -f "$T/berth.yaml"
+  [ "sha256:$(lock_digest)" = "$first" ]
+  run "$BERTH" pull -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "image 127.0.0.1:$RP/busybox:1@$first sha256:"*" 2 layers" ]]
+  [[ "$output" != *warning* ]]
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml"
+  [ "$output" = "hello-from-config from /srv" ]
+  # --update resolves the tag again
+  cp "$T/berth.lock" "$T/first.lock"
+  run "$BERTH" lock --update -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "sha256:$(lock_digest)" = "$second" ]
+  mv "$T/first.lock" "$T/berth.lock"
+  # the registry goes away: pull (--locked too) and run need nothing from it
+  kill "${PIDS[-1]}"
+  wait "${PIDS[-1]}" 2>/dev/null || true
+  run "$BERTH" pull --locked -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- cat /etc/motd
+  [ "$output" = "from layer two" ]
+  # a lock that pins something else for the entry is stale
+  sed -i "s|\"oci\": \"127.0.0.1:$RP/busybox:1\"|\"oci\": \"127.0.0.1:$RP/other:1\"|" "$T/berth.lock"
+  run "$BERTH" pull --locked -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"image[0]: oci:127.0.0.1:$RP/busybox:1 is not what berth.lock pins there (oci:127.0.0.1:$RP/other:1)"* ]]
+}
+
+@test "oci2: berth pull without a lock warns that a tag is not pinned; a digest in the reference needs no lock" {
+  start_registry
+  push busybox busybox
+  spec_for "127.0.0.1:$RP/busybox:1"
+  digest=$(tag_digest busybox:1)
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "$T/berth.yaml:4:5: warning: oci: 127.0.0.1:$RP/busybox:1 is not pinned by a digest (berth lock pins it); it resolved to $digest" ]
+  spec_for "127.0.0.1:$RP/busybox@$digest"
+  run "$BERTH" lock -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "sha256:$(lock_digest)" = "$digest" ]
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *warning* ]]
+}
+
+# A spec whose service web runs its own OCI image, with $T/out at /out.
+service_spec() {
+  mkdir -p "$T/out"
+  cat >"$T/svc.yaml" <<YAML
+berth: 1
+name: oci-svc
+image:
+  - oci: "127.0.0.1:$RP/svc:1"
+services:
+  web:
+    image:
+      - oci: "127.0.0.1:$RP/svc:1"
+    mounts: [{source: "$T/out", target: /out}]
+$1
+YAML
+}
+
+wait_said() {
+  for _ in $(seq 100); do
+    [ -s "$T/out/said" ] && break
+    sleep 0.1
+  done
+  cat "$T/out/said"
+}
+
+@test "oci2: a service from an OCI image runs its Entrypoint and Cmd with its Env and WorkingDir; the spec's command, env and workdir win" {
+  start_registry
+  push service svc
+  service_spec ""
+  run "$BERTH" up -f "$T/svc.yaml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(wait_said)" = "from-image in /srv" ]
+  run "$BERTH" down -f "$T/svc.yaml"
+  [ "$status" -eq 0 ]
+  rm "$T/out/said"
+  # command replaces Cmd (the Entrypoint, sh -c, stays, as compose does)
+  service_spec "    command: ['echo \"\$SVC_VAR cmd in \$PWD\" >/out/said; exec sleep 1000']
+    env: {SVC_VAR: from-spec}
+    workdir: /tmp"
+  run "$BERTH" up -f "$T/svc.yaml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(wait_said)" = "from-spec cmd in /tmp" ]
+  run "$BERTH" down -f "$T/svc.yaml"
+  [ "$status" -eq 0 ]
+}
+
+@test "oci2: a service without command needs an OCI image to take one from" {
+  printf 'berth: 1\nname: plain\nimage: [{url: %s}]\nservices:\n  web: {user: x}\n' "$T" >"$T/plain.yaml"
+  run "$BERTH" validate -f "$T/plain.yaml"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"plain.yaml:5:3: services.web.command: required key is missing (only an OCI image's Entrypoint and Cmd can stand for it)" ]]
+}
