@@ -184,6 +184,21 @@ struct images_oci_image {
 };
 void images_oci_image_done(struct images_oci_image *im);
 
+/* What the cache holds of OCI images: one entry per reference (or archive)
+ * and platform as its last pull resolved it, sorted by reference. */
+struct images_oci_entry {
+        char *reference;            /* canonical; an archive as KIND-archive:PATH [(its name)] */
+        char *platform;             /* os/arch[/variant] */
+        char manifest_digest[72];   /* "sha256:<hex>" */
+        char top_digest[72];        /* what the reference names: an index, or that manifest */
+        uint64_t size;              /* its layers' blobs, as the manifest declares them */
+        size_t n_layers;
+        int64_t last_used;          /* unix time: the latest use of one of its layers; 0 unknown */
+        bool complete;              /* the manifest and every layer still in the cache */
+};
+void images_oci_entries_free(struct images_oci_entry *v, size_t n);
+int images_oci_list(const char *cache_dir, struct images_oci_entry **ret, size_t *ret_n, berth_error **err);
+
 /* Pull reference (an `oci:` value) for platform (NULL = the host's). Every
  * manifest, config and layer is checked against its digest and size before
  * use; on failure nothing this pull added stays in the cache. Without

@@ -10,7 +10,6 @@
 
 #include "oci.h"
 
-#define RECORD_MAX 8192       /* a key (a reference is at most 4 KiB) and three digests */
 
 void images_oci_image_done(struct images_oci_image *im)
 {
@@ -86,7 +85,7 @@ int oci_from_record(struct store *s, int records, const char *key, struct oci_im
         size_t rlen = 0, mlen = 0, clen = 0;
         char mhex[65], chex[65], thex[65] = "";
         const char *nl;
-        if (read_file_bounded(records, name, RECORD_MAX, "record", &rec, &rlen, &e) < 0 || !(nl = strchr(rec, '\n')) ||
+        if (read_file_bounded(records, name, OCI_RECORD_MAX, "record", &rec, &rlen, &e) < 0 || !(nl = strchr(rec, '\n')) ||
             (size_t) (nl - rec) != strlen(key) || strncmp(rec, key, strlen(key)) != 0 ||
             sscanf(nl + 1, "%64s %64s %64s", mhex, chex, thex) < 2 || !sha256_valid_hex(mhex) ||
             !sha256_valid_hex(chex))

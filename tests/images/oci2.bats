@@ -146,3 +146,36 @@ wait_said() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"plain.yaml:5:3: services.web.command: required key is missing (only an OCI image's Entrypoint and Cmd can stand for it)" ]]
 }
+
+@test "oci2: image ls shows each OCI image's reference, platform, digest, size and last use, then the layers; --json too" {
+  start_registry
+  push busybox busybox
+  spec_for "127.0.0.1:$RP/busybox:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  digest=$(tag_digest busybox:1)
+  size=$(skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$RP/busybox:1" | jq '[.layers[].size] | add')
+  run "$BERTH" image ls
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" =~ ^IMAGE\ +PLATFORM\ +DIGEST\ +LAYERS\ +SIZE\ +LAST\ USED$ ]]
+  [[ "${lines[1]}" =~ ^127\.0\.0\.1:$RP/busybox:1\ +linux/[a-z0-9]+\ +${digest:7:12}\ +2\ +[0-9.]+\ [KM]iB\ +20[0-9-]+\ [0-9:]+$ ]]
+  [[ "${lines[2]}" =~ ^DIGEST\ +ARCHIVE ]]
+  run "$BERTH" --json image ls
+  echo "$output" | jq -e --arg r "127.0.0.1:$RP/busybox:1" --arg d "$digest" --argjson s "$size" \
+    '[.[] | select(.type == "image")] | length == 1 and .[0].reference == $r and .[0].digest == $d
+     and .[0].layers == 2 and .[0].size == $s and .[0].last_used > 0 and .[0].complete'
+  echo "$output" | jq -e '[.[] | select(.type == "layer")] | length == 4'
+  # pulled again through a lock (by digest): the same image, listed once
+  "$BERTH" lock -f "$T/berth.yaml"
+  "$BERTH" pull -f "$T/berth.yaml"
+  run "$BERTH" --json image ls
+  echo "$output" | jq -e '[.[] | select(.type == "image")] | length == 1'
+  # an archive is listed by its path
+  skopeo --insecure-policy copy -q "oci:$T/layout-busybox:1" "oci-archive:$T/oci.tar:1"
+  printf 'berth: 1\nname: arch\nimage:\n  - oci-archive: "%s"\n' "$T/oci.tar" >"$T/arch.yaml"
+  "$BERTH" pull -f "$T/arch.yaml"
+  run "$BERTH" image ls
+  [[ "${lines[1]}" =~ ^127\.0\.0\.1:$RP/busybox:1\  ]]
+  [[ "${lines[2]}" =~ ^oci-archive:$T/oci\.tar\ +linux/ ]]
+}
