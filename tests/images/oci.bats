@@ -16,18 +16,6 @@ setup() {
 
 teardown() { common_teardown; }
 
-start_fakeregistry() {
-  REGLOG=$T/registry.log
-  rm -f "$T/reg.port"
-  "$PYTHON" "$FAKEREGISTRY" --port-file "$T/reg.port" --log "$REGLOG" &
-  PIDS+=($!)
-  for _ in $(seq 100); do
-    [ -s "$T/reg.port" ] && break
-    sleep 0.05
-  done
-  REG=127.0.0.1:$(cat "$T/reg.port")
-}
-
 resolve() { run "$OCI_TOOL" resolve "$@"; }
 
 @test "oci: an index resolves to the host's platform, or the one asked for" {

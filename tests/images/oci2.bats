@@ -179,3 +179,30 @@ wait_said() {
   [[ "${lines[1]}" =~ ^127\.0\.0\.1:$RP/busybox:1\  ]]
   [[ "${lines[2]}" =~ ^oci-archive:$T/oci\.tar\ +linux/ ]]
 }
+
+@test "oci2: registries.conf: mirrors asked first, plain http only for hosts listed as insecure (and the loopback); a bad line is named" {
+  start_fakeregistry
+  mkdir -p "$HOME/.config/berth"
+  conf=$HOME/.config/berth/registries.conf
+  port=${REG#*:}
+  # 0.0.0.0 reaches the loopback, but is not one of its names: https unless listed
+  printf '# a mirror for a registry that does not exist\nmirror example.invalid:5000 0.0.0.0:%s  # the fake one\n' "$port" >"$conf"
+  spec_for "example.invalid:5000/good/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"example.invalid:5000/good/app:1: "* ]]
+  [ ! -s "$REGLOG" ]
+  printf 'insecure 0.0.0.0:%s\n' "$port" >>"$conf"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "image example.invalid:5000/good/app:1 sha256:"*" 2 layers" ]]
+  grep -q "^GET /v2/good/app/manifests/1 " "$REGLOG"
+  # XDG_CONFIG_HOME wins over ~/.config
+  mkdir -p "$T/xdg/berth"
+  echo "mirror example.invalid:5000" >"$T/xdg/berth/registries.conf"
+  XDG_CONFIG_HOME=$T/xdg run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"$T/xdg/berth/registries.conf:1: expected \"mirror REGISTRY MIRROR\" or \"insecure HOST[:PORT]\""* ]]
+}

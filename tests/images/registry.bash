@@ -1,5 +1,18 @@
-# Debian's docker-registry on 127.0.0.1 for the OCI tests, with images
-# pushed by skopeo from layouts that ocilayout.py builds.
+# Registries on 127.0.0.1 for the OCI tests: fakeregistry.py, which plays
+# each hostile case, and Debian's docker-registry with images pushed by
+# skopeo from layouts that ocilayout.py builds.
+
+start_fakeregistry() {
+  REGLOG=$T/registry.log
+  rm -f "$T/reg.port"
+  "$PYTHON" "$FAKEREGISTRY" --port-file "$T/reg.port" --log "$REGLOG" &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    [ -s "$T/reg.port" ] && break
+    sleep 0.05
+  done
+  REG=127.0.0.1:$(cat "$T/reg.port")
+}
 
 free_port() {
   "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
