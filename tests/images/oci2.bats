@@ -206,3 +206,42 @@ wait_said() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"$T/xdg/berth/registries.conf:1: expected \"mirror REGISTRY MIRROR\" or \"insecure HOST[:PORT]\""* ]]
 }
+
+# podman with a throwaway store under $T: nothing of the machine's own.
+podman_t() {
+  podman --root "$T/podman/root" --runroot "$T/podman/run" --cgroup-manager=cgroupfs --events-backend=none \
+    --storage-driver=vfs "$@"
+}
+
+@test "oci2: podman save archives (docker-archive, oci-archive, and a multi-image docker-archive) pull and run with the image config" {
+  command -v podman >/dev/null || need "podman (scripts/deps.sh)"
+  start_registry
+  push busybox busybox
+  push service svc
+  podman_t pull -q --tls-verify=false "127.0.0.1:$RP/busybox:1" "127.0.0.1:$RP/svc:1" >/dev/null
+  podman_t save -q --format docker-archive -o "$T/docker.tar" "127.0.0.1:$RP/busybox:1"
+  podman_t save -q --format oci-archive -o "$T/oci.tar" "127.0.0.1:$RP/busybox:1"
+  podman_t save -q -m --format docker-archive -o "$T/multi.tar" "127.0.0.1:$RP/busybox:1" "127.0.0.1:$RP/svc:1"
+  for kind in docker oci; do
+    printf 'berth: 1\nname: podman\nimage:\n  - %s-archive: "%s"\n' "$kind" "$T/$kind.tar" >"$T/berth.yaml"
+    run "$BERTH" pull -f "$T/berth.yaml"
+    echo "$kind: $output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "image $T/$kind.tar sha256:"*" 2 layers" ]]
+    run "$BERTH" run --ephemeral -f "$T/berth.yaml"
+    [ "$output" = "hello-from-config from /srv" ]
+    run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- sh -c 'cat /etc/motd; test -e /etc/gone || echo gone'
+    [ "$output" = "$(printf 'from layer two\ngone')" ]
+  done
+  # several images: ref picks one by the name podman gave it
+  printf 'berth: 1\nname: podman\nimage:\n  - docker-archive: "%s"\n    ref: "127.0.0.1:%s/svc:1"\n' "$T/multi.tar" "$RP" >"$T/berth.yaml"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- sh -c 'echo "$SVC_VAR"'
+  [ "$output" = "from-image" ]
+  printf 'berth: 1\nname: podman\nimage:\n  - docker-archive: "%s"\n' "$T/multi.tar" >"$T/berth.yaml"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"$T/multi.tar: "*"127.0.0.1:$RP/busybox:1"*"127.0.0.1:$RP/svc:1"* ]]
+}
