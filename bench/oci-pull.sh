@@ -6,8 +6,10 @@
 # rotating; median of $BENCH_RUNS rounds. Then a warm pull (everything
 # cached), with berth.lock (no request at all) and by tag (one HEAD), with
 # hyperfine.
-# The image: 5 gzip layers (about 330 MB, 1.25 GB unpacked) of this
-# machine's /usr files, made once into $BERTH_BENCH_DIR/oci-layout.
+# The image: 5 gzip layers (about 320 MB, 1 GB unpacked) of this machine's
+# /usr files (programs, libraries, headers, documentation, locales: what
+# images hold, compressing as they do), made once into
+# $BERTH_BENCH_DIR/oci-layout; delete it to make it again.
 set -euo pipefail
 BERTH=${BERTH:-$(cd "$(dirname "$0")/.." && pwd)/build/cli/berth}
 . "$(dirname "$0")/lib.bash"
@@ -49,9 +51,10 @@ make_layout() {
   layer 2 usr/include usr/share/locale &
   wait
   layer 3 usr/lib/python3 usr/share/doc usr/libexec usr/share/perl &
-  layer 4 usr/bin &
+  layer 4 usr/share/vim usr/share/i18n usr/share/zoneinfo usr/sbin usr/share/fonts &
   wait
-  layer 5 usr/lib/llvm-14/lib
+  layer 5 usr/lib/x86_64-linux-gnu/perl usr/lib/x86_64-linux-gnu/perl-base usr/lib/x86_64-linux-gnu/gconv \
+    usr/lib/x86_64-linux-gnu/dri
   local diffs="" layers="" hex size diff
   for n in 1 2 3 4 5; do
     read -r hex size diff <"$LAYOUT/.layer$n"
@@ -77,7 +80,8 @@ make_layout
 S=$(scratch)
 REG_PID=
 cleanup() {
-  [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+  if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; fi
+  clean
   rm -rf "$S"
 }
 trap cleanup EXIT

@@ -184,6 +184,20 @@ struct images_oci_image {
 };
 void images_oci_image_done(struct images_oci_image *im);
 
+/* Where registries' settings come from, for doctor: registries.conf (its
+ * path even when missing; its mirrors and insecure hosts as
+ * "registry=mirror,…" and "host,…"), and the auth files that exist, in the
+ * order they are read. A malformed registries.conf is the error, with the
+ * rest filled. */
+struct images_registry_settings {
+        char *conf_path;            /* NULL without HOME or XDG_CONFIG_HOME */
+        bool conf_exists;
+        char *mirrors, *insecure;   /* NULL when none */
+        char **auth_files;          /* NULL-terminated */
+};
+void images_registry_settings_done(struct images_registry_settings *s);
+int images_registry_settings(struct images_registry_settings *ret, berth_error **err);
+
 /* What the cache holds of OCI images: one entry per reference (or archive)
  * and platform as its last pull resolved it, sorted by reference. */
 struct images_oci_entry {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "oci.h"
 
@@ -787,4 +788,40 @@ int registry_resolve(struct registry *r, const struct oci_platform *want, struct
         memcpy(im.top_hex, r->top_hex, 65);
         *ret = im;
         return 0;
+}
+
+/* ---- for doctor ----------------------------------------------------------------- */
+
+void images_registry_settings_done(struct images_registry_settings *s)
+{
+        free(s->conf_path);
+        free(s->mirrors);
+        free(s->insecure);
+        strv_free(s->auth_files);
+        *s = (struct images_registry_settings){};
+}
+
+int images_registry_settings(struct images_registry_settings *ret, berth_error **err)
+{
+        struct registry_conf c;
+        *ret = (struct images_registry_settings){};
+        int rc = registry_conf_load(&c, err);
+        struct stat st;
+        ret->conf_path = TAKE_PTR(c.path);
+        ret->conf_exists = ret->conf_path && stat(ret->conf_path, &st) == 0;
+        ret->mirrors = TAKE_PTR(c.mirrors);
+        ret->insecure = TAKE_PTR(c.insecure);
+        registry_conf_done(&c);
+        const char *run = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+        char *files[] = { run && *run ? xasprintf("%s/containers/auth.json", run) : NULL,
+                          home && *home ? xasprintf("%s/.docker/config.json", home) : NULL };
+        ret->auth_files = xcalloc(3, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; i < 2; i++) {
+                if (files[i] && stat(files[i], &st) == 0)
+                        ret->auth_files[n++] = files[i];
+                else
+                        free(files[i]);
+        }
+        return rc;
 }

@@ -245,3 +245,38 @@ podman_t() {
   [ "$status" -eq 1 ]
   [[ "$output" == *"$T/multi.tar: "*"127.0.0.1:$RP/busybox:1"*"127.0.0.1:$RP/svc:1"* ]]
 }
+
+@test "oci2: berth pull names the reference in each registry error: unauthorized (with the auth file), unknown tag, platform, media type, down" {
+  start_fakeregistry
+  pull_says() {
+    spec_for "$1"
+    run "$BERTH" pull -f "$T/berth.yaml"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [ "$output" = "berth: pull: $T/berth.yaml:4:5: $1: $2" ]
+  }
+  pull_says "$REG/basic/app:1" "unauthorized (no credentials for $REG in \$XDG_RUNTIME_DIR/containers/auth.json or ~/.docker/config.json)"
+  mkdir -p "$HOME/.docker"
+  echo "{\"auths\": {\"$REG\": {\"auth\": \"$(printf u:wrong | base64)\"}}}" >"$HOME/.docker/config.json"
+  pull_says "$REG/basic/app:1" "unauthorized (credentials from $HOME/.docker/config.json were refused)"
+  pull_says "$REG/good/app:nope" "tag nope is not in the registry"
+  pull_says "$REG/noplat/app:1" "no image for platform linux/amd64 in the index (it has linux/s390x)"
+  pull_says "$REG/artifact/app:1" "manifest: config (not a container image): unsupported media type \"application/vnd.oci.empty.v1+json\""
+  port=$(free_port)
+  spec_for "127.0.0.1:$port/app:1"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "berth: pull: $T/berth.yaml:4:5: 127.0.0.1:$port/app:1: registry http://127.0.0.1:$port is down or unreachable: "* ]]
+  # doctor says where credentials and mirrors come from
+  run "$BERTH" doctor
+  [[ "$output" == *$'\nregistries.conf   none ('"$HOME/.config/berth/registries.conf)"$'\nregistry auth     '"$HOME/.docker/config.json"* ]]
+  mkdir -p "$HOME/.config/berth"
+  printf 'mirror docker.io 127.0.0.1:5000\ninsecure registry.lan:5000\n' >"$HOME/.config/berth/registries.conf"
+  run "$BERTH" doctor
+  [[ "$output" == *$'\nregistries.conf   '"$HOME/.config/berth/registries.conf (mirrors: docker.io=127.0.0.1:5000; insecure: registry.lan:5000)"* ]]
+  run "$BERTH" --json doctor
+  echo "$output" | jq -e '.registries.mirrors == ["docker.io=127.0.0.1:5000"] and .registries.insecure == ["registry.lan:5000"] and .registries.error == null'
+  echo "bogus line" >"$HOME/.config/berth/registries.conf"
+  run "$BERTH" doctor
+  [[ "$output" == *$'\nregistries.conf   broken: '"$HOME/.config/berth/registries.conf:1: expected"* ]]
+}
