@@ -54,6 +54,10 @@ lock_digest() {
   [[ "$output" != *warning* ]]
   run "$BERTH" run --ephemeral -f "$T/berth.yaml"
   [ "$output" = "hello-from-config from /srv" ]
+  # spec show gives the reference the lock pulls, which reads back as a spec
+  "$BERTH" spec show -f "$T/berth.yaml" >"$T/shown.yaml"
+  grep -q "^  - oci: \"127.0.0.1:$RP/busybox:1@$first\"$" "$T/shown.yaml"
+  "$BERTH" validate -f "$T/shown.yaml"
   # --update resolves the tag again
   cp "$T/berth.lock" "$T/first.lock"
   run "$BERTH" lock --update -f "$T/berth.yaml"
