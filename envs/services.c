@@ -46,7 +46,7 @@ static bool env_has(char *const *env, size_t n, const char *name_value)
 static void service_env(struct envs_service_sandbox *b, const struct spec *s, const struct spec_service *v)
 {
         size_t ni = strv_length(b->image.env), n = 0;
-        _cleanup_strv_ char **all = xcalloc(ni + s->n_env + v->n_env + 1, sizeof(char *));
+        _cleanup_free_ char **all = xcalloc(ni + s->n_env + v->n_env + 1, sizeof(char *));
         for (size_t i = 0; i < ni; i++)
                 all[n++] = xstrdup(b->image.env[i]);
         for (size_t i = 0; i < s->n_env; i++)
@@ -55,9 +55,12 @@ static void service_env(struct envs_service_sandbox *b, const struct spec *s, co
                 all[n++] = xasprintf("%s=%s", v->env[i].name, v->env[i].value);
         b->env = xcalloc(n + 1, sizeof(char *));
         size_t k = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (!env_has(all + i + 1, n - i - 1, all[i]))
                         b->env[k++] = TAKE_PTR(all[i]);
+                else
+                        free(all[i]);
+        }
         b->c.env = b->env;
 }
 
