@@ -346,6 +346,9 @@ archive_spec() {
   [ "$status" -eq 0 ]
   [[ "$output" == *$'\nhello-from-config from /srv\n'* ]]
   [[ "$output" == *$'\nset by berth.yaml; hello-from-config in /srv\nfrom layer two\n'* ]]
+  # locked: pulled by the digest the tag resolved to; image ls lists it
+  [[ "$output" == *$'\nimage 127.0.0.1:'*'/busybox:1@sha256:'*' 2 layers\n'* ]]
+  [[ "$output" == *$'\nIMAGE '*$'\n127.0.0.1:'*'/busybox:1 '* ]]
 }
 
 @test "oci: a registry's credentials never go to its mirror" {
