@@ -347,7 +347,7 @@ archive_spec() {
   [[ "$output" == *$'\nhello-from-config from /srv\n'* ]]
   [[ "$output" == *$'\nset by berth.yaml; hello-from-config in /srv\nfrom layer two\n'* ]]
   # locked: pulled by the digest the tag resolved to; image ls lists it
-  [[ "$output" == *$'\nimage 127.0.0.1:'*'/busybox:1@sha256:'*' 2 layers\n'* ]]
+  [[ "$output" == *$'\nimage 127.0.0.1:'*'/busybox:1@sha256:'*$' 2 layers\n'* ]]
   [[ "$output" == *$'\nIMAGE '*$'\n127.0.0.1:'*'/busybox:1 '* ]]
 }
 
