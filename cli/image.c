@@ -110,7 +110,7 @@ static void print_oci(const struct images_oci_entry *e)
         char size[32], when[32];
         cli_human_size(e->size, size, sizeof(size));
         format_time(e->last_used, when, sizeof(when));
-        printf("%-40s %-14s %-14.12s %6zu %10s  %s%s\n", e->reference, e->platform, e->top_digest + 7, e->n_layers,
+        printf("%-40s %-14s %-14.12s %6zu %11s  %s%s\n", e->reference, e->platform, e->top_digest + 7, e->n_layers,
                size, when, e->complete ? "" : "  (incomplete: run berth pull)");
 }
 
@@ -151,7 +151,7 @@ static int image_ls(struct cli_ctx *ctx, int argc, char **argv)
                 cli_print_json(a);
         } else {
                 if (on)
-                        printf("%-40s %-14s %-14s %6s %10s  %s\n", "IMAGE", "PLATFORM", "DIGEST", "LAYERS", "SIZE",
+                        printf("%-40s %-14s %-14s %6s %11s  %s\n", "IMAGE", "PLATFORM", "DIGEST", "LAYERS", "SIZE",
                                "LAST USED");
                 for (size_t i = 0; i < on; i++)
                         print_oci(&ov[i]);

@@ -284,3 +284,21 @@ podman_t() {
   run "$BERTH" doctor
   [[ "$output" == *$'\nregistries.conf   broken: '"$HOME/.config/berth/registries.conf:1: expected"* ]]
 }
+
+@test "oci2: berth lock pins a local archive by its file's digest; --locked refuses it once the file changed" {
+  command -v skopeo >/dev/null || need "skopeo (scripts/deps.sh)"
+  "$PYTHON" "$OCILAYOUT" busybox "$T/layout" 1
+  skopeo --insecure-policy copy -q "oci:$T/layout:1" "oci-archive:$T/oci.tar:1"
+  printf 'berth: 1\nname: arch\nimage:\n  - oci-archive: "%s"\n' "$T/oci.tar" >"$T/berth.yaml"
+  run "$BERTH" lock -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  grep -q "\"oci-archive\": \"$T/oci.tar\"" "$T/berth.lock"
+  [ "$(lock_digest)" = "$(sha256sum <"$T/oci.tar" | cut -d' ' -f1)" ]
+  run "$BERTH" pull --locked -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  echo >>"$T/oci.tar"
+  run "$BERTH" pull --locked -f "$T/berth.yaml"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"image[0]: $T/oci.tar: sha256 is now "* ]]
+}
