@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "envs/envs.h"
+#include "images/images.h"
 #include "sandbox/sandbox.h"
 
 const char cmd_doctor_help[] =
@@ -76,6 +77,43 @@ static void print_human(const struct sandbox_host *h, enum envs_stacking how)
                 printf("note: %s\n", h->detail);
 }
 
+static json_t *list_json(const char *list)
+{
+        json_t *a = json_array();
+        for (const char *p = list ? list : ""; *p;) {
+                size_t len = strcspn(p, ",");
+                json_array_append_new(a, json_stringn(p, len));
+                p += len + (p[len] == ',');
+        }
+        return a;
+}
+
+static json_t *registries_json(const struct images_registry_settings *r, const berth_error *e)
+{
+        json_t *files = json_array();
+        for (char **f = r->auth_files; f && *f; f++)
+                json_array_append_new(files, json_string(*f));
+        return json_pack("{s:s?,s:b,s:o,s:o,s:o,s:s?}", "conf", r->conf_path, "conf_exists", r->conf_exists, "mirrors",
+                         list_json(r->mirrors), "insecure", list_json(r->insecure), "auth_files", files, "error",
+                         e ? e->msg : NULL);
+}
+
+/* Where pulls from registries take their mirrors, insecure hosts and credentials. */
+static void print_registries(const struct images_registry_settings *r, const berth_error *e)
+{
+        if (e)
+                printf("registries.conf   broken: %s\n", e->msg);
+        else if (r->conf_exists)
+                printf("registries.conf   %s (mirrors: %s; insecure: %s)\n", r->conf_path, r->mirrors ? r->mirrors : "none",
+                       r->insecure ? r->insecure : "none");
+        else
+                printf("registries.conf   none (%s)\n", r->conf_path ? r->conf_path : "no HOME");
+        printf("registry auth     ");
+        for (char **f = r->auth_files; f && *f; f++)
+                printf("%s%s", f == r->auth_files ? "" : ", ", *f);
+        printf("%s\n", r->auth_files && r->auth_files[0] ? "" : "none (podman login or docker login writes one)");
+}
+
 int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = { CLI_COMMON_LONG, {} };
@@ -99,10 +137,18 @@ int cmd_doctor(struct cli_ctx *ctx, int argc, char **argv)
                 _cleanup_free_ char *why = berth_error_text(state_err);
                 h.overlay_detail = xasprintf("state folder: %s", why);
         }
-        if (ctx->json)
-                cli_print_json(host_json(&h, how));
-        else
+        _cleanup_error_ berth_error *reg_err = NULL;
+        struct images_registry_settings reg;
+        (void) images_registry_settings(&reg, &reg_err);
+        if (ctx->json) {
+                json_t *o = host_json(&h, how);
+                json_object_set_new(o, "registries", registries_json(&reg, reg_err));
+                cli_print_json(o);
+        } else {
                 print_human(&h, how);
+                print_registries(&reg, reg_err);
+        }
+        images_registry_settings_done(&reg);
         int ok = h.userns && h.seccomp;
         sandbox_host_done(&h);
         return ok ? EXIT_OK : EXIT_FAIL;

@@ -12,7 +12,8 @@ const char cmd_image_help[] =
         "  pack DIR -o FILE   write a reproducible .tar.zst of DIR (sorted entries, owners\n"
         "                     0:0, mtimes from SOURCE_DATE_EPOCH) and print its sha256;\n"
         "                     device nodes are left out (the sandbox makes its own /dev)\n"
-        "  ls                 the cached layers: digest, size, which specs use them, last use\n"
+        "  ls                 the cached OCI images (reference, platform, digest, size, last\n"
+        "                     use), then the layers: digest, size, which specs use them, last use\n"
         "  gc [--dry-run]     remove layers no spec, lockfile or environment still uses\n";
 
 /* Parse the common options plus --dry-run / -o; leaves positional args from optind. */
@@ -81,20 +82,44 @@ static json_t *entry_json(const struct images_entry *e)
         json_t *owners = json_array();
         for (char **o = e->owners; o && *o; o++)
                 json_array_append_new(owners, json_string(*o));
-        return json_pack("{s:s,s:I,s:I,s:I,s:o}", "sha256", e->sha256, "blob_size", (json_int_t) e->blob_size,
+        return json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "type", "layer", "sha256", e->sha256, "blob_size", (json_int_t) e->blob_size,
                          "layer_size", (json_int_t) e->layer_size, "last_used", (json_int_t) e->last_used, "used_by",
                          owners);
 }
 
+static json_t *oci_json(const struct images_oci_entry *e)
+{
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b}", "type", "image", "reference", e->reference,
+                         "platform", e->platform, "digest", e->top_digest, "manifest_digest", e->manifest_digest,
+                         "layers", (json_int_t) e->n_layers, "size", (json_int_t) e->size, "last_used",
+                         (json_int_t) e->last_used, "complete", e->complete);
+}
+
+static void format_time(int64_t when, char *out, size_t n)
+{
+        time_t t = (time_t) when;
+        struct tm tm;
+        snprintf(out, n, "-");
+        if (t && localtime_r(&t, &tm))
+                strftime(out, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* The digest shown is the one to pin: what the reference names. */
+static void print_oci(const struct images_oci_entry *e)
+{
+        char size[32], when[32];
+        cli_human_size(e->size, size, sizeof(size));
+        format_time(e->last_used, when, sizeof(when));
+        printf("%-40s %-14s %-14.12s %6zu %11s  %s%s\n", e->reference, e->platform, e->top_digest + 7, e->n_layers,
+               size, when, e->complete ? "" : "  (incomplete: run berth pull)");
+}
+
 static void print_entry(const struct images_entry *e)
 {
-        char blob[32], layer[32], when[32] = "-";
+        char blob[32], layer[32], when[32];
         cli_human_size(e->blob_size, blob, sizeof(blob));
         cli_human_size(e->layer_size, layer, sizeof(layer));
-        time_t t = (time_t) e->last_used;
-        struct tm tm;
-        if (t && localtime_r(&t, &tm))
-                strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        format_time(e->last_used, when, sizeof(when));
         printf("%-14.12s %10s %10s  %-16s ", e->sha256, blob, layer, when);
         if (!e->owners || !e->owners[0])
                 printf("-");
@@ -111,20 +136,33 @@ static int image_ls(struct cli_ctx *ctx, int argc, char **argv)
                 return cli_usage_error(ctx, "ls: unexpected argument `%s`", argv[optind]);
         _cleanup_error_ berth_error *err = NULL;
         struct images_entry *v = NULL;
-        size_t n = 0;
-        if (images_list(NULL, &v, &n, &err) < 0)
+        struct images_oci_entry *ov = NULL;
+        size_t n = 0, on = 0;
+        if (images_oci_list(NULL, &ov, &on, &err) < 0 || images_list(NULL, &v, &n, &err) < 0) {
+                images_oci_entries_free(ov, on);
                 return cli_report(ctx, err);
+        }
         if (ctx->json) {
                 json_t *a = json_array();
+                for (size_t i = 0; i < on; i++)
+                        json_array_append_new(a, oci_json(&ov[i]));
                 for (size_t i = 0; i < n; i++)
                         json_array_append_new(a, entry_json(&v[i]));
                 cli_print_json(a);
         } else {
+                if (on)
+                        printf("%-40s %-14s %-14s %6s %11s  %s\n", "IMAGE", "PLATFORM", "DIGEST", "LAYERS", "SIZE",
+                               "LAST USED");
+                for (size_t i = 0; i < on; i++)
+                        print_oci(&ov[i]);
+                if (on)
+                        printf("\n");
                 printf("%-14s %10s %10s  %-16s %s\n", "DIGEST", "ARCHIVE", "UNPACKED", "LAST USED", "USED BY");
                 for (size_t i = 0; i < n; i++)
                         print_entry(&v[i]);
         }
         images_entries_free(v, n);
+        images_oci_entries_free(ov, on);
         return EXIT_OK;
 }
 

@@ -223,7 +223,7 @@ static int record_owner(struct cli_ctx *ctx, const char *owner, char **dirs, con
 
 static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const struct images_oci_image *im)
 {
-        bool pinned = !l->oci || strchr(l->oci, '@') != NULL;
+        bool pinned = !l->oci || strchr(l->oci, '@') != NULL || l->sha256; /* sha256: berth.lock's */
         if (ctx->json) {
                 cli_print_json(json_pack("{s:s,s:s,s:s,s:I,s:b}", "event", "image", "reference", im->reference,
                                          "digest", im->manifest_digest, "layers", (json_int_t) im->n_layers,
@@ -235,7 +235,8 @@ static void report_oci(struct cli_ctx *ctx, const struct spec_layer *l, const st
         fflush(stdout);
         if (!pinned)
                 berth_warn_at(&ctx->warnings, l->pos.file, l->pos.line, l->pos.col, "oci",
-                              "%s is not pinned by a digest; it resolved to %s", im->reference, im->manifest_digest);
+                              "%s is not pinned by a digest (berth lock pins it); it resolved to %s", im->reference,
+                              im->top_digest);
 }
 
 /* Each OCI image or archive of the environment and its services; a tag is

@@ -111,12 +111,14 @@ static int local_changes(const struct spec_lock *lock, const struct spec *s, cha
                 const struct spec_layer *ls = k == 0 ? s->image : s->services[k - 1].image;
                 size_t nl = k == 0 ? s->n_image : s->services[k - 1].n_image;
                 for (size_t i = 0; i < nl; i++) {
-                        if (ls[i].sha256)
-                                continue;
+                        const char *src = ls[i].url ? ls[i].url : ls[i].oci_archive ? ls[i].oci_archive
+                                                                                    : ls[i].docker_archive;
+                        if (ls[i].sha256 || !src)
+                                continue; /* pinned, or an OCI reference: the lock's digest is pulled as it is */
                         _cleanup_free_ char *where = k == 0 ? xasprintf("image[%zu]", i)
                                                             : xasprintf("services.%s.image[%zu]", s->services[k - 1].name, i);
                         const struct spec_lock_layer *pin = pin_of(lock, where);
-                        struct image_ref ref = { ls[i].url, NULL };
+                        struct image_ref ref = { src, NULL };
                         _cleanup_strv_ char **blobs = NULL;
                         if ((!ready && images_opts_init(&opts, err) < 0) || images_fetch(&opts, &ref, 1, &blobs, err) < 0)
                                 return -1;
@@ -124,7 +126,7 @@ static int local_changes(const struct spec_lock *lock, const struct spec *s, cha
                         const char *now = strrchr(blobs[0], '/') + 1;
                         if (pin && !streq(now, pin->sha256))
                                 *changes = strv_append(*changes, xasprintf("%s: %s: sha256 is now %.12s…, berth.lock "
-                                                                           "%.12s…", where, ls[i].url, now, pin->sha256));
+                                                                           "%.12s…", where, src, now, pin->sha256));
                 }
         }
         return 0;

@@ -228,10 +228,13 @@ static void show_layers(int ind, const struct spec_layer *l, size_t n)
         for (size_t i = 0; i < n; i++) {
                 const char *key = l[i].url ? "url" : l[i].oci ? "oci" : l[i].oci_archive ? "oci-archive"
                                                                                   : "docker-archive";
-                _cleanup_free_ char *src = yq(l[i].url ? l[i].url : l[i].oci ? l[i].oci
+                /* berth.lock's pin of a tag, shown as the reference it pulls */
+                bool pin = l[i].oci && l[i].sha256 && !strchr(l[i].oci, '@');
+                _cleanup_free_ char *pinned = pin ? xasprintf("%s@sha256:%s", l[i].oci, l[i].sha256) : NULL;
+                _cleanup_free_ char *src = yq(l[i].url ? l[i].url : pinned ? pinned : l[i].oci ? l[i].oci
                                               : l[i].oci_archive ? l[i].oci_archive : l[i].docker_archive);
                 printf("%*s- %s: %s\n", ind + 2, "", key, src);
-                put_kv(ind + 4, "sha256", l[i].sha256);
+                put_kv(ind + 4, "sha256", l[i].oci ? NULL : l[i].sha256);
                 put_kv(ind + 4, "ref", l[i].ref);
                 put_kv(ind + 4, "platform", l[i].platform);
                 put_kv(ind + 4, "name", l[i].name);

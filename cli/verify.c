@@ -64,8 +64,8 @@ static void report_done(struct report *r)
 
 static void check_layer(struct report *r, const struct spec_layer *l, const char *where)
 {
-        if (!l->sha256)
-                return; /* no digest to check against; berth lock gives one */
+        if (!l->sha256 || !l->url)
+                return; /* no digest to check against (berth lock gives one); an OCI entry's is no layer's */
         _cleanup_strv_ char **diffs = NULL;
         _cleanup_error_ berth_error *e = NULL;
         if (images_layer_check(NULL, l->sha256, l->url, &diffs, &e) < 0) {

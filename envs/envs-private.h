@@ -17,6 +17,9 @@ struct envs_image_config {
         char *workdir, *user;
 };
 void envs_image_config_done(struct envs_image_config *c);
+/* The config of the topmost OCI entry of ls (as the last pull resolved it;
+ * pulled if the cache lacks it), all NULL without one. */
+int envs_image_config(const struct spec_layer *ls, size_t n, struct envs_image_config *ret, berth_error **err);
 /* The image's layer folders, bottom first; ret_config (may be NULL) gets the
  * config of its topmost OCI image, all NULL without one. */
 int envs_layers(const struct spec *s, const char *state, bool keep_record, char ***ret,
@@ -39,8 +42,9 @@ struct envs_service_sandbox {
         struct sandbox_config c;
         char *dir, *upper, *work, *mnt;  /* state/services/<name>/ */
         char *aliases;                   /* the other services' names, for /etc/hosts */
-        char **env, **volume_dirs;
+        char **env, **volume_dirs, **argv;
         struct sandbox_mount *mounts;
+        struct envs_image_config image;  /* an OCI image's defaults */
 };
 /* The service's sandbox config; c.join and c.cache_dir are the caller's. */
 int envs_service_sandbox(const struct spec *s, const struct spec_service *v, const char *state, char **layers,

@@ -25,7 +25,11 @@ static const char *oci_source(const struct spec_layer *l)
 int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, bool refresh,
                     struct images_oci_image *ret, berth_error **err)
 {
-        int r = l->oci ? images_pull_oci(opts, l->oci, l->platform, refresh, ret, err)
+        /* A tag that berth.lock pinned is pulled by that digest: no tag lookup. */
+        _cleanup_free_ char *pinned = l->oci && l->sha256 && !strchr(l->oci, '@')
+                                              ? xasprintf("%s@sha256:%s", l->oci, l->sha256)
+                                              : NULL;
+        int r = l->oci ? images_pull_oci(opts, pinned ? pinned : l->oci, l->platform, refresh, ret, err)
                        : images_pull_archive(opts, oci_source(l), l->sha256, l->docker_archive != NULL, l->ref,
                                              l->platform, ret, err);
         return r < 0 ? berth_error_wrap(err, "%s:%d:%d", l->pos.file, l->pos.line, l->pos.col) : 0;
@@ -49,6 +53,22 @@ static void take_config(struct images_oci_image *im, struct envs_image_config *c
         c->cmd = TAKE_PTR(im->cmd);
         c->workdir = TAKE_PTR(im->workdir);
         c->user = TAKE_PTR(im->user);
+}
+
+int envs_image_config(const struct spec_layer *ls, size_t n, struct envs_image_config *ret, berth_error **err)
+{
+        *ret = (struct envs_image_config){};
+        size_t i = n;
+        while (i > 0 && ls[i - 1].url)
+                i--;
+        if (i == 0)
+                return 0;
+        struct images_opts opts;
+        _cleanup_(images_oci_image_done) struct images_oci_image im = {};
+        if (images_opts_init(&opts, err) < 0 || envs_pull_image(&opts, &ls[i - 1], false, &im, err) < 0)
+                return -1;
+        take_config(&im, ret);
+        return 0;
 }
 
 /* An OCI image in the list stands for all its layers: what the last pull

@@ -16,6 +16,8 @@ void envs_service_sandbox_done(struct envs_service_sandbox *b)
         free(b->aliases);
         strv_free(b->env);
         strv_free(b->volume_dirs);
+        strv_free(b->argv);
+        envs_image_config_done(&b->image);
         free(b->mounts);
         *b = (struct envs_service_sandbox) {};
 }
@@ -30,16 +32,52 @@ static int service_mounts(struct envs_service_sandbox *b, const struct spec_serv
         return 0;
 }
 
-/* The environment's env beneath the service's own. */
+static bool env_has(char *const *env, size_t n, const char *name_value)
+{
+        size_t len = strcspn(name_value, "=");
+        for (size_t i = 0; i < n; i++)
+                if (!strncmp(env[i], name_value, len) && env[i][len] == '=')
+                        return true;
+        return false;
+}
+
+/* The image's Env beneath the environment's env beneath the service's own:
+ * a later one wins by name. */
 static void service_env(struct envs_service_sandbox *b, const struct spec *s, const struct spec_service *v)
 {
-        b->env = xcalloc(s->n_env + v->n_env + 1, sizeof(char *));
-        size_t k = 0;
+        size_t ni = strv_length(b->image.env), n = 0;
+        _cleanup_free_ char **all = xcalloc(ni + s->n_env + v->n_env + 1, sizeof(char *));
+        for (size_t i = 0; i < ni; i++)
+                all[n++] = xstrdup(b->image.env[i]);
         for (size_t i = 0; i < s->n_env; i++)
-                b->env[k++] = xasprintf("%s=%s", s->env[i].name, s->env[i].value);
+                all[n++] = xasprintf("%s=%s", s->env[i].name, s->env[i].value);
         for (size_t i = 0; i < v->n_env; i++)
-                b->env[k++] = xasprintf("%s=%s", v->env[i].name, v->env[i].value);
+                all[n++] = xasprintf("%s=%s", v->env[i].name, v->env[i].value);
+        b->env = xcalloc(n + 1, sizeof(char *));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!env_has(all + i + 1, n - i - 1, all[i]))
+                        b->env[k++] = TAKE_PTR(all[i]);
+                else
+                        free(all[i]);
+        }
         b->c.env = b->env;
+}
+
+/* As compose: the image's Entrypoint, then the spec's command in place of
+ * the image's Cmd. */
+static int service_argv(struct envs_service_sandbox *b, const struct spec_service *v, berth_error **err)
+{
+        char **tail = v->command ? v->command : b->image.cmd;
+        size_t ne = strv_length(b->image.entrypoint), nt = strv_length(tail);
+        if (ne + nt == 0)
+                return berth_error_make(err, BERTH_E_INVALID, 0, "no command: the spec gives none and "
+                                        "its image has no Entrypoint or Cmd");
+        b->argv = xcalloc(ne + nt + 1, sizeof(char *));
+        for (size_t i = 0; i < ne + nt; i++)
+                b->argv[i] = xstrdup(i < ne ? b->image.entrypoint[i] : tail[i - ne]);
+        b->c.argv = b->argv;
+        return 0;
 }
 
 static void service_security(struct sandbox_config *c, const struct spec *s, const struct spec_service *v)
@@ -100,11 +138,15 @@ int envs_service_sandbox(const struct spec *s, const struct spec_service *v, con
                                             .read_only = s->security.read_only };
         if (service_mounts(b, v, state, err) < 0)
                 return -1;
+        /* The image the service runs: its own, or the environment's. */
+        if (envs_image_config(v->n_image ? v->image : s->image, v->n_image ? v->n_image : s->n_image, &b->image,
+                              err) < 0 ||
+            service_argv(b, v, err) < 0)
+                return berth_error_wrap(err, "service %s", v->name);
         service_env(b, s, v);
         service_security(&b->c, s, v);
-        b->c.argv = v->command;
-        b->c.cwd = v->workdir ? v->workdir : s->workdir;
-        b->c.user = v->user ? v->user : s->user;
+        b->c.cwd = v->workdir ? v->workdir : s->workdir ? s->workdir : b->image.workdir;
+        b->c.user = v->user ? v->user : s->user ? s->user : b->image.user;
         b->c.hostname = v->name;
         b->c.name = v->name;
         b->c.network = s->network == SPEC_NET_HOST ? SANDBOX_NET_HOST

@@ -174,6 +174,7 @@ int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct ima
 struct images_oci_image {
         char *reference;            /* canonical */
         char manifest_digest[72];   /* "sha256:<hex>" of the platform's image manifest */
+        char top_digest[72];        /* what the reference names: an index, or that manifest */
         char config_digest[72];     /* "sha256:<hex>" of its config */
         char **layer_dirs;          /* bottom first, NULL-terminated */
         size_t n_layers;
@@ -182,6 +183,35 @@ struct images_oci_image {
         char *workdir, *user;
 };
 void images_oci_image_done(struct images_oci_image *im);
+
+/* Where registries' settings come from, for doctor: registries.conf (its
+ * path even when missing; its mirrors and insecure hosts as
+ * "registry=mirror,…" and "host,…"), and the auth files that exist, in the
+ * order they are read. A malformed registries.conf is the error, with the
+ * rest filled. */
+struct images_registry_settings {
+        char *conf_path;            /* NULL without HOME or XDG_CONFIG_HOME */
+        bool conf_exists;
+        char *mirrors, *insecure;   /* NULL when none */
+        char **auth_files;          /* NULL-terminated */
+};
+void images_registry_settings_done(struct images_registry_settings *s);
+int images_registry_settings(struct images_registry_settings *ret, berth_error **err);
+
+/* What the cache holds of OCI images: one entry per reference (or archive)
+ * and platform as its last pull resolved it, sorted by reference. */
+struct images_oci_entry {
+        char *reference;            /* canonical; an archive as KIND-archive:PATH [(its name)] */
+        char *platform;             /* os/arch[/variant] */
+        char manifest_digest[72];   /* "sha256:<hex>" */
+        char top_digest[72];        /* what the reference names: an index, or that manifest */
+        uint64_t size;              /* its layers' blobs, as the manifest declares them */
+        size_t n_layers;
+        int64_t last_used;          /* unix time: the latest use of one of its layers; 0 unknown */
+        bool complete;              /* the manifest and every layer still in the cache */
+};
+void images_oci_entries_free(struct images_oci_entry *v, size_t n);
+int images_oci_list(const char *cache_dir, struct images_oci_entry **ret, size_t *ret_n, berth_error **err);
 
 /* Pull reference (an `oci:` value) for platform (NULL = the host's). Every
  * manifest, config and layer is checked against its digest and size before

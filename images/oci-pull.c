@@ -10,7 +10,6 @@
 
 #include "oci.h"
 
-#define RECORD_MAX 8192       /* a key (a reference is at most 4 KiB) and three digests */
 
 void images_oci_image_done(struct images_oci_image *im)
 {
@@ -63,6 +62,7 @@ void oci_fill_result(struct store *s, const char *ref_text, struct oci_image *im
 {
         struct images_oci_image out = { .reference = xstrdup(ref_text) };
         snprintf(out.manifest_digest, sizeof(out.manifest_digest), "sha256:%s", im->manifest_hex);
+        snprintf(out.top_digest, sizeof(out.top_digest), "sha256:%s", *im->top_hex ? im->top_hex : im->manifest_hex);
         snprintf(out.config_digest, sizeof(out.config_digest), "sha256:%s", im->manifest.config.hex);
         out.n_layers = im->manifest.n_items;
         out.layer_dirs = xcalloc(out.n_layers + 1, sizeof(char *));
@@ -85,7 +85,7 @@ int oci_from_record(struct store *s, int records, const char *key, struct oci_im
         size_t rlen = 0, mlen = 0, clen = 0;
         char mhex[65], chex[65], thex[65] = "";
         const char *nl;
-        if (read_file_bounded(records, name, RECORD_MAX, "record", &rec, &rlen, &e) < 0 || !(nl = strchr(rec, '\n')) ||
+        if (read_file_bounded(records, name, OCI_RECORD_MAX, "record", &rec, &rlen, &e) < 0 || !(nl = strchr(rec, '\n')) ||
             (size_t) (nl - rec) != strlen(key) || strncmp(rec, key, strlen(key)) != 0 ||
             sscanf(nl + 1, "%64s %64s %64s", mhex, chex, thex) < 2 || !sha256_valid_hex(mhex) ||
             !sha256_valid_hex(chex))
@@ -249,6 +249,12 @@ int images_pull_oci(const struct images_opts *opts, const char *reference, const
                                 (*err)->kind = BERTH_E_FAILED;
                         return -1;
                 }
+                /* The same image by the digest the tag named: what a lock
+                 * pins, found without asking the registry again. */
+                _cleanup_free_ char *pinned = ref.digest ? NULL : xasprintf("%s@sha256:%s", text, im.top_hex);
+                _cleanup_free_ char *pinned_key = pinned ? oci_record_key(pinned, &want) : NULL;
+                if (pinned_key && oci_keep_documents(&s, records, pinned_key, &im, err) < 0)
+                        return -1;
         }
         oci_fill_result(&s, text, &im, ret);
         for (size_t i = 0; i < ret->n_layers; i++)

@@ -12,6 +12,7 @@
 #define OCI_MAX_LAYERS 256
 #define OCI_MAX_MANIFESTS 1024        /* entries of one index */
 #define OCI_MAX_DEPTH 4               /* indexes nested in indexes */
+#define OCI_RECORD_MAX 8192           /* a record in <cache>/oci: a key (a reference is at most 4 KiB) and three digests */
 
 enum oci_kind {
         OCI_KIND_UNSUPPORTED,

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "oci.h"
 
@@ -51,42 +52,118 @@ static bool host_in_list(const char *host, const char *list)
 }
 
 /* Plain http only for the loopback and for registries the user lists. */
-static bool insecure_host(const char *host)
+static bool insecure_host(const char *host, const char *listed)
 {
         size_t n = strcspn(host, ":");
-        if (host[0] == '[')
-                return startswith(host, "[::1]") || host_in_list(host, getenv("BERTH_REGISTRY_INSECURE"));
-        if ((n == 9 && !strncmp(host, "localhost", 9)) || startswith(host, "127."))
+        if (host_in_list(host, getenv("BERTH_REGISTRY_INSECURE")) || host_in_list(host, listed))
                 return true;
-        return host_in_list(host, getenv("BERTH_REGISTRY_INSECURE"));
+        if (host[0] == '[')
+                return startswith(host, "[::1]");
+        return (n == 9 && !strncmp(host, "localhost", 9)) || startswith(host, "127.");
 }
 
-static char *endpoint_for(const char *host)
+static char *endpoint_for(const char *host, const char *listed)
 {
-        return xasprintf("%s://%s", insecure_host(host) ? "http" : "https", host);
+        return xasprintf("%s://%s", insecure_host(host, listed) ? "http" : "https", host);
 }
 
-/* BERTH_REGISTRY_MIRRORS="docker.io=mirror.example.com,quay.io=m2:5000":
- * mirrors are asked first, in order; content is checked by digest anyway. */
-static char **endpoints_for(const struct oci_ref *ref)
+/* registries.conf, in ${XDG_CONFIG_HOME:-~/.config}/berth: one setting a
+ * line, # comments.
+ *   mirror REGISTRY MIRROR     ask MIRROR for REGISTRY's content first (in order)
+ *   insecure HOST[:PORT]       plain http for HOST (a registry or a mirror)
+ * Kept as BERTH_REGISTRY_MIRRORS and BERTH_REGISTRY_INSECURE lists are. */
+struct registry_conf {
+        char *path;
+        char *mirrors;            /* "registry=mirror,…" */
+        char *insecure;           /* "host,…" */
+};
+
+static void registry_conf_done(struct registry_conf *c)
 {
-        const char *list = getenv("BERTH_REGISTRY_MIRRORS");
-        char **v = xcalloc(1, sizeof(char *));
-        size_t n = 0;
+        free(c->path);
+        free(c->mirrors);
+        free(c->insecure);
+}
+
+static void append_item(char **list, const char *item)
+{
+        char *l = xasprintf("%s%s%s", *list ? *list : "", *list ? "," : "", item);
+        free(*list);
+        *list = l;
+}
+
+static int conf_line(struct registry_conf *c, char *line, unsigned no, berth_error **err)
+{
+        line[strcspn(line, "#")] = '\0';
+        char *save = NULL, *word = strtok_r(line, " \t", &save);
+        char *a = word ? strtok_r(NULL, " \t", &save) : NULL, *b = a ? strtok_r(NULL, " \t", &save) : NULL;
+        char *extra = b ? strtok_r(NULL, " \t", &save) : NULL;
+        if (!word)
+                return 0;
+        if (streq(word, "mirror") && b && !extra) {
+                _cleanup_free_ char *item = xasprintf("%s=%s", a, b);
+                append_item(&c->mirrors, item);
+        } else if (streq(word, "insecure") && a && !b) {
+                append_item(&c->insecure, a);
+        } else {
+                return berth_error_make(err, BERTH_E_USAGE, 0, "%s:%u: expected \"mirror REGISTRY MIRROR\" or "
+                                        "\"insecure HOST[:PORT]\"", c->path, no);
+        }
+        return 0;
+}
+
+static int registry_conf_load(struct registry_conf *c, berth_error **err)
+{
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        *c = (struct registry_conf){};
+        if (xdg && *xdg == '/')
+                c->path = xasprintf("%s/berth/registries.conf", xdg);
+        else if (home && *home)
+                c->path = xasprintf("%s/.config/berth/registries.conf", home);
+        else
+                return 0;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        _cleanup_error_ berth_error *e = NULL;
+        if (read_file_bounded(AT_FDCWD, c->path, AUTH_FILE_MAX, "registries.conf", &buf, &len, &e) < 0)
+                return e->kind == BERTH_E_NOTFOUND ? 0 : (*err = TAKE_PTR(e), -1);
+        if (memchr(buf, '\0', len))
+                return berth_error_make(err, BERTH_E_USAGE, 0, "%s: not a text file", c->path);
+        unsigned no = 0;
+        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (conf_line(c, line, ++no, err) < 0)
+                        return -1;
+        return 0;
+}
+
+static void add_mirrors(char ***v, size_t *n, const char *list, const struct oci_ref *ref, const char *listed)
+{
         for (const char *p = list ? list : ""; *p;) {
                 size_t len = strcspn(p, ", ");
                 _cleanup_free_ char *item = xstrndup(p, len);
                 char *eq = strchr(item, '=');
                 if (eq && (size_t) (eq - item) == strlen(ref->registry) && !strncmp(item, ref->registry, strlen(ref->registry)) &&
                     eq[1]) {
-                        v = xrealloc(v, (n + 2) * sizeof(char *));
-                        v[n++] = endpoint_for(eq + 1);
+                        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+                        (*v)[(*n)++] = endpoint_for(eq + 1, listed);
+                        (*v)[*n] = NULL;
                 }
                 p += len;
                 p += strspn(p, ", ");
         }
+}
+
+/* BERTH_REGISTRY_MIRRORS="docker.io=mirror.example.com,quay.io=m2:5000",
+ * then registries.conf's mirrors: asked first, in order; content is checked
+ * by digest anyway. */
+static char **endpoints_for(const struct oci_ref *ref, const struct registry_conf *c)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        add_mirrors(&v, &n, getenv("BERTH_REGISTRY_MIRRORS"), ref, c->insecure);
+        add_mirrors(&v, &n, c->mirrors, ref, c->insecure);
         v = xrealloc(v, (n + 2) * sizeof(char *));
-        v[n++] = endpoint_for(oci_ref_api_host(ref));
+        v[n++] = endpoint_for(oci_ref_api_host(ref), c->insecure);
         v[n] = NULL;
         return v;
 }
@@ -194,11 +271,17 @@ int registry_open(const struct oci_ref *ref, const struct images_opts *opts, str
                                                 "from 1 to 3600, got \"%s\"", t);
                 timeout = (unsigned) v;
         }
+        struct registry_conf conf;
+        if (registry_conf_load(&conf, err) < 0) {
+                registry_conf_done(&conf);
+                return -1;
+        }
         struct registry r = { .opts = opts, .timeout_s = timeout };
         r.ref = (struct oci_ref){ xstrdup(ref->registry), xstrdup(ref->repository), ref->tag ? xstrdup(ref->tag) : NULL,
                                   ref->digest ? xstrdup(ref->digest) : NULL };
         r.ref_text = oci_ref_string(ref);
-        r.endpoints = endpoints_for(ref);
+        r.endpoints = endpoints_for(ref, &conf);
+        registry_conf_done(&conf);
         find_credentials(&r);
         r.authorization = basic_header(&r);
         *ret = r;
@@ -705,4 +788,40 @@ int registry_resolve(struct registry *r, const struct oci_platform *want, struct
         memcpy(im.top_hex, r->top_hex, 65);
         *ret = im;
         return 0;
+}
+
+/* ---- for doctor ----------------------------------------------------------------- */
+
+void images_registry_settings_done(struct images_registry_settings *s)
+{
+        free(s->conf_path);
+        free(s->mirrors);
+        free(s->insecure);
+        strv_free(s->auth_files);
+        *s = (struct images_registry_settings){};
+}
+
+int images_registry_settings(struct images_registry_settings *ret, berth_error **err)
+{
+        struct registry_conf c;
+        *ret = (struct images_registry_settings){};
+        int rc = registry_conf_load(&c, err);
+        struct stat st;
+        ret->conf_path = TAKE_PTR(c.path);
+        ret->conf_exists = ret->conf_path && stat(ret->conf_path, &st) == 0;
+        ret->mirrors = TAKE_PTR(c.mirrors);
+        ret->insecure = TAKE_PTR(c.insecure);
+        registry_conf_done(&c);
+        const char *run = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+        char *files[] = { run && *run ? xasprintf("%s/containers/auth.json", run) : NULL,
+                          home && *home ? xasprintf("%s/.docker/config.json", home) : NULL };
+        ret->auth_files = xcalloc(3, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; i < 2; i++) {
+                if (files[i] && stat(files[i], &st) == 0)
+                        ret->auth_files[n++] = files[i];
+                else
+                        free(files[i]);
+        }
+        return rc;
 }

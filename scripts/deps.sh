@@ -15,11 +15,12 @@ packages=(
   golang-github-containers-common   # podman's seccomp profile, an import test input
   mmdebstrap                        # a real Debian root for the pack/pull/run test
   docker-registry skopeo            # a real OCI registry, and images pushed to it, for the OCI tests
+  podman                            # `podman save` archives (docker-archive, oci-archive) for the OCI tests; a peer of bench/oci-pull.sh
   apache2-utils python3-cryptography  # its htpasswd (bcrypt) and the test token server's JWT signing
   redis-server                      # a real server for the services tests (its binary and libraries packed into a layer)
   passt                             # pasta: outbound access and published ports for network: private
   # peers for the benchmarks
-  bubblewrap crun hyperfine
+  bubblewrap crun hyperfine umoci
 )
 
 # pasta opens the tap device as the user who runs berth; udev makes it

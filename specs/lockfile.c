@@ -55,19 +55,46 @@ static int parse_bases(json_t *a, const char *path, struct spec_lock *l, berth_e
         return 0;
 }
 
+/* Where a layer comes from, as the lock keys it: its URL, or the kind of an
+ * OCI entry and its value ("oci:REF"). An OCI image's pin is the digest its
+ * reference resolved to (an index, or the manifest). */
+static const char *const oci_kinds[] = { "oci", "oci-archive", "docker-archive" };
+
+static char *layer_source(const struct spec_layer *l)
+{
+        const char *v[] = { l->oci, l->oci_archive, l->docker_archive };
+        for (size_t i = 0; i < 3; i++)
+                if (v[i])
+                        return xasprintf("%s:%s", oci_kinds[i], v[i]);
+        return xstrdup(l->url);
+}
+
+static char *lock_source(json_t *o)
+{
+        const char *url = json_string_value(json_object_get(o, "url"));
+        for (size_t i = 0; i < 3 && !url; i++) {
+                const char *v = json_string_value(json_object_get(o, oci_kinds[i]));
+                if (v)
+                        return xasprintf("%s:%s", oci_kinds[i], v);
+        }
+        return url ? xstrdup(url) : NULL;
+}
+
 static int parse_layers(json_t *a, const char *path, struct spec_lock *l, berth_error **err)
 {
         size_t i;
         json_t *o;
         l->layers = xcalloc(json_array_size(a) + 1, sizeof(*l->layers));
         json_array_foreach(a, i, o) {
-                const char *url = json_string_value(json_object_get(o, "url"));
+                char *url = lock_source(o);
                 const char *sha = json_string_value(json_object_get(o, "sha256"));
                 const char *where = json_string_value(json_object_get(o, "key"));
-                if (!url || !valid_sha(sha) || !where)
-                        return lock_err(err, path, "a layer needs key, url and sha256");
+                if (!url || !valid_sha(sha) || !where) {
+                        free(url);
+                        return lock_err(err, path, "a layer needs key, a source (url, oci …) and sha256");
+                }
                 struct spec_lock_layer *x = &l->layers[l->n_layers++];
-                *x = (struct spec_lock_layer){ .url = xstrdup(url), .where = xstrdup(where) };
+                *x = (struct spec_lock_layer){ .url = url, .where = xstrdup(where) };
                 memcpy(x->sha256, sha, 65);
         }
         return 0;
@@ -119,7 +146,13 @@ static void each_layer(struct spec *s, void (*fn)(struct spec_layer *l, const ch
 
 static void dump_layer(struct spec_layer *l, const char *where, void *ud)
 {
-        json_array_append_new(ud, json_pack("{s:s,s:s,s:s}", "key", where, "url", l->url, "sha256", l->sha256));
+        const char *v[] = { l->oci, l->oci_archive, l->docker_archive };
+        size_t k = 0;
+        while (k < 3 && !v[k])
+                k++;
+        json_t *o = json_pack("{s:s,s:s}", "key", where, "sha256", l->sha256);
+        json_object_set_new(o, k < 3 ? oci_kinds[k] : "url", json_string(k < 3 ? v[k] : l->url));
+        json_array_append_new(ud, o);
 }
 
 char *spec_lock_dump(struct spec *s, const char *spec_sha256)
@@ -149,10 +182,11 @@ static void apply_layer(struct spec_layer *l, const char *where, void *ud)
 {
         struct apply *a = ud;
         struct spec_lock_layer *x = a->next < a->lock->n_layers ? &a->lock->layers[a->next] : NULL;
+        _cleanup_free_ char *src = layer_source(l);
         a->next++;
-        if (!x || !streq(x->where, where) || !streq(x->url, l->url)) {
+        if (!x || !streq(x->where, where) || !streq(x->url, src)) {
                 a->changes = strv_append(a->changes, xasprintf("%s: %s is not what berth.lock pins there (%s)", where,
-                                                               l->url, x ? x->url : "nothing"));
+                                                               src, x ? x->url : "nothing"));
                 return;
         }
         if (l->sha256 && !streq(l->sha256, x->sha256)) {

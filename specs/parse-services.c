@@ -87,7 +87,7 @@ static int h_depends_on(struct pctx *p, const struct ynode *v, const char *path,
 #define SVC(m) offsetof(struct spec_service, m)
 static const struct field service_fields[] = {
         { "image", h_layers, SVC(image), SVC(n_image) },
-        { "command", h_argv, SVC(command), 0, true },
+        { "command", h_argv, SVC(command) }, /* required unless an OCI image gives one: check_commands() */
         { "user", h_user, SVC(user) },
         { "workdir", h_target, SVC(workdir) },
         { "env", h_env, SVC(env), SVC(n_env) },
@@ -268,10 +268,30 @@ static int visit(struct topo *t, size_t i)
         return 0;
 }
 
+/* A service without command runs its image's Entrypoint and Cmd, so the
+ * image it runs (its own, or the environment's) must be an OCI image. */
+static int check_commands(struct pctx *p, const struct spec *s)
+{
+        for (size_t i = 0; i < s->n_services; i++) {
+                const struct spec_service *v = &s->services[i];
+                const struct spec_layer *ls = v->n_image ? v->image : s->image;
+                size_t n = v->n_image ? v->n_image : s->n_image;
+                bool oci = false;
+                for (size_t j = 0; j < n; j++)
+                        oci |= ls[j].url == NULL;
+                if (v->command || oci)
+                        continue;
+                _cleanup_free_ char *path = xasprintf("services.%s.command", v->name);
+                return perr_at(p, BERTH_E_INVALID, v->pos.file, v->pos.line, v->pos.col, path,
+                               "required key is missing (only an OCI image's Entrypoint and Cmd can stand for it)");
+        }
+        return 0;
+}
+
 int spec_order_services(struct pctx *p, struct spec *s)
 {
         _cleanup_free_ struct name_index *idx = index_services(s);
-        if (check_dependencies(p, s, idx) < 0)
+        if (check_commands(p, s) < 0 || check_dependencies(p, s, idx) < 0)
                 return -1;
         size_t n = s->n_services;
         _cleanup_free_ int *state = xcalloc(n + 1, sizeof(int));

@@ -23,7 +23,8 @@ struct spec_layer {
         char *docker_archive; /* `docker save` output: URL or absolute path, or NULL */
         char *ref;         /* which image of an archive (its tag or reference), or NULL */
         char *platform;    /* os/arch[/variant] to pick from an index, or NULL = the host's */
-        char *sha256;      /* 64 lowercase hex, or NULL where allowed (file/path) */
+        char *sha256;      /* 64 lowercase hex, or NULL where allowed (file/path); for
+                            * oci, only ever from berth.lock: what the tag resolved to */
         char **check;      /* optional argv for `berth verify`, NULL-terminated */
         struct spec_pos pos;
 };

@@ -2,7 +2,8 @@
 # Start Debian's docker-registry on 127.0.0.1 with a throwaway store, push a
 # busybox image (two layers, a whiteout between them) built by
 # tests/images/ocilayout.py with skopeo, then pull it with berth and run the
-# image's own command and one of ours. Needs docker-registry and skopeo
+# image's own command and one of ours; then pin the tag with berth lock (in a
+# copy of the spec, so nothing is written here). Needs docker-registry and skopeo
 # (scripts/deps.sh) and a built berth (meson setup build && ninja -C build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,3 +33,7 @@ set -x
 "$berth" pull -f "$here/berth.yaml"
 "$berth" run --ephemeral -f "$here/berth.yaml"
 "$berth" run --ephemeral -f "$here/berth.yaml" -- sh -c 'echo "$FROM_SPEC; $GREETING in $(pwd)"; cat /etc/motd'
+cp "$here/berth.yaml" "$work/berth.yaml"
+"$berth" lock -f "$work/berth.yaml"
+"$berth" pull -f "$work/berth.yaml"
+"$berth" image ls

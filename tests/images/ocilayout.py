@@ -7,6 +7,10 @@
                                   makes /etc opaque-free changes (adds /etc/motd).
                                   Config: Cmd [sh, -c, 'echo "$GREETING from $PWD"'],
                                   Env GREETING=hello-from-config, WorkingDir /srv.
+  ocilayout.py service DIR TAG    the busybox layers with a server's config:
+                                  Entrypoint [sh, -c], Cmd writing
+                                  "$SVC_VAR in $PWD" to /out/said, then sleeping;
+                                  Env SVC_VAR=from-image, WorkingDir /srv.
   ocilayout.py multi DIR TAG      an index of linux/amd64 (the busybox image)
                                   and linux/arm64/v8 (a one-file image)
 Layers are gzip tars with numeric owners 0:0 and mtime 0.
@@ -19,7 +23,7 @@ import os
 import sys
 import tarfile
 
-APPLETS = ["sh", "echo", "cat", "ls", "id", "pwd", "env", "test", "true", "false"]
+APPLETS = ["sh", "echo", "cat", "ls", "id", "pwd", "env", "test", "true", "false", "sleep"]
 
 
 def sha(b):
@@ -96,13 +100,16 @@ def busybox_layers():
 
 BUSYBOX_CONFIG = {"config": {"Env": ["PATH=/bin", "GREETING=hello-from-config"],
                              "Cmd": ["sh", "-c", 'echo "$GREETING from $PWD"'], "WorkingDir": "/srv"}}
+SERVICE_CONFIG = {"config": {"Env": ["PATH=/bin", "SVC_VAR=from-image"], "Entrypoint": ["sh", "-c"],
+                              "Cmd": ['echo "$SVC_VAR in $PWD" >/out/said; exec sleep 1000'],
+                              "WorkingDir": "/srv"}}
 
 
 def main():
     what, root, tag = sys.argv[1:4]
     lay = Layout(root)
-    amd = image(lay, "amd64", busybox_layers(), BUSYBOX_CONFIG)
-    if what == "busybox":
+    amd = image(lay, "amd64", busybox_layers(), SERVICE_CONFIG if what == "service" else BUSYBOX_CONFIG)
+    if what in ("busybox", "service"):
         amd["annotations"] = {"org.opencontainers.image.ref.name": tag}
         del amd["platform"]
         lay.write_index([amd])
@@ -114,7 +121,7 @@ def main():
                      annotations={"org.opencontainers.image.ref.name": tag})
         lay.write_index([d])
     else:
-        sys.exit("usage: ocilayout.py busybox|multi DIR TAG")
+        sys.exit("usage: ocilayout.py busybox|service|multi DIR TAG")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ static const struct invalid_case invalid_cases[] = {
           "t.yaml:4:11: services: expected a mapping of service names to services, got a list" },
         { B "services:\n  Web: {command: [x]}\n",
           "t.yaml:5:3: services.Web: expected a service name matching [a-z0-9][a-z0-9-]{0,62}, got \"Web\"" },
-        { B "services:\n  web: {user: x}\n", "t.yaml:5:8: services.web.command: required key is missing" },
+        { B "services:\n  web: {user: x}\n", "t.yaml:5:3: services.web.command: required key is missing (only an OCI image's Entrypoint and Cmd can stand for it)" },
         { B "services:\n  web: {command: []}\n",
           "t.yaml:5:18: services.web.command: expected a command as a list of strings like [python3, -m, worker], "
           "got an empty list" },
