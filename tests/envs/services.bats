@@ -523,3 +523,36 @@ YAML
   [[ "$stderr" != *$'\r'* ]]
   in_proj -q down -f slow.yaml
 }
+
+@test "as root, a run into an environment that is up takes the kept root, as any run does; its writes stay after down" {
+  spec joinup <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q up -f joinup.yaml
+  pin=$(echo "$W"/home/state/envs/joinup-*)/rootfs/mntns
+  if [ -n "${RUNNER:-}" ]; then
+    # rootless: nothing can hold a mount without a process; one per run
+    run in_proj -vv run -f joinup.yaml -- cat /etc/hosts
+    [ "$status" -eq 0 ]; [[ "$output" == *"127.0.0.1"*"svc"* ]]; [[ "$output" != *"kept"* ]]; [ ! -e "$pin" ]
+    in_proj -q down -f joinup.yaml
+    return 0
+  fi
+  need kept_root
+  run in_proj -vv run -f joinup.yaml -- sh -c 'echo joined >/etc/joined; cat /etc/hosts'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"127.0.0.1"*"svc"* ]]
+  [[ "$output" == *"a new overlay, kept mounted from now on ($pin)"* ]]
+  run in_proj -vv run -f joinup.yaml -- cat /etc/joined
+  [[ "$output" == *"the overlay kept on $pin"* ]]
+  [[ "$output" == *joined* ]]
+  in_proj -q down -f joinup.yaml
+  [ ! -e "$pin" ]
+  # the writable layer, and who owns what in it, as a run of the environment down sees them
+  run in_proj -q run -f joinup.yaml -- sh -c 'cat /etc/joined; stat -c %u:%g /etc/joined'
+  [ "$output" = "joined
+0:0" ]
+  in_proj -q down -f joinup.yaml
+}
