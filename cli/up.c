@@ -176,17 +176,28 @@ static int report(struct up_view *v, json_t *doc)
         return all;
 }
 
+static int64_t monotonic_ms(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static int wait_ready(struct up_view *v)
 {
         const char *t = getenv("BERTH_UP_TIMEOUT");
-        int64_t limit_ms = (t && atoi(t) > 0 ? atoi(t) : 120) * 1000LL;
-        for (v->waited_ms = 0;; v->waited_ms += 50) {
+        int64_t limit_ms = (t && atoi(t) > 0 ? atoi(t) : 120) * 1000LL, start = monotonic_ms();
+        for (;;) {
                 _cleanup_error_ berth_error *err = NULL;
                 enum envs_liveness live;
                 json_t *doc = NULL;
-                if (envs_status(v->s, &live, &doc, &err) < 0)
+                v->waited_ms = monotonic_ms() - start;
+                if (envs_status(v->s, &live, &doc, &err) < 0) {
+                        clear_progress(v);
                         return cli_report(v->ctx, err);
+                }
                 if (live != ENVS_UP) {
+                        clear_progress(v);
                         fprintf(stderr, "berth: up: the supervisor of %s died\n", v->s->name);
                         return EXIT_FAIL;
                 }
