@@ -130,8 +130,7 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->workdir = d->work;
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
-        /* Joined to an environment's network: mounted for this run only. */
-        if (!d->run_dir && !d->c.join)
+        if (!d->run_dir)
                 r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Build a small root filesystem from Debian's busybox-static and pack it as a
-# reproducible .tar.zst: the image the bundled examples run in.
-#   usage: build-busybox-image.sh OUTPUT.tar.zst
+# reproducible .tar.zst: the image the bundled examples run in. Programs
+# named after the output (e.g. /usr/bin/redis-server from Debian's package)
+# are copied in at the same paths with the libraries ldd names for them.
+#   usage: build-busybox-image.sh OUTPUT.tar.zst [PROGRAM...]
 set -euo pipefail
-out=${1:?usage: $0 OUTPUT.tar.zst}
+out=${1:?usage: $0 OUTPUT.tar.zst [PROGRAM...]}
+shift
 busybox=/bin/busybox
 [ -x "$busybox" ] || { echo "$0: $busybox is missing: apt-get install busybox-static" >&2; exit 1; }
 
@@ -27,6 +30,13 @@ root:x:0:
 nogroup:x:65534:
 G
 echo "busybox $("$busybox" | head -1 | awk '{print $2}')" >"$root/etc/berth-image"
+if [ $# -gt 0 ]; then
+  for f in "$@" $(ldd "$@" | awk '/=>/ { print $3 } /^\t\// { print $1 }' | sort -u); do
+    [ -e "$f" ] || { echo "$0: $f is missing" >&2; exit 1; }
+    cp --parents -L "$f" "$root"
+  done
+  echo "with $*" >>"$root/etc/berth-image"
+fi
 
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"

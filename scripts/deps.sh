@@ -18,6 +18,7 @@ packages=(
   podman                            # `podman save` archives (docker-archive, oci-archive) for the OCI tests; a peer of bench/oci-pull.sh
   apache2-utils python3-cryptography  # its htpasswd (bcrypt) and the test token server's JWT signing
   redis-server                      # a real server for the services tests (its binary and libraries packed into a layer)
+  postgresql                        # another: initdb and postgres under a service's user:, pg_isready, psql (tests/envs/real.bats)
   passt                             # pasta: outbound access and published ports for network: private
   # peers for the benchmarks
   bubblewrap crun hyperfine umoci

@@ -486,3 +486,73 @@ YAML
   [[ "$output" == *"Ready to accept connections"* ]]
   in_proj -q down -f redis.yaml
 }
+
+@test "up on a terminal: one progress line, redrawn in place and cleared before each state line; none off a terminal" {
+  command -v script >/dev/null || fail_or_skip "script is missing (bsdutils)"
+  spec slow <<'YAML'
+services:
+  db:
+    command: [sh, -c, "sleep 0.8; touch /tmp/ready; exec sleep 1000"]
+    healthcheck:
+      command: [sh, -c, "test -e /tmp/ready || { echo no response; exit 1; }"]
+      interval: 50ms
+      retries: 100
+  web:
+    command: [sleep, "1000"]
+    depends_on: [db]
+YAML
+  # on a pseudo-terminal (script) 200 columns wide, stdin from /dev/null
+  out=$(cd "$W/proj" && as_runner script -qec "stty cols 200; env BERTH_STATE_DIR=$W/home/state BERTH_CACHE_DIR=$W/home/cache $W/bin/berth up -f slow.yaml" /dev/null </dev/null)
+  printf '%s' "$out" | cat -A
+  esc=$'\033[K'
+  # what web waits for, and why, on the progress line
+  [[ "$out" == *$'\r'"$esc[0/2] "*"s waiting: web (for db: healthcheck failing: exit status 1, \"no response\")"* ]]
+  # each state line starts on a cleared line, never after a progress line's text
+  [[ "$out" == *$'\r'"${esc}berth: db: healthy"* ]]
+  [[ "$out" == *"berth: web: running"* ]]
+  cleared=${out//$'\r'"${esc}berth: "/$'\n'berth: }
+  ! grep -q '.berth: ' <<<"$cleared"
+  # the last thing shown is the final line: no progress line left behind
+  [ "${out##*berth: web: running}" = $'\r\nberth: slow is up\r' ]
+  in_proj -q down -f slow.yaml
+  # off a terminal: the state lines alone
+  run --separate-stderr in_proj up -f slow.yaml
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"berth: web: waiting for db (healthcheck failing: exit status 1, \"no response\")"* ]]
+  [[ "$stderr" != *$'\033'* ]]
+  [[ "$stderr" != *$'\r'* ]]
+  in_proj -q down -f slow.yaml
+}
+
+@test "as root, a run into an environment that is up takes the kept root, as any run does; its writes stay after down" {
+  spec joinup <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q up -f joinup.yaml
+  pin=$(echo "$W"/home/state/envs/joinup-*)/rootfs/mntns
+  if [ -n "${RUNNER:-}" ]; then
+    # rootless: nothing can hold a mount without a process; one per run
+    run in_proj -vv run -f joinup.yaml -- cat /etc/hosts
+    [ "$status" -eq 0 ]; [[ "$output" == *"127.0.0.1"*"svc"* ]]; [[ "$output" != *"kept"* ]]; [ ! -e "$pin" ]
+    in_proj -q down -f joinup.yaml
+    return 0
+  fi
+  need kept_root
+  run in_proj -vv run -f joinup.yaml -- sh -c 'echo joined >/etc/joined; cat /etc/hosts'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"127.0.0.1"*"svc"* ]]
+  [[ "$output" == *"a new overlay, kept mounted from now on ($pin)"* ]]
+  run in_proj -vv run -f joinup.yaml -- cat /etc/joined
+  [[ "$output" == *"the overlay kept on $pin"* ]]
+  [[ "$output" == *joined* ]]
+  in_proj -q down -f joinup.yaml
+  [ ! -e "$pin" ]
+  # the writable layer, and who owns what in it, as a run of the environment down sees them
+  run in_proj -q run -f joinup.yaml -- sh -c 'cat /etc/joined; stat -c %u:%g /etc/joined'
+  [ "$output" = "joined
+0:0" ]
+  in_proj -q down -f joinup.yaml
+}
