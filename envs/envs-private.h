@@ -5,6 +5,8 @@
 
 /* The environment's folder under the state folder base (not created). */
 char *envs_dir_path(const char *base, const struct spec *s);
+/* Whether the environment whose folder this is is up (its supervisor answers). */
+bool envs_is_up(const char *state);
 /* Where, in the environment's folder, its root is kept mounted (as root). */
 char *envs_kept_root_path(const char *state);
 /* Take state/layer.lock, held by the run that owns the kept writable layer

@@ -64,8 +64,17 @@ int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, 
 
 /* Start the environment's supervisor unless one is up (*ret_started says
  * which); it starts the services by itself. owner: a process whose end
- * takes the environment down (`run` that brought it up), or 0 (`up`). */
+ * takes the environment down (`run` that brought it up, `up` until it
+ * detaches), or 0. */
 int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **err);
+/* The owner is done: the environment stays up without it (`up` returned). */
+int envs_detach(const struct spec *s, berth_error **err);
+/* --ephemeral: from now on this process's environment of any spec is a
+ * throwaway instance of its own (envs/<name>-<8 hex>.run-<pid>: its own
+ * state, supervisor, network and volumes), so runs at once never collide. */
+void envs_use_instance(void);
+/* Remove the instance's whole folder (after its services are down). */
+int envs_instance_remove(const struct spec *s, berth_error **err);
 enum envs_liveness { ENVS_DOWN, ENVS_UP, ENVS_DEAD };
 /* ENVS_UP with the supervisor's document ({"supervisor": pid, "services":
  * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?}]});

@@ -15,9 +15,33 @@ static uint32_t fnv1a32(const char *s)
         return h;
 }
 
+/* Set by --ephemeral: this process's environment is an instance of its own. */
+static pid_t instance;
+
+void envs_use_instance(void)
+{
+        instance = getpid();
+}
+
 char *envs_dir_path(const char *base, const struct spec *s)
 {
-        return xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
+        uint32_t h = fnv1a32(s->dir ? s->dir : "");
+        if (instance)
+                return xasprintf("%s/envs/%s-%08x.run-%d", base, s->name, h, (int) instance);
+        return xasprintf("%s/envs/%s-%08x", base, s->name, h);
+}
+
+int envs_instance_remove(const struct spec *s, berth_error **err)
+{
+        _cleanup_free_ char *base = NULL;
+        if (!instance || berth_state_dir(&base, err) < 0)
+                return instance ? -1 : 0;
+        _cleanup_free_ char *dir = envs_dir_path(base, s), *envs = xasprintf("%s/envs", base);
+        if (rm_rf_at(AT_FDCWD, dir, err) < 0 && (*err)->kind != BERTH_E_NOTFOUND)
+                return berth_error_wrap(err, "state");
+        berth_error_freep(err);
+        (void) rmdir(envs); /* a run beside this one keeps it */
+        return 0;
 }
 
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
@@ -130,8 +154,9 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->workdir = d->work;
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
-        /* Joined to an environment's network: mounted for this run only. */
-        if (!d->run_dir && !d->c.join)
+        /* Only an environment that is up keeps its root mounted (as root);
+         * joined to its services' network, it is mounted for this run only. */
+        if (!d->run_dir && !d->c.join && geteuid() == 0 && envs_is_up(d->state))
                 r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }

@@ -469,6 +469,13 @@ static void answer(struct sup *x, int c)
                 sandbox_shared_ns_send(c, &x->ns);
         else if (startswith(req, "down"))
                 shut_down(x, c);
+        else if (startswith(req, "detach")) {
+                /* `up` returned: the environment is on its own from now on. */
+                if (x->owner_fd >= 0)
+                        close(x->owner_fd);
+                x->owner_fd = -1;
+                (void) !write(c, "ok\n", 3);
+        }
 }
 
 static void accept_clients(struct sup *x)
