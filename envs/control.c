@@ -238,6 +238,10 @@ int envs_services_down(const struct spec *s, bool *ret_was_up, berth_error **err
         }
         if (alive != 0 && wait_unlocked(state, err) < 0)
                 return -1;
+        /* Whatever is left in its cgroup goes with it (its janitor does the
+         * same, and does it alone after a kill -9). */
+        if (envs_cgroup_cleanup(state, err) < 0)
+                return -1;
         remove_stale(state);
         static const char *const dirs[] = { "services", "logs" };
         for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {

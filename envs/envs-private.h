@@ -7,6 +7,12 @@
 char *envs_dir_path(const char *base, const struct spec *s);
 /* Whether the environment whose folder this is is up (its supervisor answers). */
 bool envs_is_up(const char *state);
+/* The name of the environment's cgroup (sandbox_env_cgroup_open()): its
+ * folder's name and a hash of its path, unique per state folder. */
+char *envs_cgroup_id(const char *state);
+/* Kill what is left in the environment's cgroup and remove it (`down`, and
+ * `up` after a supervisor that died). */
+int envs_cgroup_cleanup(const char *state, berth_error **err);
 /* Where, in the environment's folder, its root is kept mounted (as root). */
 char *envs_kept_root_path(const char *state);
 /* Take state/layer.lock, held by the run that owns the kept writable layer

@@ -31,6 +31,22 @@ char *envs_dir_path(const char *base, const struct spec *s)
         return xasprintf("%s/envs/%s-%08x", base, s->name, h);
 }
 
+char *envs_cgroup_id(const char *state)
+{
+        const char *base = strrchr(state, '/');
+        return xasprintf("%s-%08x", base ? base + 1 : state, fnv1a32(state));
+}
+
+int envs_cgroup_cleanup(const char *state, berth_error **err)
+{
+        _cleanup_free_ char *id = envs_cgroup_id(state);
+        struct sandbox_env_cgroup g;
+        sandbox_env_cgroup_open(id, &g);
+        int r = sandbox_env_cgroup_remove(&g, err);
+        sandbox_env_cgroup_done(&g);
+        return r;
+}
+
 int envs_instance_remove(const struct spec *s, berth_error **err)
 {
         _cleanup_free_ char *base = NULL;

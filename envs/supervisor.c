@@ -597,6 +597,49 @@ static void loop_once(struct sup *x)
         start_ready(x, now);
 }
 
+/* ---- the environment's cgroup ------------------------------------------------------ */
+
+/* The janitor: a small process outside the environment's cgroup that waits
+ * for the supervisor to end, however it ends (kill -9 included), then kills
+ * whatever is left in the cgroup and removes it. */
+static _Noreturn void janitor(pid_t sup, const struct sandbox_env_cgroup *g)
+{
+        prctl(PR_SET_NAME, "berth-cgroup");
+        syscall(SYS_close_range, 3, ~0u, 0);
+        int fd = (int) syscall(SYS_pidfd_open, sup, 0);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        while (fd >= 0 && poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+        _cleanup_error_ berth_error *e = NULL;
+        sandbox_env_cgroup_remove(g, &e);
+        _exit(0);
+}
+
+/* Enter the environment's cgroup (with a janitor for it), where the user
+ * may create one; else the services' parent-death signals and pid
+ * namespaces are what ends them (doctor says which). */
+static int env_cgroup(const char *state, berth_error **err)
+{
+        _cleanup_free_ char *id = envs_cgroup_id(state);
+        struct sandbox_env_cgroup g;
+        sandbox_env_cgroup_open(id, &g);
+        int r = 0;
+        if (g.mech != SANDBOX_LIMIT_NONE) {
+                pid_t sup = getpid();
+                /* What a supervisor that died left behind. */
+                r = sandbox_env_cgroup_remove(&g, err);
+                pid_t j = r < 0 ? -1 : fork();
+                if (j == 0)
+                        janitor(sup, &g);
+                if (j < 0 && r == 0)
+                        r = berth_err(err, errno, "fork");
+                if (r == 0)
+                        r = sandbox_env_cgroup_enter(&g, err);
+        }
+        sandbox_env_cgroup_done(&g);
+        return r;
+}
+
 _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
                               int lock_fd, pid_t owner, int ready_fd)
 {
@@ -619,7 +662,7 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***l
         /* Opened before the owner could be gone: it waits for our "ok". */
         if (owner > 0 && (x.owner_fd = (int) syscall(SYS_pidfd_open, owner, 0)) < 0)
                 berth_err(&e, errno, "watch the process that started the environment");
-        if (e || setup(&x, &e) < 0) {
+        if (e || env_cgroup(state, &e) < 0 || setup(&x, &e) < 0) {
                 _cleanup_free_ char *text = berth_error_text(e);
                 write_all(ready_fd, text, strlen(text));
                 write_all(ready_fd, "\n", 1);

@@ -35,7 +35,7 @@ spec() {
 berth() {
   local q=
   if [ "${1:-}" = -q ]; then q=-q; shift; fi
-  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT=60 \
+  as_runner env ${BERTH_CGROUP2_ROOT:+BERTH_CGROUP2_ROOT=$BERTH_CGROUP2_ROOT} BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT=60 \
     "$W/bin/berth" $q "$@"
 }
 
@@ -45,8 +45,15 @@ state_of() { in_proj --json ps -f "$1.yaml" | jq -r ".services[] | select(.name 
 
 gone() { [ ! -d "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
-# Live supervisors and namespace holders (zombies an init has not reaped are gone).
-berth_procs() { ps -e -o stat=,comm= | awk '$1 !~ /^Z/ && $2 ~ /^berth-(supervise|netns)/'; }
+# Live supervisors, their janitors and namespace holders started by this
+# file's tests (their folder is the project's; zombies are gone).
+berth_procs() {
+  local p
+  for p in $(ps -e -o pid=,stat=,comm= | awk '$2 !~ /^Z/ && $3 ~ /^berth-(supervise|netns|cgroup)/ { print $1 }'); do
+    [[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" == "$W/"* ]] && echo "$p"
+  done
+  return 0
+}
 
 # Nothing of environment NAME is left: no process under its state folder, no
 # mount under $W, no cgroup named after it.
@@ -58,7 +65,7 @@ nothing_left() {
   done
   ! berth_procs | grep . || false
   ! awk -v w="$W/" 'index($5, w) == 1' /proc/self/mountinfo | grep . || false
-  ! find /sys/fs/cgroup -maxdepth 4 -type d -name "env-$name-*" 2>/dev/null | grep . || false
+  ! env_cgroups "$name" | grep . || false
 }
 
 @test "kill -9 of up while a service is still starting takes the environment down" {
@@ -98,4 +105,111 @@ YAML
   nothing_left stays
   rm -rf "$W"/home/state/envs/stays-*
   [ -z "$(ls -d "$W"/home/state/envs/stays-* 2>/dev/null)" ]
+}
+
+# The environment's cgroup folders (one per v1 hierarchy, or the v2 one).
+env_cgroups() { find "${CG_ROOT:-/sys/fs/cgroup}" -maxdepth 4 -type d -name "env-$1-*" 2>/dev/null; }
+
+# kill -9 of the supervisor of environment NAME (up): every process of it
+# ends, and with a cgroup, the cgroup is removed, without any `down`.
+kill_supervisor_leaves_nothing() {
+  local name=$1 sup p
+  sup=$(cat "$W"/home/state/envs/"$name"-*/supervisor.pid)
+  mapfile -t pids < <(echo "$sup"; ps -e -o pid=,ppid= | awk -v s="$sup" '$2 == s { print $1 }')
+  [ "${#pids[@]}" -ge 3 ]
+  kill -9 "$sup"
+  for _ in $(seq 100); do
+    alive=0
+    for p in "${pids[@]}"; do gone "$p" || alive=1; done
+    [ "$alive" = 0 ] && [ -z "$(env_cgroups "$name")" ] && break
+    sleep 0.05
+  done
+  [ "$alive" = 0 ]
+  nothing_left "$name"
+  [ -z "$(env_cgroups "$name")" ]
+  [ "$(in_proj --json ps -f "$name.yaml" | jq -r .environment)" = dead ]
+  in_proj -q down -f "$name.yaml"
+  rm -rf "$W"/home/state/envs/"$name"-*
+}
+
+@test "the environment's cgroup holds the supervisor and every service (limits nest below); kill -9 of the supervisor removes it" {
+  spec cg <<'YAML'
+services:
+  free:
+    command: [sleep, "1000"]
+  limited:
+    command: [sleep, "1000"]
+    resources: {memory: 64MiB, pids: 32}
+YAML
+  mech=$(jq -r .env_cgroup "$W/doctor.json")
+  in_proj -q up -f cg.yaml
+  sup=$(cat "$W"/home/state/envs/cg-*/supervisor.pid)
+  if [ "$mech" = none ]; then
+    # rootless v1: no cgroup; doctor says what ends the services instead
+    [ -n "$RUNNER" ]
+    run as_runner "$W/bin/berth" doctor
+    [[ "$output" == *"env cgroup        none: services end by parent-death signals and pid namespaces"* ]]
+    [ -z "$(env_cgroups cg)" ]
+    kill_supervisor_leaves_nothing cg
+    return 0
+  fi
+  [ "$mech" = "cgroup v1" ] || [ "$mech" = "cgroup v2" ]
+  mapfile -t dirs < <(env_cgroups cg)
+  [ "${#dirs[@]}" -ge 1 ]
+  for d in "${dirs[@]}"; do
+    # the supervisor, the free service's init and the limited one's (in its own cgroup below)
+    all=$(find "$d" -name cgroup.procs -exec cat {} +)
+    grep -qx "$sup" <<<"$all"
+    [ "$(wc -l <<<"$all")" -ge 4 ]
+  done
+  pids_dir=$(grep /pids/ <<<"$(env_cgroups cg)" || env_cgroups cg)
+  limited=$(in_proj --json ps -f cg.yaml | jq -r '.services[] | select(.name == "limited") | .pid')
+  # the limited service's own cgroup is a child of the environment's
+  [ -n "$(find "$pids_dir"/*/ -maxdepth 1 -name cgroup.procs -exec grep -lx "$limited" {} +)" ]
+  kill_supervisor_leaves_nothing cg
+}
+
+@test "down kills what is left in the environment's cgroup and removes it" {
+  spec cgdown <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q up -f cgdown.yaml
+  sleep 0.2
+  in_proj -q down -f cgdown.yaml
+  nothing_left cgdown
+  [ -z "$(env_cgroups cgdown)" ]
+}
+
+@test "cgroup v2 on a real hierarchy (the host's unified one): the environment's tree, removed after kill -9 of its supervisor; a user who may not write it falls back" {
+  [ -w /sys/fs/cgroup/unified ] || fail_or_skip "no writable cgroup v2 hierarchy"
+  export CG_ROOT=/sys/fs/cgroup/unified/berth-test-$$
+  mkdir "$CG_ROOT"
+  spec cgv2 <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+YAML
+  if [ -n "${RUNNER:-}" ]; then
+    # not delegated to this user: no cgroup, and doctor says so
+    run as_runner env BERTH_CGROUP2_ROOT="$CG_ROOT" "$W/bin/berth" --json doctor
+    [ "$(jq -r .env_cgroup <<<"$output")" = none ]
+    BERTH_CGROUP2_ROOT=$CG_ROOT in_proj -q up -f cgv2.yaml
+    [ -z "$(find "$CG_ROOT" -mindepth 1 -type d)" ]
+    kill_supervisor_leaves_nothing cgv2
+    rmdir "$CG_ROOT"
+    return 0
+  fi
+  BERTH_CGROUP2_ROOT=$CG_ROOT in_proj -q up -f cgv2.yaml
+  sup=$(cat "$W"/home/state/envs/cgv2-*/supervisor.pid)
+  d=$(env_cgroups cgv2)
+  [ -d "$d/supervisor" ]
+  grep -qx "$sup" "$d/supervisor/cgroup.procs"
+  svc=$(in_proj --json ps -f cgv2.yaml | jq -r '.services[0].pid')
+  grep -qx "$svc" "$d/supervisor/cgroup.procs"
+  # the v2 file berth relies on is there (Linux 5.14+)
+  [ -e "$d/cgroup.kill" ]
+  kill_supervisor_leaves_nothing cgv2
+  rmdir "$CG_ROOT/berth" "$CG_ROOT"
 }
