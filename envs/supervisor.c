@@ -75,6 +75,10 @@ struct sup {
         uint64_t log_max;
 };
 
+/* The janitor's pipe (see env_cgroup()): one byte on it says the supervisor
+ * stopped as asked. */
+static int janitor_fd = -1;
+
 static int64_t now_ms(void)
 {
         struct timespec t;
@@ -417,6 +421,8 @@ static _Noreturn void shut_down(struct sup *x, int client)
 {
         for (size_t i = x->n; i-- > 0;)
                 stop_service(x, &x->svcs[i]);
+        if (janitor_fd >= 0)
+                (void) !write(janitor_fd, "d", 1);
         sandbox_shared_ns_done(&x->ns);
         _cleanup_free_ char *pid = xasprintf("%s/" ENVS_PIDFILE, x->state);
         _cleanup_free_ char *sock = xasprintf("%s/" ENVS_SOCKET, x->state);
@@ -602,18 +608,28 @@ static void loop_once(struct sup *x)
 /* The janitor: a small process outside the environment's cgroup that waits
  * for the supervisor to end, however it ends (kill -9 included), then kills
  * whatever is left in the cgroup and removes it. */
-static _Noreturn void janitor(pid_t sup, const struct sandbox_env_cgroup *g)
+static _Noreturn void janitor(pid_t sup, int graceful_fd, const struct sandbox_env_cgroup *g, const char *state)
 {
         prctl(PR_SET_NAME, "berth-cgroup");
-        syscall(SYS_close_range, 3, ~0u, 0);
+        if (dup2(graceful_fd, 3) < 0)
+                _exit(1);
+        syscall(SYS_close_range, 4, ~0u, 0);
         int fd = (int) syscall(SYS_pidfd_open, sup, 0);
         struct pollfd p = { .fd = fd, .events = POLLIN };
         while (fd >= 0 && poll(&p, 1, -1) < 0 && errno == EINTR)
                 ;
-        _cleanup_error_ berth_error *e = NULL;
+        _cleanup_error_ berth_error *e = NULL, *e2 = NULL;
         sandbox_env_cgroup_remove(g, &e);
+        /* The root runs kept mounted while the environment was up: `down`
+         * releases it (and says so) unless the supervisor died. */
+        char c;
+        fcntl(3, F_SETFL, O_NONBLOCK);
+        _cleanup_free_ char *keep_at = envs_kept_root_path(state);
+        if (read(3, &c, 1) != 1)
+                sandbox_root_release(keep_at, &e2);
         _exit(0);
 }
+
 
 /* Enter the environment's cgroup (with a janitor for it), where the user
  * may create one; else the services' parent-death signals and pid
@@ -624,18 +640,24 @@ static int env_cgroup(const char *state, berth_error **err)
         struct sandbox_env_cgroup g;
         sandbox_env_cgroup_open(id, &g);
         int r = 0;
-        if (g.mech != SANDBOX_LIMIT_NONE) {
-                pid_t sup = getpid();
-                /* What a supervisor that died left behind. */
+        /* What a supervisor that died left behind. */
+        if (g.mech != SANDBOX_LIMIT_NONE)
                 r = sandbox_env_cgroup_remove(&g, err);
-                pid_t j = r < 0 ? -1 : fork();
+        /* As root, a kept root may need releasing too. */
+        int p[2];
+        if (r == 0 && (g.mech != SANDBOX_LIMIT_NONE || geteuid() == 0)) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return berth_err(err, errno, "pipe");
+                pid_t sup = getpid(), j = fork();
                 if (j == 0)
-                        janitor(sup, &g);
-                if (j < 0 && r == 0)
+                        janitor(sup, p[0], &g, state);
+                close(p[0]);
+                janitor_fd = p[1];
+                if (j < 0)
                         r = berth_err(err, errno, "fork");
-                if (r == 0)
-                        r = sandbox_env_cgroup_enter(&g, err);
         }
+        if (r == 0 && g.mech != SANDBOX_LIMIT_NONE)
+                r = sandbox_env_cgroup_enter(&g, err);
         sandbox_env_cgroup_done(&g);
         return r;
 }

@@ -213,3 +213,35 @@ YAML
   kill_supervisor_leaves_nothing cgv2
   rmdir "$CG_ROOT/berth" "$CG_ROOT"
 }
+
+@test "a run of an environment that is not up leaves no process, mount or cgroup, and its state folder can be removed" {
+  spec notup <<'YAML'
+mounts:
+  - {volume: data, target: /data}
+resources: {memory: 128MiB, pids: 64}
+YAML
+  run in_proj -q run -f notup.yaml -- sh -c 'echo x >/data/x; echo y >/etc/y'
+  [ "$status" -eq 0 ]
+  [ ! -e "$(echo "$W"/home/state/envs/notup-*/rootfs)/mntns" ]
+  nothing_left notup
+  [ -z "$(find /sys/fs/cgroup -maxdepth 3 -type d -name "notup-*" 2>/dev/null)" ]
+  rm -rf "$W"/home/state/envs/notup-*
+  [ -z "$(ls -d "$W"/home/state/envs/notup-* 2>/dev/null)" ]
+}
+
+@test "kill -9 of the supervisor of an environment up with its root kept mounted (as root) releases the root" {
+  spec keptkill </dev/null
+  in_proj -q up -f keptkill.yaml
+  in_proj -q run -f keptkill.yaml -- true
+  pin=$(echo "$W"/home/state/envs/keptkill-*/rootfs)/mntns
+  if [ -z "${RUNNER:-}" ] && grep -q '"kept_root":true' "$W/doctor.json"; then
+    [ "$(awk -v p="$pin" '$5 == p' /proc/self/mountinfo | wc -l)" -eq 1 ]
+  fi
+  sup=$(cat "$W"/home/state/envs/keptkill-*/supervisor.pid)
+  kill -9 "$sup"
+  for _ in $(seq 100); do [ -z "$(awk -v w="$W/" 'index($5, w) == 1' /proc/self/mountinfo)" ] && break; sleep 0.05; done
+  nothing_left keptkill
+  [ ! -e "$pin" ]
+  in_proj -q down -f keptkill.yaml
+  rm -rf "$W"/home/state/envs/keptkill-*
+}
