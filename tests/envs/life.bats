@@ -245,3 +245,69 @@ YAML
   in_proj -q down -f keptkill.yaml
   rm -rf "$W"/home/state/envs/keptkill-*
 }
+
+# A real server: Debian's redis-server, its binary and libraries (found with
+# ldd) copied into a layer over the busybox root.
+make_redis_image() {
+  local r=$1 f
+  cp -a "$W/root" "$r"
+  mkdir -p "$r/usr/bin"
+  for f in /usr/bin/redis-server /usr/bin/redis-cli \
+           $(ldd /usr/bin/redis-server /usr/bin/redis-cli | awk '/=>/ { print $3 } /^\t\// { print $1 }' | sort -u); do
+    cp --parents -L "$f" "$r"
+  done
+  chmod -R a+rX "$r"
+}
+
+@test "two run --ephemeral of one spec at once: each its own redis on the same port, both pass, nothing left" {
+  command -v redis-server >/dev/null || fail_or_skip "redis-server is not installed (scripts/deps.sh)"
+  rm -rf "$W/redis"
+  make_redis_image "$W/redis"
+  IMG=$W/redis spec ci <<'YAML'
+mounts:
+  - {volume: data, target: /data}
+services:
+  cache:
+    command: [redis-server, --port, "6379", --save, "", --appendonly, "no"]
+    healthcheck:
+      command: [redis-cli, ping]
+      interval: 100ms
+      retries: 100
+YAML
+  # each sets a key of its own, waits for the other to have set its own,
+  # and must still read only its own: two servers, not one shared
+  job='redis-cli -h cache set who $0 >/dev/null; echo $0 >/data/mine; sleep 1.5; test "$(redis-cli -h cache get who)" = $0 && test "$(cat /data/mine)" = $0'
+  in_proj -q run --ephemeral -f ci.yaml -- sh -c "$job" one >"$W/ci1.out" 2>&1 &
+  p1=$!
+  in_proj -q run --ephemeral -f ci.yaml -- sh -c "$job" two >"$W/ci2.out" 2>&1 &
+  p2=$!
+  s1=0; s2=0
+  wait "$p1" || s1=$?
+  wait "$p2" || s2=$?
+  cat "$W/ci1.out" "$W/ci2.out"
+  [ "$s1" -eq 0 ]; [ "$s2" -eq 0 ]
+  nothing_left ci
+  [ -z "$(ls -d "$W"/home/state/envs/ci-* 2>/dev/null)" ]
+  # the spec's own environment was never touched
+  [ "$(in_proj --json ps -f ci.yaml | jq -r .environment)" = down ]
+}
+
+@test "run --ephemeral passes a failing status through with the services' last log lines, and leaves nothing" {
+  spec cifail <<'YAML'
+services:
+  talker:
+    command: [sh, -c, "echo talker says hello; echo talker warns >&2; exec sleep 1000"]
+YAML
+  run --separate-stderr in_proj run --ephemeral -f cifail.yaml -- sh -c 'sleep 0.3; echo out; exit 3'
+  echo "$stderr"
+  [ "$status" -eq 3 ]
+  [ "$output" = out ]
+  [[ "$stderr" == *"talker | talker says hello"* ]]
+  [[ "$stderr" == *"talker | talker warns"* ]]
+  nothing_left cifail
+  [ -z "$(ls -d "$W"/home/state/envs/cifail-* 2>/dev/null)" ]
+  # a command that passes says nothing of them
+  run --separate-stderr in_proj run --ephemeral -f cifail.yaml -- true
+  [ "$status" -eq 0 ]; [ -z "$stderr" ]
+  [ -z "$(ls -d "$W"/home/state/envs/cifail-* 2>/dev/null)" ]
+}
