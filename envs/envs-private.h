@@ -18,6 +18,9 @@ char *envs_kept_root_path(const char *state);
 /* Take state/layer.lock, held by the run that owns the kept writable layer
  * (and has the volumes bound): 0 and the fd, or 1 if another run holds it. */
 int envs_lock_layer(const char *state, int *ret_fd, berth_error **err);
+/* `down --volumes`: the write lock on volume name (0 and the fd), or 1 and
+ * the pid of a process that has it bound (a run, exec, or a supervisor). */
+int envs_lock_volume(const char *state, const char *name, int *ret_fd, pid_t *ret_holder, berth_error **err);
 /* The image config of the topmost OCI image among the layers: the defaults
  * for the command, environment, folder and user, below what the spec says. */
 struct envs_image_config {

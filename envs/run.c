@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "envs-private.h"
+#include "images/images.h"
 #include "sandbox/sandbox.h"
 
 static uint32_t fnv1a32(const char *s)
@@ -95,6 +96,7 @@ struct dev_sandbox {
         char *state;                    /* the environment's folder */
         char *upper, *work, *mnt, *run_dir, *copy, *keep_at;
         int layer_lock;                 /* held while this run owns the kept layer */
+        int inuse;                      /* the cache's record of the layers it runs on */
         berth_warnings *warnings;
         struct sandbox_mount *mounts;
         struct sandbox_port *ports;
@@ -119,6 +121,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         envs_image_config_done(&d->image);
         strv_free(d->image_argv);
         closep(&d->layer_lock);
+        closep(&d->inuse);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
                 if (rm_rf_at(AT_FDCWD, d->run_dir, &e) < 0)
@@ -219,6 +222,59 @@ static int prepare_copy(struct dev_sandbox *d, berth_error **err)
         return 0;
 }
 
+/* Volumes this process binds: a read lock (fcntl, so `down` can name its
+ * holder) on locks/volume-<name>, held until the process ends. The lock
+ * files outlive `down --volumes`: a run waiting on one never holds a file
+ * removed from under it. */
+static int hold_volume(const char *state, const char *name, berth_error **err)
+{
+        static char **held;
+        static size_t n;
+        _cleanup_free_ char *dir = xasprintf("%s/locks", state);
+        char *path = xasprintf("%s/volume-%s", dir, name);
+        for (size_t i = 0; i < n; i++)
+                if (streq(held[i], path)) {
+                        free(path);
+                        return 0;
+                }
+        int fd = (mkdir(dir, 0700) < 0 && errno != EEXIST) ? -1
+                 : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        while (fd >= 0 && fcntl(fd, F_SETLKW, &l) < 0)
+                if (errno != EINTR) {
+                        close(fd);
+                        fd = -1;
+                }
+        if (fd < 0) {
+                int e = errno;
+                free(path);
+                return berth_err(err, e, "state: lock volume %s", name);
+        }
+        held = xrealloc(held, (n + 1) * sizeof(char *));
+        held[n++] = path; /* and fd, open until we exit */
+        return 0;
+}
+
+int envs_lock_volume(const char *state, const char *name, int *ret_fd, pid_t *ret_holder, berth_error **err)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/locks", state), *path = xasprintf("%s/volume-%s", dir, name);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return berth_err(err, errno, "state: mkdir `%s`", dir);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        if (fd < 0)
+                return berth_err(err, errno, "state: open `%s`", path);
+        if (fcntl(fd, F_SETLK, &l) == 0) {
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        if (errno != EACCES && errno != EAGAIN)
+                return berth_err(err, errno, "state: lock `%s`", path);
+        l = (struct flock) { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        *ret_holder = fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK ? l.l_pid : 0;
+        return 1;
+}
+
 int envs_convert_mounts(const struct spec_mount *mounts, size_t n, const char *state,
                         struct sandbox_mount **ret_mounts, char ***ret_volume_dirs, berth_error **err)
 {
@@ -237,7 +293,7 @@ int envs_convert_mounts(const struct spec_mount *mounts, size_t n, const char *s
                 if (m->type == SPEC_MOUNT_VOLUME) {
                         char *dir = xasprintf("%s/volumes/%s", state, m->source);
                         dirs[nv++] = dir;
-                        if (envs_sandbox_folder(dir, err) < 0)
+                        if (hold_volume(state, m->source, err) < 0 || envs_sandbox_folder(dir, err) < 0)
                                 return berth_error_wrap(err, "volume %s", m->source);
                         out[i].source = dir;
                 }
@@ -403,7 +459,7 @@ static int join_services(struct dev_sandbox *d, const struct spec *s, struct san
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
-        struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings, .c.warnings = o->warnings };
+        struct dev_sandbox d = { .layer_lock = -1, .inuse = -1, .warnings = o->warnings, .c.warnings = o->warnings };
         struct sandbox_shared_ns ns = { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
         _cleanup_free_ char *aliases = NULL;
         enum envs_stacking how;
@@ -428,7 +484,8 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
                 if (busy < 0 || (busy > 0 && make_run_dir(&d, err) < 0))
                         goto out;
         }
-        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, &d.image, err) < 0 || choose_argv(&d, o, err) < 0 ||
+        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, &d.image, err) < 0 ||
+            images_inuse_hold(cache, d.layers, &d.inuse, err) < 0 || choose_argv(&d, o, err) < 0 ||
             convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
                 goto out;
         convert_env(&d, s);

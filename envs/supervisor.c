@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "envs-private.h"
+#include "images/images.h"
 
 #define LINE_MAX_BYTES 4096
 #define BACKOFF_BASE_MS 100
@@ -529,6 +530,12 @@ static int setup(struct sup *x, berth_error **err)
                 return berth_err(err, errno, "supervisor setup");
         if (sandbox_shared_ns_create(&x->ns, err) < 0)
                 return -1;
+        /* The cache keeps every service's layers while we run (never closed). */
+        for (size_t i = 0; i < x->spec->n_services; i++) {
+                int fd;
+                if (images_inuse_hold(x->cache, x->layers[i], &fd, err) < 0)
+                        return -1;
+        }
         x->svcs = xcalloc(x->spec->n_services ? x->spec->n_services : 1, sizeof(*x->svcs));
         x->n = x->spec->n_services;
         for (size_t i = 0; i < x->n; i++) {

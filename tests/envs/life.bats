@@ -220,7 +220,8 @@ mounts:
   - {volume: data, target: /data}
 resources: {memory: 128MiB, pids: 64}
 YAML
-  run in_proj -q run -f notup.yaml -- sh -c 'echo x >/data/x; echo y >/etc/y'
+  run in_proj -q run -f notup.yaml -- sh -c 'echo x >/data/x; cat /data/x'
+  echo "$output"
   [ "$status" -eq 0 ]
   [ ! -e "$(echo "$W"/home/state/envs/notup-*/rootfs)/mntns" ]
   nothing_left notup
@@ -310,4 +311,103 @@ YAML
   run --separate-stderr in_proj run --ephemeral -f cifail.yaml -- true
   [ "$status" -eq 0 ]; [ -z "$stderr" ]
   [ -z "$(ls -d "$W"/home/state/envs/cifail-* 2>/dev/null)" ]
+}
+
+@test "down --volumes never removes a volume a running sandbox has bound (a second run's, beside the first), and names who holds it" {
+  spec vols <<'YAML'
+workdir: /
+mounts:
+  - {volume: data, target: /data}
+YAML
+  env_dir() { echo "$W"/home/state/envs/vols-????????; }
+  rm -f "$W/proj/go1" "$W/proj/go2"
+  chmod 777 "$W/proj"
+  # the first run owns the writable layer, the second gets a throwaway one; both bind the volume
+  in_proj -q run -f vols.yaml -- sh -c 'echo 1 >/data/one; while [ ! -e /data/go1 ]; do sleep 0.05; done' 3>&- &
+  first=$!
+  for _ in $(seq 100); do [ -e "$(env_dir)/volumes/data/one" ] && break; sleep 0.05; done
+  in_proj -q run -f vols.yaml -- sh -c 'echo 2 >/data/two; while [ ! -e /data/go2 ]; do sleep 0.05; done; cat /data/two' \
+    >"$W/second.out" 2>&1 3>&- &
+  second=$!
+  for _ in $(seq 100); do [ -e "$(env_dir)/volumes/data/two" ] && break; sleep 0.05; done
+  touch "$(env_dir)/volumes/data/go1"
+  wait "$first"
+  # the second still runs with the volume bound: refused, nothing removed
+  run in_proj down -f vols.yaml --volumes
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"volume data is in use by berth (pid $second"*"); no volume was removed"* ]] ||
+    [[ "$output" == *"volume data is in use by berth (pid "*"); no volume was removed"* ]]
+  [ -e "$(env_dir)/volumes/data/two" ]
+  touch "$(env_dir)/volumes/data/go2"
+  wait "$second"
+  [ "$(tail -1 "$W/second.out")" = 2 ]
+  run in_proj --json down -f vols.yaml --volumes
+  [ "$status" -eq 0 ]; [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  [ ! -e "$(env_dir)/volumes" ]
+  nothing_left vols
+  rm -rf "$W"/home/state/envs/vols-*
+}
+
+@test "down --volumes of an environment that is up stops its services first, then removes their volumes" {
+  spec svcvol <<'YAML'
+services:
+  keeper:
+    command: [sh, -c, "echo kept >/v/file; exec sleep 1000"]
+    mounts: [{volume: v, target: /v}]
+YAML
+  in_proj -q up -f svcvol.yaml
+  for _ in $(seq 100); do [ -e "$(echo "$W"/home/state/envs/svcvol-*)/volumes/v/file" ] && break; sleep 0.05; done
+  run in_proj --json down -f svcvol.yaml --volumes
+  [ "$status" -eq 0 ]; [ "$(jq -r .volumes_removed <<<"$output")" = true ]
+  nothing_left svcvol
+}
+
+# A spec whose image is an archive in the cache (what gc can remove).
+packed_spec() {
+  local name=$1
+  mkdir -p "$W/packs/$name"; cp -a "$W/img/." "$W/packs/$name/"; echo "$name" >"$W/packs/$name/etc/which"
+  [ -z "${RUNNER:-}" ] || chown -R "$RUNNER:" "$W/packs"
+  as_runner "$W/bin/berth" -q image pack "$W/packs/$name" -o "$W/packs/$name.tar.zst" >/dev/null
+  IMG=$W/packs/$name.tar.zst spec "$name"
+}
+
+layers_in_cache() { ls "$W/home/cache/layers/sha256" 2>/dev/null | grep -v '^\.' || true; }
+
+@test "image gc keeps the layers of a running dev sandbox and of an environment that is up, whatever the refs say" {
+  packed_spec gcrun </dev/null
+  rm -rf "$W/home/cache/layers" "$W/home/cache/blobs"
+  in_proj -q run -f gcrun.yaml -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
+  holder=$!
+  for _ in $(seq 100); do [ -n "$(layers_in_cache)" ] && break; sleep 0.05; done
+  layer=$(layers_in_cache)
+  [ -n "$layer" ]
+  # the spec is gone: its refs no longer keep anything, but the run does
+  mv "$W/proj/gcrun.yaml" "$W/gcrun.yaml"
+  berth -q image gc
+  [ "$(layers_in_cache)" = "$layer" ]
+  kill "$(pgrep -f "^$W/bin/berth -q run -f gcrun.yaml" | head -1)"
+  wait "$holder" || true
+  for _ in $(seq 50); do berth -q image gc; [ -z "$(layers_in_cache)" ] && break; sleep 0.1; done
+  [ -z "$(layers_in_cache)" ]
+  # the same for a supervisor that is up
+  mv "$W/gcrun.yaml" "$W/proj/gcrun.yaml"
+  cat >>"$W/proj/gcrun.yaml" <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+YAML
+  in_proj -q up -f gcrun.yaml
+  layer=$(layers_in_cache)
+  [ -n "$layer" ]
+  cp "$W/proj/gcrun.yaml" "$W/gcrun.yaml"; rm "$W/proj/gcrun.yaml"
+  berth -q image gc
+  [ "$(layers_in_cache)" = "$layer" ]
+  cp "$W/gcrun.yaml" "$W/proj/gcrun.yaml"
+  in_proj -q down -f gcrun.yaml
+  rm "$W/proj/gcrun.yaml"
+  berth -q image gc
+  [ -z "$(layers_in_cache)" ]
+  # the records of sandboxes that ended went with them
+  [ -z "$(ls "$W/home/cache/inuse")" ]
 }

@@ -479,7 +479,7 @@ v" ]
   holder=$!
   for _ in $(seq 100); do [ -e "$env_dir/volumes/cache/v" ] && break; sleep 0.05; done
   run in_proj down -f arch.yaml --volumes
-  [ "$status" -eq 1 ]; [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
+  [ "$status" -eq 1 ]; [[ "$output" == *"volume cache is in use by berth (pid "*"); no volume was removed"* ]]
   [ -e "$env_dir/volumes/cache/v" ]
   touch "$W/proj/go2"
   wait "$holder"
