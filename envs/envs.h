@@ -1,5 +1,5 @@
-/* envs: an environment's life. Today: the dev sandbox for `run` and `shell`
- * (state dir, writable layer, named volumes, --ephemeral). Services come later.
+/* envs: an environment's life: the dev sandbox for `run` and `shell` (state
+ * dir, writable layer, named volumes, --ephemeral) and the services' supervisor.
  * Uses common, specs, images and sandbox.
  *
  * State layout under berth_state_dir():
@@ -9,11 +9,14 @@
  *     volumes/<volume>/           named volumes, kept until `down --volumes`
  *     rootfs/copy-<key>/          the root as a copy where overlay cannot be mounted
  *     rootfs/stacking             "copy" once overlay failed for this environment
- *     rootfs/mntns                as root: the kept overlay's mount namespace,
- *                                 bound here until `berth down` (sandbox/keep.c)
- *     run-<pid>/                  --ephemeral: a throwaway upper/work (or copy),
- *                                 removed after, with the environment's folder
- *                                 if that is then empty
+ *     rootfs/mntns                as root, while the environment is up: the kept
+ *                                 overlay's mount namespace, bound here until
+ *                                 `berth down` (sandbox/keep.c)
+ *     run-<pid>/                  a run beside the one owning rootfs/: a throwaway
+ *                                 upper/work (or copy), removed after
+ *     locks/volume-<volume>       read-locked by each process binding the volume
+ *   envs/<name>-<8 hex>.run-<pid>/  --ephemeral: an instance of its own, removed after
+ * docs/ENVIRONMENTS.md has the lock protocol.
  * As root these folders belong to the sandbox's id range (sandbox_root_ids()). */
 #pragma once
 
@@ -40,8 +43,8 @@ enum envs_stacking { ENVS_STACKING_AUTO, ENVS_STACKING_OVERLAY, ENVS_STACKING_CO
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err);
 
 /* `berth down`: release the environment's kept root mount; with volumes,
- * remove its named volumes too (refused while a run holds them). The
- * writable layer stays. */
+ * remove its named volumes too (refused, naming the volume and its holder,
+ * while any process has one bound). The writable layer stays. */
 struct envs_down_result {
         bool root_released;     /* a kept root was unmounted */
         bool volumes_removed;
