@@ -1,5 +1,7 @@
 /* The dev sandbox: turn a spec into a sandbox_config and run it. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -48,6 +50,35 @@ int envs_cgroup_cleanup(const char *state, berth_error **err)
         return r;
 }
 
+/* Whether someone (a supervisor still stopping) holds dir's supervisor.lock. */
+static bool supervisor_locked(const char *dir)
+{
+        _cleanup_free_ char *p = xasprintf("%s/" ENVS_LOCKFILE, dir);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0;
+}
+
+/* The instances of this spec's runs that were killed (kill -9 leaves their
+ * folder's files): removed once their run is gone and no supervisor holds
+ * them. A pid in use again only delays it. */
+static void remove_dead_instances(const char *base, const struct spec *s)
+{
+        _cleanup_free_ char *envs = xasprintf("%s/envs", base);
+        _cleanup_free_ char *prefix = xasprintf("%s-%08x.run-", s->name, fnv1a32(s->dir ? s->dir : ""));
+        _cleanup_closedir_ DIR *d = opendir(envs);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                const char *p = startswith(de->d_name, prefix);
+                pid_t pid = p ? (pid_t) atoi(p) : 0;
+                if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/%s", envs, de->d_name);
+                _cleanup_error_ berth_error *e = NULL;
+                if (!supervisor_locked(dir) && rm_rf_at(AT_FDCWD, dir, &e) < 0)
+                        log_debug("%s", e->msg);
+        }
+}
+
 int envs_instance_remove(const struct spec *s, berth_error **err)
 {
         _cleanup_free_ char *base = NULL;
@@ -57,6 +88,7 @@ int envs_instance_remove(const struct spec *s, berth_error **err)
         if (rm_rf_at(AT_FDCWD, dir, err) < 0 && (*err)->kind != BERTH_E_NOTFOUND)
                 return berth_error_wrap(err, "state");
         berth_error_freep(err);
+        remove_dead_instances(base, s);
         (void) rmdir(envs); /* a run beside this one keeps it */
         return 0;
 }

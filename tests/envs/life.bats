@@ -411,3 +411,31 @@ YAML
   # the records of sandboxes that ended went with them
   [ -z "$(ls "$W/home/cache/inuse")" ]
 }
+
+@test "kill -9 of a run that brought services up leaves no process, mount or cgroup; of an --ephemeral one, the next ephemeral run removes its folder" {
+  spec killrun <<'YAML'
+services:
+  svc:
+    command: [sleep, "1000"]
+    resources: {pids: 32}
+YAML
+  for eph in "" --ephemeral; do
+    in_proj -q run $eph -f killrun.yaml -- sleep 1000 3>&- &
+    for _ in $(seq 100); do [ -n "$(ls "$W"/home/state/envs/killrun-*/supervisor.pid 2>/dev/null)" ] && break; sleep 0.05; done
+    for _ in $(seq 100); do [ -n "$(pgrep -f "^$W/bin/berth -q run $eph ?-f killrun.yaml")" ] && break; sleep 0.05; done
+    sleep 0.3
+    [ -n "$(env_cgroups killrun)" ] || [ "$(jq -r .env_cgroup "$W/doctor.json")" = none ]
+    runpid=$(pgrep -f "^$W/bin/berth -q run $eph ?-f killrun.yaml" | head -1)
+    [ -n "$runpid" ]
+    kill -9 "$runpid"
+    wait || true
+    nothing_left killrun
+    [ -z "$(env_cgroups killrun)" ]
+  done
+  # the killed ephemeral run's folder: files only, removed by the next one
+  [ -n "$(ls -d "$W"/home/state/envs/killrun-*.run-* 2>/dev/null)" ]
+  in_proj -q run --ephemeral -f killrun.yaml -- true
+  [ -z "$(ls -d "$W"/home/state/envs/killrun-*.run-* 2>/dev/null)" ]
+  in_proj -q down -f killrun.yaml
+  rm -rf "$W"/home/state/envs/killrun-*
+}
