@@ -653,15 +653,15 @@ static int env_cgroup(const char *state, berth_error **err)
         /* As root, a kept root may need releasing too. */
         int p[2];
         if (r == 0 && (g.mech != SANDBOX_LIMIT_NONE || geteuid() == 0)) {
-                if (pipe2(p, O_CLOEXEC) < 0)
-                        return berth_err(err, errno, "pipe");
-                pid_t sup = getpid(), j = fork();
+                pid_t sup = getpid(), j = pipe2(p, O_CLOEXEC) < 0 ? -1 : fork();
                 if (j == 0)
                         janitor(sup, p[0], &g, state);
-                close(p[0]);
-                janitor_fd = p[1];
                 if (j < 0)
-                        r = berth_err(err, errno, "fork");
+                        r = berth_err(err, errno, "start the environment's janitor");
+                else {
+                        close(p[0]);
+                        janitor_fd = p[1];
+                }
         }
         if (r == 0 && g.mech != SANDBOX_LIMIT_NONE)
                 r = sandbox_env_cgroup_enter(&g, err);
