@@ -150,6 +150,7 @@ security:
 YAML
   berth=$TRICKS_DIR/build/$v/cli/berth
   "${as_user[@]}" "$berth" -q -f "$w/$v/berth.yaml" pull
+  "${as_user[@]}" "$berth" -q -f "$w/$v/berth.yaml" up # as root, an environment that is up keeps its root
   "${as_user[@]}" "$berth" -q -f "$w/$v/berth.yaml" run -- /bin/true # warm the seccomp cache, keep the root
   cmds+=("$v" "$berth -q -f $w/$v/berth.yaml run -- /bin/true")
 done

@@ -39,12 +39,14 @@ static json_t *host_json(const struct sandbox_host *h, enum envs_stacking how)
         bool kept = kept_root(h, st);
         json_t *net = json_pack("{s:s,s:b,s:s?,s:s?}", "private", h->pasta ? "pasta" : "loopback", "pasta", h->pasta,
                                 "pasta_path", h->pasta_path, "pasta_detail", h->pasta_detail);
-        return json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:I,s:b,s:o,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
+        json_t *o = json_pack("{s:b,s:b,s:s,s:s,s:b,s:b,s:b,s:I,s:b,s:o,s:{s:s,s:s,s:s,s:s},s:s?,s:s?}", "user_namespaces",
                          h->userns, "overlay", h->overlay, "stacking", st, "stacking_reason", why, "idmapped_mounts",
                          h->idmap, "seccomp", h->seccomp, "subordinate_ids", h->subid, "ids", (json_int_t) h->ids,
                          "kept_root", kept, "network", net, "limits", "memory", sandbox_limit_mech_name(h->memory), "cpus",
                          sandbox_limit_mech_name(h->cpus), "pids", sandbox_limit_mech_name(h->pids), "nofile",
                          sandbox_limit_mech_name(h->nofile), "cgroup2_dir", h->cgroup2_dir, "detail", h->detail);
+        json_object_set_new(o, "env_cgroup", json_string(sandbox_limit_mech_name(sandbox_env_cgroup_mech())));
+        return o;
 }
 
 static void print_human(const struct sandbox_host *h, enum envs_stacking how)
@@ -73,6 +75,10 @@ static void print_human(const struct sandbox_host *h, enum envs_stacking how)
         printf("limit cpus        %s\n", sandbox_limit_mech_name(h->cpus));
         printf("limit pids        %s\n", sandbox_limit_mech_name(h->pids));
         printf("limit nofile      %s\n", sandbox_limit_mech_name(h->nofile));
+        enum sandbox_limit_mech env = sandbox_env_cgroup_mech();
+        printf("env cgroup        %s\n", env != SANDBOX_LIMIT_NONE ? sandbox_limit_mech_name(env)
+                                     : "none: services end by parent-death signals and pid namespaces "
+                                       "(this user may create no cgroup)");
         if (h->detail)
                 printf("note: %s\n", h->detail);
 }

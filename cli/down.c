@@ -8,9 +8,11 @@ const char cmd_down_help[] =
         "Usage: berth down [-f SPEC] [--volumes]\n"
         "\n"
         "Stop the environment's services (reverse dependency order: SIGTERM,\n"
-        "stop_timeout, SIGKILL) and its supervisor. As root, also unmount the environment's\n"
-        "root, which stays mounted between runs. The writable layer stays;\n"
-        "--volumes also removes the named volumes.\n";
+        "stop_timeout, SIGKILL) and its supervisor, kill what is left in the\n"
+        "environment's cgroup and remove it. As root, also unmount the\n"
+        "environment's root, which stays mounted between runs while it is up.\n"
+        "The writable layer stays; --volumes also removes the named volumes\n"
+        "(refused, removing none, while a process has one bound).\n";
 
 int cmd_down(struct cli_ctx *ctx, int argc, char **argv)
 {

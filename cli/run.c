@@ -12,10 +12,12 @@
 const char cmd_run_help[] =
         "Usage: berth run [-f SPEC] [--ephemeral] [--] [CMD [ARG...]]\n"
         "\n"
-        "Run CMD in the dev sandbox and exit with its status. --ephemeral throws\n"
-        "the writable layer away afterwards. The spec's services are brought up\n"
-        "first (and down again after) unless the environment is up already; the\n"
-        "dev sandbox joins their network. Without CMD, the Entrypoint and Cmd\n"
+        "Run CMD in the dev sandbox and exit with its status. The spec's services\n"
+        "are brought up first (and down again after) unless the environment is\n"
+        "up already; the dev sandbox joins their network. --ephemeral (CI) runs\n"
+        "in a throwaway instance of the environment of its own (services, their\n"
+        "network, writable layers and volumes), removed afterwards; when CMD\n"
+        "fails, the services' last log lines are shown. Without CMD, the Entrypoint and Cmd\n"
         "of the spec's OCI image run.\n"
         "\n"
         "Exit status: the command's own; 126 if it is not executable, 127 if it\n"
@@ -86,6 +88,22 @@ static void services_down(struct cli_ctx *ctx, const struct spec *s)
                 cli_report(ctx, err);
 }
 
+/* CI: why the command failed may be in what the services said. */
+static void print_service_logs(const struct spec *s)
+{
+        for (size_t i = 0; i < s->n_services; i++) {
+                fprintf(stderr, "berth: last lines of %s:\n", s->services[i].name);
+                cli_print_log_tail(s, s->services[i].name, 20, stderr);
+        }
+}
+
+static void remove_instance(struct cli_ctx *ctx, const struct spec *s)
+{
+        _cleanup_error_ berth_error *err = NULL;
+        if (envs_instance_remove(s, &err) < 0)
+                cli_report(ctx, err);
+}
+
 int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
 {
         _cleanup_spec_ struct spec *s = NULL;
@@ -100,14 +118,23 @@ int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
         with.outcome = &out;
         int status;
         bool started;
+        /* Its own instance: services, state and volumes, all removed after. */
+        if (o->ephemeral)
+                envs_use_instance();
         if ((st = services_up(ctx, s, &started)) != 0) {
                 if (started)
                         services_down(ctx, s);
+                if (o->ephemeral)
+                        remove_instance(ctx, s);
                 return st;
         }
         int r = envs_run(s, &with, &status, &err);
+        if (started && o->ephemeral && (r < 0 || status != 0) && ctx->verbosity >= 0)
+                print_service_logs(s);
         if (started)
                 services_down(ctx, s);
+        if (o->ephemeral)
+                remove_instance(ctx, s);
         if (r < 0)
                 return cli_run_status(ctx, err);
         say_why(ctx, s, &out, status);

@@ -238,11 +238,15 @@ int cmd_up(struct cli_ctx *ctx, int argc, char **argv)
                 return st;
         berth_warnings_move(&ctx->warnings, &s->warnings);
         bool started, pasta;
-        if (envs_network_check(s, &ctx->warnings, &pasta, &err) < 0 || envs_up(s, 0, &started, &err) < 0)
+        /* Until we return, our death (even by kill -9) takes it down. */
+        if (envs_network_check(s, &ctx->warnings, &pasta, &err) < 0 || envs_up(s, getpid(), &started, &err) < 0)
                 return cli_report(ctx, err);
         if (!started && ctx->verbosity > 0)
                 fprintf(stderr, "berth: %s is up already\n", s->name);
         st = cli_wait_ready(ctx, s, true);
+        /* A supervisor that died was said already. */
+        if (started && envs_detach(s, &err) < 0 && st == EXIT_OK)
+                return cli_report(ctx, err);
         if (st == EXIT_OK && ctx->verbosity >= 0)
                 fprintf(stderr, "berth: %s is up\n", s->name);
         return st;

@@ -74,6 +74,22 @@ static int supervisor_alive(const char *state, pid_t *ret_pid)
         return 1;
 }
 
+bool envs_is_up(const char *state)
+{
+        pid_t pid;
+        return supervisor_alive(state, &pid) == 1;
+}
+
+int envs_detach(const struct spec *s, berth_error **err)
+{
+        _cleanup_free_ char *state = state_path(s, NULL, err), *answer = NULL;
+        if (!state || ask(state, "detach\n", &answer, err) < 0)
+                return -1;
+        if (!startswith(answer, "ok"))
+                return berth_err(err, 0, "the supervisor did not take the environment over");
+        return 0;
+}
+
 static void remove_stale(const char *state)
 {
         static const char *const names[] = { ENVS_SOCKET, ENVS_PIDFILE };
@@ -223,6 +239,10 @@ int envs_services_down(const struct spec *s, bool *ret_was_up, berth_error **err
                 *ret_was_up = true;
         }
         if (alive != 0 && wait_unlocked(state, err) < 0)
+                return -1;
+        /* Whatever is left in its cgroup goes with it (its janitor does the
+         * same, and does it alone after a kill -9). */
+        if (envs_cgroup_cleanup(state, err) < 0)
                 return -1;
         remove_stale(state);
         static const char *const dirs[] = { "services", "logs" };

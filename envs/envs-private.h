@@ -5,11 +5,22 @@
 
 /* The environment's folder under the state folder base (not created). */
 char *envs_dir_path(const char *base, const struct spec *s);
+/* Whether the environment whose folder this is is up (its supervisor answers). */
+bool envs_is_up(const char *state);
+/* The name of the environment's cgroup (sandbox_env_cgroup_open()): its
+ * folder's name and a hash of its path, unique per state folder. */
+char *envs_cgroup_id(const char *state);
+/* Kill what is left in the environment's cgroup and remove it (`down`, and
+ * `up` after a supervisor that died). */
+int envs_cgroup_cleanup(const char *state, berth_error **err);
 /* Where, in the environment's folder, its root is kept mounted (as root). */
 char *envs_kept_root_path(const char *state);
 /* Take state/layer.lock, held by the run that owns the kept writable layer
  * (and has the volumes bound): 0 and the fd, or 1 if another run holds it. */
 int envs_lock_layer(const char *state, int *ret_fd, berth_error **err);
+/* `down --volumes`: the write lock on volume name (0 and the fd), or 1 and
+ * the pid of a process that has it bound (a run, exec, or a supervisor). */
+int envs_lock_volume(const char *state, const char *name, int *ret_fd, pid_t *ret_holder, berth_error **err);
 /* The image config of the topmost OCI image among the layers: the defaults
  * for the command, environment, folder and user, below what the spec says. */
 struct envs_image_config {

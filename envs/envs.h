@@ -1,5 +1,5 @@
-/* envs: an environment's life. Today: the dev sandbox for `run` and `shell`
- * (state dir, writable layer, named volumes, --ephemeral). Services come later.
+/* envs: an environment's life: the dev sandbox for `run` and `shell` (state
+ * dir, writable layer, named volumes, --ephemeral) and the services' supervisor.
  * Uses common, specs, images and sandbox.
  *
  * State layout under berth_state_dir():
@@ -9,11 +9,14 @@
  *     volumes/<volume>/           named volumes, kept until `down --volumes`
  *     rootfs/copy-<key>/          the root as a copy where overlay cannot be mounted
  *     rootfs/stacking             "copy" once overlay failed for this environment
- *     rootfs/mntns                as root: the kept overlay's mount namespace,
- *                                 bound here until `berth down` (sandbox/keep.c)
- *     run-<pid>/                  --ephemeral: a throwaway upper/work (or copy),
- *                                 removed after, with the environment's folder
- *                                 if that is then empty
+ *     rootfs/mntns                as root, while the environment is up: the kept
+ *                                 overlay's mount namespace, bound here until
+ *                                 `berth down` (sandbox/keep.c)
+ *     run-<pid>/                  a run beside the one owning rootfs/: a throwaway
+ *                                 upper/work (or copy), removed after
+ *     locks/volume-<volume>       read-locked by each process binding the volume
+ *   envs/<name>-<8 hex>.run-<pid>/  --ephemeral: an instance of its own, removed after
+ * docs/ENVIRONMENTS.md has the lock protocol.
  * As root these folders belong to the sandbox's id range (sandbox_root_ids()). */
 #pragma once
 
@@ -40,8 +43,8 @@ enum envs_stacking { ENVS_STACKING_AUTO, ENVS_STACKING_OVERLAY, ENVS_STACKING_CO
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err);
 
 /* `berth down`: release the environment's kept root mount; with volumes,
- * remove its named volumes too (refused while a run holds them). The
- * writable layer stays. */
+ * remove its named volumes too (refused, naming the volume and its holder,
+ * while any process has one bound). The writable layer stays. */
 struct envs_down_result {
         bool root_released;     /* a kept root was unmounted */
         bool volumes_removed;
@@ -64,7 +67,8 @@ int envs_pull_image(const struct images_opts *opts, const struct spec_layer *l, 
 
 /* Start the environment's supervisor unless one is up (*ret_started says
  * which); it starts the services by itself. owner: a process whose end
- * takes the environment down (`run` that brought it up), or 0 (`up`). */
+ * takes the environment down (`run` that brought it up, `up` until it
+ * detaches), or 0. */
 int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **err);
 /* Before `up` (and `run` of an environment with services): what its
  * network can do here. Errors: ports with network none, or without pasta
@@ -72,6 +76,14 @@ int envs_up(const struct spec *s, pid_t owner, bool *ret_started, berth_error **
  * only), a service's ports with network host. *ret_pasta: pasta will
  * serve the network. */
 int envs_network_check(const struct spec *s, berth_warnings *w, bool *ret_pasta, berth_error **err);
+/* The owner is done: the environment stays up without it (`up` returned). */
+int envs_detach(const struct spec *s, berth_error **err);
+/* --ephemeral: from now on this process's environment of any spec is a
+ * throwaway instance of its own (envs/<name>-<8 hex>.run-<pid>: its own
+ * state, supervisor, network and volumes), so runs at once never collide. */
+void envs_use_instance(void);
+/* Remove the instance's whole folder (after its services are down). */
+int envs_instance_remove(const struct spec *s, berth_error **err);
 enum envs_liveness { ENVS_DOWN, ENVS_UP, ENVS_DEAD };
 /* ENVS_UP with the supervisor's document ({"supervisor": pid, "services":
  * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?, ports}],

@@ -1,10 +1,13 @@
 /* The dev sandbox: turn a spec into a sandbox_config and run it. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include "envs-private.h"
+#include "images/images.h"
 #include "sandbox/sandbox.h"
 
 static uint32_t fnv1a32(const char *s)
@@ -15,9 +18,79 @@ static uint32_t fnv1a32(const char *s)
         return h;
 }
 
+/* Set by --ephemeral: this process's environment is an instance of its own. */
+static pid_t instance;
+
+void envs_use_instance(void)
+{
+        instance = getpid();
+}
+
 char *envs_dir_path(const char *base, const struct spec *s)
 {
-        return xasprintf("%s/envs/%s-%08x", base, s->name, fnv1a32(s->dir ? s->dir : ""));
+        uint32_t h = fnv1a32(s->dir ? s->dir : "");
+        if (instance)
+                return xasprintf("%s/envs/%s-%08x.run-%d", base, s->name, h, (int) instance);
+        return xasprintf("%s/envs/%s-%08x", base, s->name, h);
+}
+
+char *envs_cgroup_id(const char *state)
+{
+        const char *base = strrchr(state, '/');
+        return xasprintf("%s-%08x", base ? base + 1 : state, fnv1a32(state));
+}
+
+int envs_cgroup_cleanup(const char *state, berth_error **err)
+{
+        _cleanup_free_ char *id = envs_cgroup_id(state);
+        struct sandbox_env_cgroup g;
+        sandbox_env_cgroup_open(id, &g);
+        int r = sandbox_env_cgroup_remove(&g, err);
+        sandbox_env_cgroup_done(&g);
+        return r;
+}
+
+/* Whether someone (a supervisor still stopping) holds dir's supervisor.lock. */
+static bool supervisor_locked(const char *dir)
+{
+        _cleanup_free_ char *p = xasprintf("%s/" ENVS_LOCKFILE, dir);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0;
+}
+
+/* The instances of this spec's runs that were killed (kill -9 leaves their
+ * folder's files): removed once their run is gone and no supervisor holds
+ * them. A pid in use again only delays it. */
+static void remove_dead_instances(const char *base, const struct spec *s)
+{
+        _cleanup_free_ char *envs = xasprintf("%s/envs", base);
+        _cleanup_free_ char *prefix = xasprintf("%s-%08x.run-", s->name, fnv1a32(s->dir ? s->dir : ""));
+        _cleanup_closedir_ DIR *d = opendir(envs);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                const char *p = startswith(de->d_name, prefix);
+                pid_t pid = p ? (pid_t) atoi(p) : 0;
+                if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/%s", envs, de->d_name);
+                _cleanup_error_ berth_error *e = NULL;
+                if (!supervisor_locked(dir) && rm_rf_at(AT_FDCWD, dir, &e) < 0)
+                        log_debug("%s", e->msg);
+        }
+}
+
+int envs_instance_remove(const struct spec *s, berth_error **err)
+{
+        _cleanup_free_ char *base = NULL;
+        if (!instance || berth_state_dir(&base, err) < 0)
+                return instance ? -1 : 0;
+        _cleanup_free_ char *dir = envs_dir_path(base, s), *envs = xasprintf("%s/envs", base);
+        if (rm_rf_at(AT_FDCWD, dir, err) < 0 && (*err)->kind != BERTH_E_NOTFOUND)
+                return berth_error_wrap(err, "state");
+        berth_error_freep(err);
+        remove_dead_instances(base, s);
+        (void) rmdir(envs); /* a run beside this one keeps it */
+        return 0;
 }
 
 int envs_stacking_from_env(enum envs_stacking *ret, berth_error **err)
@@ -55,6 +128,7 @@ struct dev_sandbox {
         char *state;                    /* the environment's folder */
         char *upper, *work, *mnt, *run_dir, *copy, *keep_at;
         int layer_lock;                 /* held while this run owns the kept layer */
+        int inuse;                      /* the cache's record of the layers it runs on */
         berth_warnings *warnings;
         struct sandbox_mount *mounts;
         struct sandbox_port *ports;
@@ -79,6 +153,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         envs_image_config_done(&d->image);
         strv_free(d->image_argv);
         closep(&d->layer_lock);
+        closep(&d->inuse);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
                 if (rm_rf_at(AT_FDCWD, d->run_dir, &e) < 0)
@@ -130,7 +205,9 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->workdir = d->work;
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
-        if (!d->run_dir)
+        /* Only an environment that is up keeps its root mounted (as root),
+         * for runs that join its services' network too. */
+        if (!d->run_dir && geteuid() == 0 && envs_is_up(d->state))
                 r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }
@@ -177,6 +254,59 @@ static int prepare_copy(struct dev_sandbox *d, berth_error **err)
         return 0;
 }
 
+/* Volumes this process binds: a read lock (fcntl, so `down` can name its
+ * holder) on locks/volume-<name>, held until the process ends. The lock
+ * files outlive `down --volumes`: a run waiting on one never holds a file
+ * removed from under it. */
+static int hold_volume(const char *state, const char *name, berth_error **err)
+{
+        static char **held;
+        static size_t n;
+        _cleanup_free_ char *dir = xasprintf("%s/locks", state);
+        char *path = xasprintf("%s/volume-%s", dir, name);
+        for (size_t i = 0; i < n; i++)
+                if (streq(held[i], path)) {
+                        free(path);
+                        return 0;
+                }
+        int fd = (mkdir(dir, 0700) < 0 && errno != EEXIST) ? -1
+                 : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        struct flock l = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        while (fd >= 0 && fcntl(fd, F_SETLKW, &l) < 0)
+                if (errno != EINTR) {
+                        close(fd);
+                        fd = -1;
+                }
+        if (fd < 0) {
+                int e = errno;
+                free(path);
+                return berth_err(err, e, "state: lock volume %s", name);
+        }
+        held = xrealloc(held, (n + 1) * sizeof(char *));
+        held[n++] = path; /* and fd, open until we exit */
+        return 0;
+}
+
+int envs_lock_volume(const char *state, const char *name, int *ret_fd, pid_t *ret_holder, berth_error **err)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/locks", state), *path = xasprintf("%s/volume-%s", dir, name);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return berth_err(err, errno, "state: mkdir `%s`", dir);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        if (fd < 0)
+                return berth_err(err, errno, "state: open `%s`", path);
+        if (fcntl(fd, F_SETLK, &l) == 0) {
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        if (errno != EACCES && errno != EAGAIN)
+                return berth_err(err, errno, "state: lock `%s`", path);
+        l = (struct flock) { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        *ret_holder = fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK ? l.l_pid : 0;
+        return 1;
+}
+
 int envs_convert_mounts(const struct spec_mount *mounts, size_t n, const char *state,
                         struct sandbox_mount **ret_mounts, char ***ret_volume_dirs, berth_error **err)
 {
@@ -195,7 +325,7 @@ int envs_convert_mounts(const struct spec_mount *mounts, size_t n, const char *s
                 if (m->type == SPEC_MOUNT_VOLUME) {
                         char *dir = xasprintf("%s/volumes/%s", state, m->source);
                         dirs[nv++] = dir;
-                        if (envs_sandbox_folder(dir, err) < 0)
+                        if (hold_volume(state, m->source, err) < 0 || envs_sandbox_folder(dir, err) < 0)
                                 return berth_error_wrap(err, "volume %s", m->source);
                         out[i].source = dir;
                 }
@@ -366,7 +496,7 @@ static int join_services(struct dev_sandbox *d, const struct spec *s, struct san
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
-        struct dev_sandbox d = { .layer_lock = -1, .warnings = o->warnings, .c.warnings = o->warnings };
+        struct dev_sandbox d = { .layer_lock = -1, .inuse = -1, .warnings = o->warnings, .c.warnings = o->warnings };
         struct sandbox_shared_ns ns = { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
         _cleanup_free_ char *aliases = NULL;
         enum envs_stacking how;
@@ -391,7 +521,8 @@ int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_statu
                 if (busy < 0 || (busy > 0 && make_run_dir(&d, err) < 0))
                         goto out;
         }
-        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, &d.image, err) < 0 || choose_argv(&d, o, err) < 0 ||
+        if (envs_layers(s, d.state, !o->ephemeral, &d.layers, &d.image, err) < 0 ||
+            images_inuse_hold(cache, d.layers, &d.inuse, err) < 0 || choose_argv(&d, o, err) < 0 ||
             convert_mounts(&d, s, o->ephemeral ? d.run_dir : d.state, err) < 0)
                 goto out;
         convert_env(&d, s);

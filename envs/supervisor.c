@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "envs-private.h"
+#include "images/images.h"
 
 #define LINE_MAX_BYTES 4096
 #define BACKOFF_BASE_MS 100
@@ -75,6 +76,10 @@ struct sup {
         int owner_fd;                   /* pidfd of the run that brought us up, or -1 */
         uint64_t log_max;
 };
+
+/* The janitor's pipe (see env_cgroup()): one byte on it says the supervisor
+ * stopped as asked. */
+static int janitor_fd = -1;
 
 static int64_t now_ms(void)
 {
@@ -423,6 +428,8 @@ static _Noreturn void shut_down(struct sup *x, int client)
         for (size_t i = x->n; i-- > 0;)
                 stop_service(x, &x->svcs[i]);
         sandbox_net_stop(&x->net);
+        if (janitor_fd >= 0)
+                (void) !write(janitor_fd, "d", 1);
         sandbox_shared_ns_done(&x->ns);
         _cleanup_free_ char *pid = xasprintf("%s/" ENVS_PIDFILE, x->state);
         _cleanup_free_ char *sock = xasprintf("%s/" ENVS_SOCKET, x->state);
@@ -483,6 +490,13 @@ static void answer(struct sup *x, int c)
                 sandbox_shared_ns_send(c, &x->ns);
         else if (startswith(req, "down"))
                 shut_down(x, c);
+        else if (startswith(req, "detach")) {
+                /* `up` returned: the environment is on its own from now on. */
+                if (x->owner_fd >= 0)
+                        close(x->owner_fd);
+                x->owner_fd = -1;
+                (void) !write(c, "ok\n", 3);
+        }
 }
 
 static void accept_clients(struct sup *x)
@@ -531,6 +545,12 @@ static int setup(struct sup *x, berth_error **err)
         if (sandbox_shared_ns_create(&x->ns, x->spec->network != SPEC_NET_HOST, err) < 0 ||
             envs_network_start(x->spec, &x->ns, &x->net, err) < 0)
                 return -1;
+        /* The cache keeps every service's layers while we run (never closed). */
+        for (size_t i = 0; i < x->spec->n_services; i++) {
+                int fd;
+                if (images_inuse_hold(x->cache, x->layers[i], &fd, err) < 0)
+                        return -1;
+        }
         x->svcs = xcalloc(x->spec->n_services ? x->spec->n_services : 1, sizeof(*x->svcs));
         x->n = x->spec->n_services;
         for (size_t i = 0; i < x->n; i++) {
@@ -605,6 +625,65 @@ static void loop_once(struct sup *x)
         start_ready(x, now);
 }
 
+/* ---- the environment's cgroup ------------------------------------------------------ */
+
+/* The janitor: a small process outside the environment's cgroup that waits
+ * for the supervisor to end, however it ends (kill -9 included), then kills
+ * whatever is left in the cgroup and removes it. */
+static _Noreturn void janitor(pid_t sup, int graceful_fd, const struct sandbox_env_cgroup *g, const char *state)
+{
+        prctl(PR_SET_NAME, "berth-cgroup");
+        if (dup2(graceful_fd, 3) < 0)
+                _exit(1);
+        syscall(SYS_close_range, 4, ~0u, 0);
+        int fd = (int) syscall(SYS_pidfd_open, sup, 0);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        while (fd >= 0 && poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+        _cleanup_error_ berth_error *e = NULL, *e2 = NULL;
+        sandbox_env_cgroup_remove(g, &e);
+        /* The root runs kept mounted while the environment was up: `down`
+         * releases it (and says so) unless the supervisor died. */
+        char c;
+        fcntl(3, F_SETFL, O_NONBLOCK);
+        _cleanup_free_ char *keep_at = envs_kept_root_path(state);
+        if (read(3, &c, 1) != 1)
+                sandbox_root_release(keep_at, &e2);
+        _exit(0);
+}
+
+
+/* Enter the environment's cgroup (with a janitor for it), where the user
+ * may create one; else the services' parent-death signals and pid
+ * namespaces are what ends them (doctor says which). */
+static int env_cgroup(const char *state, berth_error **err)
+{
+        _cleanup_free_ char *id = envs_cgroup_id(state);
+        struct sandbox_env_cgroup g;
+        sandbox_env_cgroup_open(id, &g);
+        int r = 0;
+        /* What a supervisor that died left behind. */
+        if (g.mech != SANDBOX_LIMIT_NONE)
+                r = sandbox_env_cgroup_remove(&g, err);
+        /* As root, a kept root may need releasing too. */
+        int p[2];
+        if (r == 0 && (g.mech != SANDBOX_LIMIT_NONE || geteuid() == 0)) {
+                pid_t sup = getpid(), j = pipe2(p, O_CLOEXEC) < 0 ? -1 : fork();
+                if (j == 0)
+                        janitor(sup, p[0], &g, state);
+                if (j < 0)
+                        r = berth_err(err, errno, "start the environment's janitor");
+                else {
+                        close(p[0]);
+                        janitor_fd = p[1];
+                }
+        }
+        if (r == 0 && g.mech != SANDBOX_LIMIT_NONE)
+                r = sandbox_env_cgroup_enter(&g, err);
+        sandbox_env_cgroup_done(&g);
+        return r;
+}
+
 _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***layers, const char *cache,
                               int lock_fd, pid_t owner, int ready_fd)
 {
@@ -627,7 +706,7 @@ _Noreturn void envs_supervise(const struct spec *s, const char *state, char ***l
         /* Opened before the owner could be gone: it waits for our "ok". */
         if (owner > 0 && (x.owner_fd = (int) syscall(SYS_pidfd_open, owner, 0)) < 0)
                 berth_err(&e, errno, "watch the process that started the environment");
-        if (e || setup(&x, &e) < 0) {
+        if (e || env_cgroup(state, &e) < 0 || setup(&x, &e) < 0) {
                 _cleanup_free_ char *text = berth_error_text(e);
                 write_all(ready_fd, text, strlen(text));
                 write_all(ready_fd, "\n", 1);

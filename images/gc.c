@@ -1,10 +1,12 @@
-/* Who uses what (refs/), `image ls` and `image gc`. */
+/* Who uses what (refs/ for specs that exist, inuse/ for sandboxes that
+ * run), `image ls` and `image gc`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "oci.h"
 #include "private.h"
 
 #define MAX_REF_FILE (1024 * 1024)
@@ -206,6 +208,180 @@ int images_list(const char *cache_dir, struct images_entry **ret, size_t *ret_n,
         return rc;
 }
 
+/* ---- in use: records held by running sandboxes ---------------------------------- */
+
+static int open_inuse(struct store *s, berth_error **err)
+{
+        _cleanup_free_ char *p = xasprintf("%s/inuse", s->root);
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return berth_err(err, errno, "mkdir `%s`", p);
+        int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? berth_err(err, errno, "open `%s`", p) : fd;
+}
+
+/* The record is written under a dot-name, locked, then renamed: gc never
+ * sees one unlocked before its holder died. */
+static int write_inuse(int dirfd, char *const *digests, int *ret_fd, berth_error **err)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        _cleanup_free_ char *name = xasprintf("%d-%lld%09ld", (int) getpid(), (long long) t.tv_sec, t.tv_nsec);
+        _cleanup_free_ char *tmp = xasprintf(".%s", name);
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berth_err(err, errno, "create in-use record");
+        for (size_t i = 0; digests[i]; i++)
+                if (write_all(fd, digests[i], 64) < 0 || write_all(fd, "\n", 1) < 0) {
+                        unlinkat(dirfd, tmp, 0);
+                        return berth_err(err, errno, "write in-use record");
+                }
+        if (flock(fd, LOCK_EX) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+                unlinkat(dirfd, tmp, 0);
+                return berth_err(err, errno, "in-use record");
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_fd, berth_error **err)
+{
+        _cleanup_(store_closep) struct store s = STORE_INIT;
+        _cleanup_strv_ char **digests = xcalloc(strv_length(layer_dirs) + 1, sizeof(char *));
+        size_t n = 0;
+        *ret_fd = -1;
+        for (size_t i = 0; layer_dirs && layer_dirs[i]; i++) {
+                const char *b = strrchr(layer_dirs[i], '/');
+                if (b && sha256_valid_hex(b + 1))
+                        digests[n++] = xstrdup(b + 1);
+        }
+        if (n == 0)
+                return 0; /* local folders only: nothing of the cache */
+        if (store_open(cache_dir, &s, err) < 0)
+                return -1;
+        /* gc holds gc.lock exclusively while it decides: once we hold it
+         * shared, the layers either are gone already (checked here) or stay. */
+        _cleanup_close_ int gc = store_gc_lock(&s, false, err), dirfd = gc < 0 ? -1 : open_inuse(&s, err);
+        if (dirfd < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++)
+                if (!store_has_layer(&s, digests[i]))
+                        return berth_error_make(err, BERTH_E_NOTFOUND, 0, "layer %.12s was removed from the cache "
+                                                "(image gc) meanwhile; run again", digests[i]);
+        return write_inuse(dirfd, digests, ret_fd, err);
+}
+
+/* The digests of the records whose holder still runs (their lock is
+ * taken); the others are stale, listed in *ret_stale. */
+static char **load_inuse(struct store *s, char ***ret_stale)
+{
+        _cleanup_error_ berth_error *e = NULL;
+        _cleanup_close_ int dirfd = open_inuse(s, &e);
+        char **live = xcalloc(1, sizeof(char *)), **stale = xcalloc(1, sizeof(char *));
+        size_t nl = 0, ns = 0;
+        *ret_stale = stale;
+        _cleanup_closedir_ DIR *d = dirfd < 0 ? NULL : opendir_at(dirfd, ".", 0);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_close_ int fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_free_ char *buf = NULL;
+                if (fd < 0)
+                        continue;
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                        stale = *ret_stale = xrealloc(stale, (ns + 2) * sizeof(char *));
+                        stale[ns++] = xstrdup(de->d_name);
+                        stale[ns] = NULL;
+                        continue;
+                }
+                berth_error_freep(&e);
+                if (read_fd_bounded(fd, MAX_REF_FILE, "in-use record", &buf, NULL, &e) < 0)
+                        continue;
+                char *save = NULL;
+                for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                        if (sha256_valid_hex(l)) {
+                                live = xrealloc(live, (nl + 2) * sizeof(char *));
+                                live[nl++] = xstrdup(l);
+                                live[nl] = NULL;
+                        }
+        }
+        return live;
+}
+
+static void remove_stale_inuse(struct store *s, char **stale)
+{
+        _cleanup_error_ berth_error *e = NULL;
+        _cleanup_close_ int dirfd = open_inuse(s, &e);
+        for (size_t i = 0; dirfd >= 0 && stale && stale[i]; i++)
+                unlinkat(dirfd, stale[i], 0);
+}
+
+static bool kept(const char *hex, const struct ref *refs, size_t nrefs, char *const *keep);
+
+/* ---- OCI records (oci/): reference -> manifest, config ---------------------------- */
+
+static void strv_add(char ***v, size_t *n, const char *x)
+{
+        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+        (*v)[(*n)++] = xstrdup(x);
+        (*v)[*n] = NULL;
+}
+
+/* Whether every layer of the manifest blob mhex is kept. */
+static bool manifest_kept(struct store *s, const char *mhex, const struct ref *refs, size_t nrefs, char *const *keep)
+{
+        _cleanup_free_ char *m = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        _cleanup_(oci_manifest_donep) struct oci_manifest man = {};
+        size_t len = 0;
+        if (read_file_bounded(s->blobs_fd, mhex, OCI_MANIFEST_MAX, "manifest", &m, &len, &e) < 0 ||
+            oci_manifest_parse(m, len, NULL, &man, &e) < 0 || man.kind != OCI_KIND_MANIFEST)
+                return false;
+        for (size_t i = 0; i < man.n_items; i++)
+                if (!kept(man.items[i].hex, refs, nrefs, keep))
+                        return false;
+        return true;
+}
+
+/* A record stays, with its manifest and config, while each of its image's
+ * layers is kept; else it goes (listed in *dead), and its documents with it
+ * unless something else keeps them. Adds what stays to *keep. */
+static void sort_oci_records(struct store *s, const struct ref *refs, size_t nrefs, char ***keep, size_t *nk,
+                             char ***dead)
+{
+        _cleanup_free_ char *p = xasprintf("%s/oci", s->root);
+        _cleanup_closedir_ DIR *d = opendir(p);
+        size_t nd = 0;
+        *dead = xcalloc(1, sizeof(char *));
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *rec = NULL;
+                _cleanup_error_ berth_error *e = NULL;
+                char mhex[65], chex[65];
+                const char *nl;
+                bool ok = read_file_bounded(dirfd(d), de->d_name, MAX_REF_FILE, "record", &rec, NULL, &e) == 0 &&
+                          (nl = strchr(rec, '\n')) && sscanf(nl + 1, "%64s %64s", mhex, chex) == 2 &&
+                          sha256_valid_hex(mhex) && sha256_valid_hex(chex) && store_has_blob(s, mhex) &&
+                          store_has_blob(s, chex) && manifest_kept(s, mhex, refs, nrefs, *keep);
+                if (!ok) {
+                        strv_add(dead, &nd, de->d_name);
+                        continue;
+                }
+                strv_add(keep, nk, mhex);
+                strv_add(keep, nk, chex);
+        }
+}
+
+static void remove_oci_records(struct store *s, char **dead)
+{
+        _cleanup_free_ char *p = xasprintf("%s/oci", s->root);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        for (size_t i = 0; fd >= 0 && dead && dead[i]; i++)
+                unlinkat(fd, dead[i], 0);
+}
+
 /* ---- gc --------------------------------------------------------------------- */
 
 static bool kept(const char *hex, const struct ref *refs, size_t nrefs, char *const *keep)
@@ -331,8 +507,20 @@ int images_gc(const char *cache_dir, char *const *keep, bool dry_run, struct ima
         size_t nrefs = 0;
         if (load_refs(&s, &refs, &nrefs, err) < 0)
                 return -1;
+        /* Kept: what the caller says, what a running sandbox holds, and the
+         * documents of the OCI images whose layers are all kept. */
+        _cleanup_strv_ char **stale = NULL, **dead = NULL;
+        _cleanup_strv_ char **all = load_inuse(&s, &stale);
+        size_t nk = strv_length(all);
+        for (size_t i = 0; keep && keep[i]; i++)
+                strv_add(&all, &nk, keep[i]);
+        sort_oci_records(&s, refs, nrefs, &all, &nk, &dead);
         struct images_gc_result res = {};
-        int rc = collect(&s, refs, nrefs, keep, dry_run, &res, err);
+        int rc = collect(&s, refs, nrefs, all, dry_run, &res, err);
+        if (rc == 0 && !dry_run) {
+                remove_stale_inuse(&s, stale);
+                remove_oci_records(&s, dead);
+        }
         if (rc == 0) {
                 collect_leftovers(&s, s.blobs_fd, dry_run, &res);
                 collect_leftovers(&s, s.layers_fd, dry_run, &res);

@@ -156,8 +156,15 @@ int images_list(const char *cache_dir, struct images_entry **ret, size_t *ret_n,
  * owner path exists. */
 int images_refs_set(const char *cache_dir, const char *owner, char *const *digests, size_t n, berth_error **err);
 
-/* Remove blobs and layers that no existing owner references, nor keep[] (may be
- * NULL). With dry_run, only report. Returns what went (or would go). */
+/* A running sandbox uses these layer folders (those of the cache among
+ * them): gc keeps them while *ret_fd is open (a record in inuse/, locked;
+ * -1 when none is of the cache). BERTH_E_NOTFOUND if gc removed one already. */
+int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_fd, berth_error **err);
+
+/* Remove blobs and layers that no existing owner references, no running
+ * sandbox holds (images_inuse_hold()), nor keep[] (may be NULL), and the OCI
+ * records (oci/) of images whose layers are not all kept. With dry_run, only
+ * report. Returns what went (or would go). */
 struct images_gc_result {
         size_t n_removed;
         uint64_t bytes_freed;

@@ -1,7 +1,9 @@
 /* Limits: cgroup v2 where the user has a delegated subtree, cgroup v1 where
  * the host has those controllers and we may write them, rlimits otherwise.
  * berth's cgroups live in a "berth" folder and are removed afterwards. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -170,10 +172,21 @@ static char *unique_name(const char *name)
         return xasprintf("%s-%d-%lx", name ? name : "sandbox", (int) getpid(), (unsigned long) ts.tv_nsec);
 }
 
+/* Set once this process entered an environment's cgroup: its sandboxes'
+ * cgroups are made under it ("berth/env-<id>"), else under "berth". */
+static char *env_parent;
+static enum sandbox_limit_mech env_mech;
+
+static const char *parent_for(enum sandbox_limit_mech m)
+{
+        return env_parent && env_mech == m ? env_parent : "berth";
+}
+
 static int make_dir(struct cgroup_handle *h, const char *parent, const char *leaf, const char *ctrl, int *ret_fd,
                     berth_error **err)
 {
-        _cleanup_free_ char *berth = xasprintf("%s/berth", parent);
+        _cleanup_free_ char *berth = xasprintf("%s/%s", parent,
+                                               parent_for(ctrl ? SANDBOX_LIMIT_CGROUP1 : SANDBOX_LIMIT_CGROUP2));
         if (mkdir(berth, 0755) < 0 && errno != EEXIST)
                 return berth_err(err, errno, "mkdir %s", berth);
         char *dir = xasprintf("%s/%s", berth, leaf);
@@ -194,7 +207,7 @@ static int create_v2(const char *base, const struct sandbox_limits *l, const cha
                      berth_error **err)
 {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *berth = xasprintf("%s/berth", base);
+        _cleanup_free_ char *berth = xasprintf("%s/%s", base, parent_for(SANDBOX_LIMIT_CGROUP2));
         if (make_dir(h, base, leaf, NULL, &fd, err) < 0)
                 return -1;
         /* The berth folder holds no process, so it may delegate to its children. */
@@ -389,4 +402,153 @@ char *sandbox_unenforced_limits(const struct sandbox_limits *l)
         if (!no_mem && !no_cpu)
                 return NULL;
         return xasprintf("%s%s%s", no_mem ? "memory" : "", no_mem && no_cpu ? " and " : "", no_cpu ? "cpus" : "");
+}
+
+/* ---- an environment's cgroup -------------------------------------------------- */
+
+static const char *const env_ctrls[] = { "pids", "memory", "cpu" };
+
+/* The v2 folder an environment's cgroup goes under: the delegated one, or
+ * BERTH_CGROUP2_ROOT as it is (it needs no controller of its own). */
+static char *env_v2_base(void)
+{
+        const char *e = getenv("BERTH_CGROUP2_ROOT");
+        if (e && *e)
+                return access(e, W_OK) == 0 ? xstrdup(e) : NULL;
+        return cgroup2_delegated_dir();
+}
+
+void sandbox_env_cgroup_open(const char *id, struct sandbox_env_cgroup *ret)
+{
+        *ret = (struct sandbox_env_cgroup) { .parent = xasprintf("berth/env-%s", id) };
+        _cleanup_free_ char *v2 = env_v2_base();
+        if (v2) {
+                ret->mech = SANDBOX_LIMIT_CGROUP2;
+                ret->dirs[ret->n_dirs++] = xasprintf("%s/%s", v2, ret->parent);
+                return;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(env_ctrls); i++)
+                if (cgroup1_writable(env_ctrls[i])) {
+                        ret->mech = SANDBOX_LIMIT_CGROUP1;
+                        ret->dirs[ret->n_dirs++] = xasprintf(CGROUP1_ROOT "/%s/%s", env_ctrls[i], ret->parent);
+                }
+}
+
+enum sandbox_limit_mech sandbox_env_cgroup_mech(void)
+{
+        struct sandbox_env_cgroup g;
+        sandbox_env_cgroup_open("probe", &g);
+        enum sandbox_limit_mech m = g.mech;
+        sandbox_env_cgroup_done(&g);
+        return m;
+}
+
+void sandbox_env_cgroup_done(struct sandbox_env_cgroup *g)
+{
+        for (size_t i = 0; i < g->n_dirs; i++)
+                free(g->dirs[i]);
+        free(g->parent);
+        *g = (struct sandbox_env_cgroup) {};
+}
+
+/* v2: the environment's folder holds no process (its children may then
+ * have controllers); the caller goes into its "supervisor" leaf. */
+static int enter_v2(const char *dir, berth_error **err)
+{
+        _cleanup_free_ char *berth = xstrndup(dir, (size_t) (strrchr(dir, '/') - dir));
+        _cleanup_free_ char *leaf = xasprintf("%s/supervisor", dir);
+        _cleanup_error_ berth_error *e = NULL;
+        if (mkdir_p(leaf, 0755, err) < 0)
+                return -1;
+        _cleanup_close_ int bfd = open(berth, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int lfd = open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lfd < 0)
+                return berth_err(err, errno, "open %s", leaf);
+        /* Controllers this tree does not have are no error. */
+        if (bfd >= 0 && write_at(bfd, "cgroup.subtree_control", "+memory +pids +cpu", &e) < 0)
+                write_at(bfd, "cgroup.subtree_control", "+memory +pids", &e);
+        if (dfd >= 0 && write_at(dfd, "cgroup.subtree_control", "+memory +pids +cpu", &e) < 0)
+                write_at(dfd, "cgroup.subtree_control", "+memory +pids", &e);
+        return write_at(lfd, "cgroup.procs", "0", err);
+}
+
+int sandbox_env_cgroup_enter(const struct sandbox_env_cgroup *g, berth_error **err)
+{
+        for (size_t i = 0; i < g->n_dirs; i++) {
+                if (g->mech == SANDBOX_LIMIT_CGROUP2) {
+                        if (enter_v2(g->dirs[i], err) < 0)
+                                return berth_error_wrap(err, "environment cgroup");
+                        continue;
+                }
+                _cleanup_close_ int fd = -1;
+                if (mkdir_p(g->dirs[i], 0755, err) < 0 ||
+                    (fd = open(g->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+                    write_at(fd, "cgroup.procs", "0", err) < 0)
+                        return berth_error_wrap(err, "environment cgroup %s", g->dirs[i]);
+        }
+        free(env_parent);
+        env_parent = xstrdup(g->parent);
+        env_mech = g->mech;
+        return 0;
+}
+
+/* SIGKILL to every process in dir and the cgroups below it: how many. */
+static size_t kill_procs(int parent, const char *name, int depth)
+{
+        _cleanup_close_ int dfd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_free_ char *procs = NULL;
+        _cleanup_error_ berth_error *e = NULL;
+        size_t n = 0;
+        if (dfd < 0 || depth > 32)
+                return 0;
+        if (read_file_bounded(dfd, "cgroup.procs", 1 << 20, "cgroup.procs", &procs, NULL, &e) == 0)
+                for (char *p = procs; *p; p += strcspn(p, "\n"), p += *p == '\n') {
+                        pid_t pid = (pid_t) atoi(p);
+                        if (pid > 0 && pid != getpid() && kill(pid, SIGKILL) == 0)
+                                n++;
+                }
+        _cleanup_closedir_ DIR *d = fdopendir(dup(dfd));
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        n += kill_procs(dfd, de->d_name, depth + 1);
+        return n;
+}
+
+/* Remove dir and the cgroups below it, deepest first. */
+static void remove_tree(int parent, const char *name, int depth)
+{
+        _cleanup_close_ int dfd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0 || depth > 32)
+                return;
+        _cleanup_closedir_ DIR *d = fdopendir(dup(dfd));
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        remove_tree(dfd, de->d_name, depth + 1);
+        /* The last processes may take a moment to leave. */
+        for (int tries = 0; unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno == EBUSY && tries < 1000; tries++)
+                usleep(1000);
+}
+
+int sandbox_env_cgroup_remove(const struct sandbox_env_cgroup *g, berth_error **err)
+{
+        for (size_t i = 0; i < g->n_dirs; i++) {
+                struct stat st;
+                if (stat(g->dirs[i], &st) < 0)
+                        continue;
+                /* v2: cgroup.kill takes the whole subtree at once, forks racing
+                 * it included; v1 (and older kernels): kill until it is empty. */
+                _cleanup_close_ int dfd = open(g->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_error_ berth_error *e = NULL;
+                if (g->mech == SANDBOX_LIMIT_CGROUP2 && dfd >= 0)
+                        write_at(dfd, "cgroup.kill", "1", &e);
+                for (int tries = 0; tries < 500 && kill_procs(AT_FDCWD, g->dirs[i], 0) > 0; tries++)
+                        usleep(2000);
+                remove_tree(AT_FDCWD, g->dirs[i], 0);
+                if (stat(g->dirs[i], &st) == 0)
+                        return berth_err(err, EBUSY, "remove the environment's cgroup %s", g->dirs[i]);
+        }
+        return 0;
 }

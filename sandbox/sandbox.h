@@ -209,6 +209,29 @@ int sandbox_caps_mask(char *const *add, char *const *drop, uint64_t *ret, berth_
  * names ("cpus"), or NULL when all can be. For `run`'s one warning. */
 char *sandbox_unenforced_limits(const struct sandbox_limits *l);
 
+/* An environment's cgroup subtree (berth/env-<id>, on v2 where limits are,
+ * else in each v1 hierarchy the user may write): a process that enters it
+ * takes every sandbox it starts from then on with it (their own limit
+ * cgroups nest below), so the whole environment is killed at once. mech
+ * NONE: the user may create no cgroup (rootless v1, v2 without delegation). */
+struct sandbox_env_cgroup {
+        enum sandbox_limit_mech mech;
+        char *dirs[3];          /* v2: one folder; v1: one per hierarchy */
+        size_t n_dirs;
+        char *parent;           /* "berth/env-<id>" */
+};
+/* Where the environment id's cgroup is (nothing is created). */
+void sandbox_env_cgroup_open(const char *id, struct sandbox_env_cgroup *ret);
+void sandbox_env_cgroup_done(struct sandbox_env_cgroup *g);
+/* Create it and move the calling process in (v2: into its "supervisor" leaf). */
+int sandbox_env_cgroup_enter(const struct sandbox_env_cgroup *g, berth_error **err);
+/* Kill every process in it (cgroup.kill on v2, else SIGKILL to each pid in
+ * cgroup.procs until none is left) and remove its folders. Nothing there is
+ * no error. Never call it from inside. */
+int sandbox_env_cgroup_remove(const struct sandbox_env_cgroup *g, berth_error **err);
+/* Which an environment gets on this host, for this user (doctor). */
+enum sandbox_limit_mech sandbox_env_cgroup_mech(void);
+
 /* The default seccomp filter's rules, for tests and `doctor`: compile the
  * filter (or load it from cache) and return its BPF program. */
 struct sandbox_bpf {

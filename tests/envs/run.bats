@@ -374,11 +374,17 @@ YAML
   umount "$d"
 }
 
-@test "as root the root stays mounted between runs, pinned in the state folder, until down" {
+@test "as root the root of an environment that is up stays mounted between runs, pinned in the state folder, until down" {
   sed 's/name: demo/name: kept/' "$W/proj/berth.yaml" >"$W/proj/kept.yaml"; chmod 644 "$W/proj/kept.yaml"
+  # not up: a run leaves nothing mounted
   run in_proj -vv run -f kept.yaml -- sh -c 'echo one >/etc/one; echo v >/cache/v'
   [ "$status" -eq 0 ]
   pin=$(echo "$W"/home/state/envs/kept-*/rootfs)/mntns
+  [[ "$output" != *"kept"* ]]; [ ! -e "$pin" ]
+  ! awk -v w="$W/" 'index($5, w) == 1' /proc/self/mountinfo | grep . || false
+  in_proj -q up -f kept.yaml
+  run in_proj -vv run -f kept.yaml -- sh -c 'echo one >/etc/one; echo v >/cache/v'
+  [ "$status" -eq 0 ]
   if [ -n "${RUNNER:-}" ]; then
     # rootless: nothing can hold a mount without a process; one per run
     [[ "$output" != *"kept"* ]]; [ ! -e "$pin" ]
@@ -423,6 +429,7 @@ YAML
   [ "$(jq -r .root_unmounted <<<"$output")" = false ]
   # a pin that is not one (a plain file, as a crash between two steps leaves) is replaced
   touch "$pin"
+  in_proj -q up -f kept.yaml
   run in_proj -q run -f kept.yaml -- sh -c 'cat /etc/one /cache/v'
   [ "$output" = "one
 v" ]
@@ -472,7 +479,7 @@ v" ]
   holder=$!
   for _ in $(seq 100); do [ -e "$env_dir/volumes/cache/v" ] && break; sleep 0.05; done
   run in_proj down -f arch.yaml --volumes
-  [ "$status" -eq 1 ]; [[ "$output" == *"a run of archived is using its volumes; they stay"* ]]
+  [ "$status" -eq 1 ]; [[ "$output" == *"volume cache is in use by berth (pid "*"); no volume was removed"* ]]
   [ -e "$env_dir/volumes/cache/v" ]
   touch "$W/proj/go2"
   wait "$holder"

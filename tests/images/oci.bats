@@ -405,3 +405,34 @@ archive_spec() {
   [ "$status" -eq 0 ]
   [ -z "$(cache_entries)" ]
 }
+
+@test "oci: image gc removes the OCI records (and documents) of images nothing keeps, and keeps those in use" {
+  "$PYTHON" "$OCILAYOUT" busybox "$T/layout" 1
+  tar -C "$T/layout" -cf "$T/oci.tar" .
+  archive_spec oci-archive "$T/oci.tar"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$BERTH_CACHE_DIR/oci" | wc -l)" -eq 1 ]
+  before=$(cache_entries)
+  # the spec exists: its refs keep the image, record and documents included
+  run "$BERTH" image gc
+  [ "$status" -eq 0 ]
+  [ "$(ls "$BERTH_CACHE_DIR/oci" | wc -l)" -eq 1 ]
+  [ "$(cache_entries)" = "$before" ]
+  # a run of it still resolves from the record, without the archive's bytes changing anything
+  run "$BERTH" run --ephemeral -f "$T/berth.yaml" -- cat /etc/motd
+  [ "$output" = "from layer two" ]
+  # nothing keeps it any more: layers, manifest, config and the record go
+  mv "$T/berth.yaml" "$T/gone.yaml"
+  run "$BERTH" image gc
+  [ "$status" -eq 0 ]
+  [ -z "$(cache_entries)" ]
+  [ -z "$(ls "$BERTH_CACHE_DIR/oci")" ]
+  # a record whose documents are gone is dropped too
+  mv "$T/gone.yaml" "$T/berth.yaml"
+  run "$BERTH" pull -f "$T/berth.yaml"
+  [ "$status" -eq 0 ]
+  rm -f "$BERTH_CACHE_DIR"/blobs/sha256/*
+  run "$BERTH" image gc
+  [ -z "$(ls "$BERTH_CACHE_DIR/oci")" ]
+}
