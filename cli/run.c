@@ -128,6 +128,7 @@ int cli_run_dev_sandbox(struct cli_ctx *ctx, struct envs_run_opts *o)
                         remove_instance(ctx, s);
                 return st;
         }
+        with.up_for_run = started;
         int r = envs_run(s, &with, &status, &err);
         if (started && o->ephemeral && (r < 0 || status != 0) && ctx->verbosity >= 0)
                 print_service_logs(s);

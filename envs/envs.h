@@ -29,6 +29,7 @@ struct envs_run_opts {
         struct sandbox_outcome *outcome; /* what the limits did, when not NULL */
         bool ephemeral;         /* throw the writable layer away afterwards */
         bool tty;               /* interactive: a pty relayed to our terminal */
+        bool up_for_run;        /* its services were brought up for this run only */
         berth_warnings *warnings; /* limits not enforced, fallbacks taken (may be NULL) */
 };
 

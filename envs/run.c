@@ -129,6 +129,7 @@ struct dev_sandbox {
         char *upper, *work, *mnt, *run_dir, *copy, *keep_at;
         int layer_lock;                 /* held while this run owns the kept layer */
         int inuse;                      /* the cache's record of the layers it runs on */
+        bool up_for_run;                /* the environment goes down after this run */
         berth_warnings *warnings;
         struct sandbox_mount *mounts;
         struct sandbox_port *ports;
@@ -205,9 +206,9 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->workdir = d->work;
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
-        /* Only an environment that is up keeps its root mounted (as root),
-         * for runs that join its services' network too. */
-        if (!d->run_dir && geteuid() == 0 && envs_is_up(d->state))
+        /* Only an environment that `up` brought up keeps its root mounted
+         * (as root), for runs that join its services' network too. */
+        if (!d->run_dir && !d->up_for_run && geteuid() == 0 && envs_is_up(d->state))
                 r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }
@@ -496,7 +497,8 @@ static int join_services(struct dev_sandbox *d, const struct spec *s, struct san
 int envs_run(const struct spec *s, const struct envs_run_opts *o, int *ret_status, berth_error **err)
 {
         _cleanup_free_ char *base = NULL, *cache = NULL;
-        struct dev_sandbox d = { .layer_lock = -1, .inuse = -1, .warnings = o->warnings, .c.warnings = o->warnings };
+        struct dev_sandbox d = { .layer_lock = -1, .inuse = -1, .up_for_run = o->up_for_run, .warnings = o->warnings,
+                                 .c.warnings = o->warnings };
         struct sandbox_shared_ns ns = { .userns_fd = -1, .netns_fd = -1, .holder_sock = -1, .holder = -1 };
         _cleanup_free_ char *aliases = NULL;
         enum envs_stacking how;

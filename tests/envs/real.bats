@@ -110,8 +110,12 @@ in_proj() { (cd "$W/proj" && berth "$@"); }
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == dev* ]]
-  run in_proj -q run -f pg.yaml --ephemeral -- psql -h db -U postgres -tAc "select count(*) from visits where who = 'dev'"
+  run in_proj -q run -f pg.yaml -- psql -h db -U postgres -tAc "select count(*) from visits where who = 'dev'"
   [ "$output" = 1 ]
+  # --ephemeral runs against services of its own: a fresh database
+  run in_proj -q run -f pg.yaml --ephemeral -- psql -h db -U postgres -tAc "select count(*) from visits where who = 'dev'"
+  echo "$output"
+  [[ "$output" != 1 ]]
   # a failing statement passes psql's status through
   run in_proj -q run -f pg.yaml -- psql -h db -U postgres -v ON_ERROR_STOP=1 -tAc "select * from nosuch"
   [ "$status" -eq 1 ]
