@@ -6,40 +6,18 @@
 
 bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
+load helpers
 
-setup_file() {
-  sandbox_setup_file
-  mkdir -p "$W/proj" "$W/img"
-  cp -a "$W/root/." "$W/img/"
-  for a in nc seq kill trap; do ln -sf busybox "$W/img/bin/$a"; done
-  chmod -R a+rX "$W/img"
-  if [ -n "${RUNNER:-}" ]; then chown -R "$RUNNER:" "$W/proj"; fi
-}
-teardown_file() {
-  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
-  sandbox_teardown_file
-}
+setup_file() { envs_setup_file nc seq kill trap; }
+teardown_file() { envs_teardown_file; }
 
-setup() {
-  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
-  need user_namespaces
-  need overlay
-}
+setup() { envs_setup; }
 
 # spec NAME: write $W/proj/NAME.yaml for environment NAME, the rest from stdin.
 spec() {
   { printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: none\n' "$1" "${IMG:-$W/img}"; cat; } >"$W/proj/$1.yaml"
   chmod 644 "$W/proj/$1.yaml"
 }
-
-berth() {
-  local q=
-  if [ "${1:-}" = -q ]; then q=-q; shift; fi
-  as_runner env ${BERTH_CGROUP2_ROOT:+BERTH_CGROUP2_ROOT=$BERTH_CGROUP2_ROOT} BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT=60 \
-    "$W/bin/berth" $q "$@"
-}
-
-in_proj() { (cd "$W/proj" && berth "$@"); }
 
 state_of() { in_proj --json ps -f "$1.yaml" | jq -r ".services[] | select(.name == \"$2\") | .state"; }
 

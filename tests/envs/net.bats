@@ -5,6 +5,7 @@
 
 bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
+load helpers
 
 setup_file() {
   sandbox_setup_file
@@ -29,23 +30,10 @@ s.serve_forever()' "$W/www" "$W/host-port.tmp" >/dev/null 2>&1 3>&- &
 
 teardown_file() {
   if [ -s "$W/server.pid" ]; then kill "$(cat "$W/server.pid")" 2>/dev/null || true; fi
-  # whatever a failed test left up
-  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
-  sandbox_teardown_file
+  envs_teardown_file
 }
 
-setup() {
-  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
-  need user_namespaces
-  need overlay
-}
-
-berth() {
-  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" \
-    ${BERTH_PASTA+"BERTH_PASTA=$BERTH_PASTA"} "$W/bin/berth" "$@"
-}
-
-in_proj() { (cd "$W/proj" && berth "$@"); }
+setup() { envs_setup; }
 
 # spec NAME NETWORK [PORTS]: berth.yaml-like spec NAME.yaml
 spec() {

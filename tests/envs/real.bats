@@ -7,8 +7,10 @@
 
 bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
+load helpers
 
 pgbin=/usr/lib/postgresql/15/bin
+BERTH_UP_TIMEOUT=120 # initdb
 
 # make_pg_image ROOT: busybox, PostgreSQL 15 and what it loads, and a
 # `postgres` user (uid 70) that owns nothing: it works in /tmp (1777).
@@ -57,10 +59,7 @@ setup_file() {
 YAML
 }
 
-teardown_file() {
-  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
-  sandbox_teardown_file
-}
+teardown_file() { envs_teardown_file; }
 
 setup() {
   [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
@@ -78,14 +77,6 @@ spec() {
     cat; } >"$W/proj/$1.yaml"
   chmod 644 "$W/proj/$1.yaml"
 }
-
-berth() {
-  local q=
-  if [ "${1:-}" = -q ]; then q=-q; shift; fi
-  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT=120 "$W/bin/berth" $q "$@"
-}
-
-in_proj() { (cd "$W/proj" && berth "$@"); }
 
 @test "postgres: initdb and the server run as user postgres, healthy behind pg_isready; app waits for it" {
   run --separate-stderr in_proj up -f pg.yaml

@@ -4,6 +4,7 @@
 
 bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
+load helpers
 
 setup_file() {
   sandbox_setup_file
@@ -35,20 +36,7 @@ teardown() {
   done
 }
 
-setup() {
-  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
-  need user_namespaces
-  need overlay
-}
-
-berth() {
-  local q=
-  if [ "${1:-}" = -q ]; then q=-q; shift; fi
-  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" \
-    ${BERTH_PASTA+"BERTH_PASTA=$BERTH_PASTA"} "$W/bin/berth" $q "$@"
-}
-
-in_proj() { (cd "$W/proj" && berth "$@"); }
+setup() { envs_setup; }
 
 @test "run passes the command's status through, and env and workdir from the spec" {
   run in_proj run -- sh -c 'echo "$GREETING"; pwd; exit 9'

@@ -6,15 +6,12 @@
 
 bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
+load helpers
 
 setup_file() {
-  sandbox_setup_file
-  mkdir -p "$W/proj" "$W/img/www"
-  cp -a "$W/root/." "$W/img/"
-  for a in httpd wget nc seq kill trap; do ln -sf busybox "$W/img/bin/$a"; done
+  envs_setup_file httpd wget nc seq kill trap
+  mkdir -m 755 "$W/img/www"
   echo "hello from web" >"$W/img/www/index.html"
-  chmod -R a+rX "$W/img"
-  if [ -n "${RUNNER:-}" ]; then chown -R "$RUNNER:" "$W/proj"; fi
   # web answers only after a while; app fetches from it once, at its start:
   # it can only succeed if web was healthy before app started.
   spec berth <<YAML
@@ -31,31 +28,16 @@ services:
 YAML
 }
 teardown_file() {
-  # whatever a failed test left up
-  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
-  sandbox_teardown_file
+  envs_teardown_file
 }
 
-setup() {
-  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
-  need user_namespaces
-  need overlay
-}
+setup() { envs_setup; }
 
 # spec NAME: write $W/proj/NAME.yaml for environment NAME, services from stdin.
 spec() {
   { printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: none\n' "$1" "$W/img"; cat; } >"$W/proj/$1.yaml"
   chmod 644 "$W/proj/$1.yaml"
 }
-
-berth() {
-  local q=
-  if [ "${1:-}" = -q ]; then q=-q; shift; fi
-  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT=60 \
-    ${BERTH_LOG_MAX:+BERTH_LOG_MAX=$BERTH_LOG_MAX} "$W/bin/berth" $q "$@"
-}
-
-in_proj() { (cd "$W/proj" && berth "$@"); }
 
 state_of() { in_proj --json ps -f "$1.yaml" | jq -r ".services[] | select(.name == \"$2\") | .state"; }
 

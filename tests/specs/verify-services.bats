@@ -7,39 +7,21 @@
 
 bats_require_minimum_version 1.5.0
 load ../sandbox/helpers
+load ../envs/helpers
 
 setup_file() {
-  sandbox_setup_file
-  mkdir -p "$W/proj" "$W/img/www"
-  cp -a "$W/root/." "$W/img/"
+  envs_setup_file httpd wget
+  mkdir -m 755 "$W/img/www"
   echo hello >"$W/img/www/index.html"
-  for a in httpd wget; do ln -sf busybox "$W/img/bin/$a"; done
-  chmod -R a+rX "$W/img"
-  if [ -n "${RUNNER:-}" ]; then chown -R "$RUNNER:" "$W/proj"; fi
 }
 
-teardown_file() {
-  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
-  sandbox_teardown_file
-}
+teardown_file() { envs_teardown_file; }
 
-setup() {
-  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
-  need user_namespaces
-  need overlay
-}
+setup() { envs_setup; }
 
 teardown() {
   in_proj -q down >/dev/null 2>&1 || true
 }
-
-berth() {
-  local q=
-  if [ "${1:-}" = -q ]; then q=-q; shift; fi
-  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT=60 "$W/bin/berth" $q "$@"
-}
-
-in_proj() { (cd "$W/proj" && berth "$@"); }
 
 # berth.yaml: the busybox image, dropping CHOWN, services from stdin.
 spec() {

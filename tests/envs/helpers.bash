@@ -1,0 +1,37 @@
+# Shared by the tests of environments (load after ../sandbox/helpers): a
+# project folder and a busybox image, berth run as the test's runner with a
+# state and cache of its own, and `down` of whatever a failed test left up.
+
+# envs_setup_file [APPLET...]: $W/proj, and $W/img (busybox with APPLETs).
+envs_setup_file() {
+  sandbox_setup_file
+  mkdir -p "$W/proj" "$W/img"
+  cp -a "$W/root/." "$W/img/"
+  local a
+  for a in "$@"; do ln -sf busybox "$W/img/bin/$a"; done
+  chmod -R a+rX "$W/img"
+  if [ -n "${RUNNER:-}" ]; then chown -R "$RUNNER:" "$W/proj"; fi
+}
+
+envs_teardown_file() {
+  local f
+  for f in "$W"/proj/*.yaml; do in_proj -q down -f "$(basename "$f")" >/dev/null 2>&1 || true; done
+  sandbox_teardown_file
+}
+
+envs_setup() {
+  [ "${SKIP_ALL:-0}" = 1 ] && fail_or_skip "needs root to create the test user"
+  need user_namespaces
+  need overlay
+}
+
+# berth [-q] ARGS: as the runner; the knobs a test sets pass through.
+berth() {
+  local q=
+  if [ "${1:-}" = -q ]; then q=-q; shift; fi
+  as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$W/home/cache" BERTH_UP_TIMEOUT="${BERTH_UP_TIMEOUT:-60}" \
+    ${BERTH_CGROUP2_ROOT:+BERTH_CGROUP2_ROOT=$BERTH_CGROUP2_ROOT} ${BERTH_LOG_MAX:+BERTH_LOG_MAX=$BERTH_LOG_MAX} \
+    ${BERTH_PASTA+"BERTH_PASTA=$BERTH_PASTA"} "$W/bin/berth" $q "$@"
+}
+
+in_proj() { (cd "$W/proj" && berth "$@"); }
