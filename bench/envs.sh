@@ -8,8 +8,9 @@
 #  - the supervisor's resident memory with 20 services (VmRSS), against the
 #    20 conmon processes podman keeps for them;
 #  - `berth run -- /bin/true` into an environment that is up (joining its
-#    network), and of one without services (`--ephemeral`, nothing left
-#    mounted), against `bwrap --unshare-all` on the same root;
+#    network), of one without services that is not up (plain and
+#    `--ephemeral`, nothing left mounted) and of one that is up (its root
+#    kept mounted), against `bwrap --unshare-all` on the same root;
 #  - `berth up` of redis until its healthcheck (100 ms interval) passes,
 #    against redis-server started on the host and polled until it answers.
 # Prints RESULT lines for bench/run. As root (podman, and the user
@@ -75,6 +76,7 @@ for n in $COUNTS; do
   } | spec "svc$n"
 done
 spec plain </dev/null
+spec plainup </dev/null
 spec isup <<'YAML'
 services:
   idle:
@@ -164,15 +166,18 @@ podman pod rm -f -t 0 $tag >/dev/null
 
 # run -- /bin/true: into an environment that is up; of one without services
 "$BERTH" -q up -f "$w/proj/isup.yaml"
+"$BERTH" -q up -f "$w/proj/plainup.yaml"
 for round in \$(seq $ROUNDS); do
   hyperfine -N --warmup 3 --runs $RUNS --export-json "$w/h.\$round.json" \\
     -n joined "$BERTH -q -f $w/proj/isup.yaml run -- /bin/true" \\
     -n plain "$BERTH -q -f $w/proj/plain.yaml run -- /bin/true" \\
+    -n plain-up "$BERTH -q -f $w/proj/plainup.yaml run -- /bin/true" \\
     -n plain-ephemeral "$BERTH -q -f $w/proj/plain.yaml run --ephemeral -- /bin/true" \\
     -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" >&2
 done
 "$BERTH" -q down -f "$w/proj/isup.yaml"
 "$BERTH" -q down -f "$w/proj/plain.yaml"
+"$BERTH" -q down -f "$w/proj/plainup.yaml"
 # nothing of the environments stays mounted
 if grep -q "$w/state" /proc/self/mountinfo; then
   echo "envs.sh: left mounted:" >&2; grep "$w/state" /proc/self/mountinfo >&2; exit 1
@@ -221,5 +226,6 @@ for k in hm:
     print("%s: median %.2f ms over %d runs" % (k, hm[k], len(h[k])), file=sys.stderr)
 print("RESULT\trun -- /bin/true into an environment that is up\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["joined"], hm["bwrap"]))
 print("RESULT\trun --ephemeral -- /bin/true, no services\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain-ephemeral"], hm["bwrap"]))
-print("RESULT\trun -- /bin/true, no services (root kept mounted)\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain"], hm["bwrap"]))
+print("RESULT\trun -- /bin/true of an environment that is not up, no services (nothing left mounted)\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain"], hm["bwrap"]))
+print("RESULT\trun -- /bin/true of an environment up without services (root kept mounted)\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain-up"], hm["bwrap"]))
 PY

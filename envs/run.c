@@ -154,7 +154,7 @@ static void dev_sandbox_done(struct dev_sandbox *d)
         envs_image_config_done(&d->image);
         strv_free(d->image_argv);
         closep(&d->layer_lock);
-        closep(&d->inuse);
+        images_inuse_release(&d->inuse);
         if (d->run_dir) {
                 _cleanup_error_ berth_error *e = NULL;
                 if (rm_rf_at(AT_FDCWD, d->run_dir, &e) < 0)

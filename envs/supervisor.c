@@ -74,6 +74,7 @@ struct sup {
         size_t n;
         int listen_fd, sig_fd, devnull;
         int owner_fd;                   /* pidfd of the run that brought us up, or -1 */
+        int *inuse;                     /* the cache's records of each service's layers */
         uint64_t log_max;
 };
 
@@ -428,6 +429,8 @@ static _Noreturn void shut_down(struct sup *x, int client)
         for (size_t i = x->n; i-- > 0;)
                 stop_service(x, &x->svcs[i]);
         sandbox_net_stop(&x->net);
+        for (size_t i = 0; x->inuse && i < x->spec->n_services; i++)
+                images_inuse_release(&x->inuse[i]);
         if (janitor_fd >= 0)
                 (void) !write(janitor_fd, "d", 1);
         sandbox_shared_ns_done(&x->ns);
@@ -546,11 +549,12 @@ static int setup(struct sup *x, berth_error **err)
             envs_network_start(x->spec, &x->ns, &x->net, err) < 0)
                 return -1;
         /* The cache keeps every service's layers while we run (never closed). */
-        for (size_t i = 0; i < x->spec->n_services; i++) {
-                int fd;
-                if (images_inuse_hold(x->cache, x->layers[i], &fd, err) < 0)
+        x->inuse = xcalloc(x->spec->n_services + 1, sizeof(int));
+        for (size_t i = 0; i < x->spec->n_services; i++)
+                x->inuse[i] = -1;
+        for (size_t i = 0; i < x->spec->n_services; i++)
+                if (images_inuse_hold(x->cache, x->layers[i], &x->inuse[i], err) < 0)
                         return -1;
-        }
         x->svcs = xcalloc(x->spec->n_services ? x->spec->n_services : 1, sizeof(*x->svcs));
         x->n = x->spec->n_services;
         for (size_t i = 0; i < x->n; i++) {

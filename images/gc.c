@@ -270,6 +270,22 @@ int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_f
         return write_inuse(dirfd, digests, ret_fd, err);
 }
 
+void images_inuse_release(int *fd)
+{
+        if (*fd < 0)
+                return;
+        /* Still locked while it goes, so gc never reads it half removed. */
+        char link[64], path[PATH_MAX];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", *fd);
+        ssize_t n = readlink(link, path, sizeof(path) - 1);
+        if (n > 0) {
+                path[n] = '\0';
+                if (strstr(path, "/inuse/") && unlink(path) < 0)
+                        log_debug("remove in-use record %s: %m", path);
+        }
+        closep(fd);
+}
+
 /* The digests of the records whose holder still runs (their lock is
  * taken); the others are stale, listed in *ret_stale. */
 static char **load_inuse(struct store *s, char ***ret_stale)

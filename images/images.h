@@ -160,6 +160,9 @@ int images_refs_set(const char *cache_dir, const char *owner, char *const *diges
  * them): gc keeps them while *ret_fd is open (a record in inuse/, locked;
  * -1 when none is of the cache). BERTH_E_NOTFOUND if gc removed one already. */
 int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_fd, berth_error **err);
+/* The sandbox ended: remove its record and close *fd (a holder killed
+ * leaves its record to gc, which drops records nobody holds). */
+void images_inuse_release(int *fd);
 
 /* Remove blobs and layers that no existing owner references, no running
  * sandbox holds (images_inuse_hold()), nor keep[] (may be NULL), and the OCI

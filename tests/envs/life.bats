@@ -355,6 +355,10 @@ layers_in_cache() { ls "$W/home/cache/layers/sha256" 2>/dev/null | grep -v '^\.'
 @test "image gc keeps the layers of a running dev sandbox and of an environment that is up, whatever the refs say" {
   packed_spec gcrun </dev/null
   rm -rf "$W/home/cache/layers" "$W/home/cache/blobs"
+  # a run that ended took its in-use record with it, gc or not
+  in_proj -q run -f gcrun.yaml -- true
+  [ -n "$(layers_in_cache)" ]
+  [ -z "$(ls "$W/home/cache/inuse")" ]
   in_proj -q run -f gcrun.yaml -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
   holder=$!
   for _ in $(seq 100); do [ -n "$(layers_in_cache)" ] && break; sleep 0.05; done
@@ -383,6 +387,8 @@ YAML
   [ "$(layers_in_cache)" = "$layer" ]
   cp "$W/gcrun.yaml" "$W/proj/gcrun.yaml"
   in_proj -q down -f gcrun.yaml
+  # and the supervisor's, when it went down
+  [ -z "$(ls "$W/home/cache/inuse")" ]
   rm "$W/proj/gcrun.yaml"
   berth -q image gc
   [ -z "$(layers_in_cache)" ]
