@@ -361,7 +361,9 @@ layers_in_cache() { ls "$W/home/cache/layers/sha256" 2>/dev/null | grep -v '^\.'
   [ -z "$(ls "$W/home/cache/inuse")" ]
   in_proj -q run -f gcrun.yaml -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
   holder=$!
-  for _ in $(seq 100); do [ -n "$(layers_in_cache)" ] && break; sleep 0.05; done
+  # the layers are cached already: wait for the run's own record
+  for _ in $(seq 100); do [ -n "$(ls "$W/home/cache/inuse")" ] && break; sleep 0.05; done
+  [ -n "$(ls "$W/home/cache/inuse")" ]
   layer=$(layers_in_cache)
   [ -n "$layer" ]
   # the spec is gone: its refs no longer keep anything, but the run does
