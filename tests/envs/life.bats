@@ -425,3 +425,24 @@ YAML
   in_proj -q down -f killrun.yaml
   rm -rf "$W"/home/state/envs/killrun-*
 }
+
+@test "a full cache disk at run time: a clear error, no in-use record left behind, and a later run succeeds" {
+  packed_spec fullrec </dev/null
+  d="$W/small.$BATS_TEST_NUMBER"
+  mkdir -p "$d"
+  mount -t tmpfs -o size=16m,mode=0755 tmpfs "$d"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$d"
+  in_small() { (cd "$W/proj" && as_runner env BERTH_STATE_DIR="$W/home/state" BERTH_CACHE_DIR="$d/cache" "$W/bin/berth" -q "$@"); }
+  in_small pull -f fullrec.yaml
+  dd if=/dev/zero of="$d/fill" bs=4k 2>/dev/null || true
+  run --separate-stderr in_small run -f fullrec.yaml -- true
+  echo "$stderr"
+  [ "$status" -eq 125 ]
+  [[ "$stderr" == *"No space left on device"* ]]
+  [ -z "$(ls -A "$d/cache/inuse" 2>/dev/null)" ]
+  rm "$d/fill"
+  run in_small run -f fullrec.yaml -- cat /etc/which
+  [ "$status" -eq 0 ]; [ "$output" = fullrec ]
+  [ -z "$(ls -A "$d/cache/inuse")" ]
+  umount "$d"
+}
