@@ -65,14 +65,12 @@ static int services_up(struct cli_ctx *ctx, const struct spec *s, bool *ret_star
 {
         _cleanup_error_ berth_error *err = NULL;
         enum envs_liveness live;
-        json_t *doc = NULL;
         *ret_started = false;
         bool pasta;
         if (!s->n_services)
                 return 0;
-        if (envs_network_check(s, &ctx->warnings, &pasta, &err) < 0 || envs_status(s, &live, &doc, &err) < 0)
+        if (envs_network_check(s, &ctx->warnings, &pasta, &err) < 0 || envs_status(s, &live, NULL, &err) < 0)
                 return cli_run_status(ctx, err);
-        json_decref(doc);
         if (live == ENVS_UP)
                 return 0;
         if (envs_up(s, getpid(), ret_started, &err) < 0)

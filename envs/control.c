@@ -188,7 +188,8 @@ int envs_status(const struct spec *s, enum envs_liveness *ret_live, json_t **ret
 {
         _cleanup_free_ char *state = state_path(s, NULL, err), *pidfile = NULL, *answer = NULL;
         pid_t pid;
-        *ret = NULL;
+        if (ret)
+                *ret = NULL;
         if (!state)
                 return -1;
         int alive = supervisor_alive(state, &pid);
@@ -198,13 +199,15 @@ int envs_status(const struct spec *s, enum envs_liveness *ret_live, json_t **ret
                 *ret_live = alive == 2 || lstat(pidfile, &st) == 0 ? ENVS_DEAD : ENVS_DOWN;
                 return 0;
         }
+        *ret_live = ENVS_UP;
+        if (!ret)
+                return 0;
         if (ask(state, "ps\n", &answer, err) < 0)
                 return -1;
         json_error_t je;
         *ret = json_loads(answer, 0, &je);
         if (!*ret)
                 return berth_err(err, 0, "the supervisor's answer: %s", je.text);
-        *ret_live = ENVS_UP;
         return 0;
 }
 
@@ -321,14 +324,16 @@ int envs_exec(const struct spec *s, const char *service, char *const *argv, int 
         return 0;
 }
 
+/* The supervisor's answer proves it alive: no ping first. One that holds its
+ * lock but does not listen (starting, or stuck) is not up. */
 int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_error **err)
 {
-        pid_t pid;
+        _cleanup_free_ char *lock = xasprintf("%s/" ENVS_LOCKFILE, state);
+        _cleanup_close_ int lock_fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         _cleanup_close_ int fd = -1;
-        if (supervisor_alive(state, &pid) != 1)
+        _cleanup_error_ berth_error *e = NULL;
+        if (lock_fd < 0 || flock(lock_fd, LOCK_SH | LOCK_NB) == 0 || connect_to(state, &fd, &e) < 0)
                 return 0;
-        if (connect_to(state, &fd, err) < 0)
-                return -1;
         if (write_all(fd, "join\n", 5) < 0)
                 return berth_err(err, errno, "the supervisor's control socket");
         return sandbox_shared_ns_recv(fd, ret, err) < 0 ? -1 : 1;

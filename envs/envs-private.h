@@ -5,6 +5,9 @@
 
 /* The environment's folder under the state folder base (not created). */
 char *envs_dir_path(const char *base, const struct spec *s);
+/* Where the last pull of state's layers is remembered: state itself, or for
+ * an instance (--ephemeral) the environment's own folder, read, never written. */
+char *envs_record_folder(const char *state);
 /* Whether the environment whose folder this is is up (its supervisor answers). */
 bool envs_is_up(const char *state);
 /* The name of the environment's cgroup (sandbox_env_cgroup_open()): its

@@ -7,7 +7,8 @@
  * archives, each local archive without a digest is the same file (device,
  * inode, size, times) and each layer folder is still in the cache, a run
  * uses those folders as they are. The refs the pull recorded keep `image gc`
- * from removing them. */
+ * from removing them. An --ephemeral run's instance reads the environment's
+ * record and writes none: it leaves nothing behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -120,9 +121,10 @@ int envs_pull_layers(const struct spec *s, const char *state, bool keep_record, 
         /* The spec is what names these layers: gc keeps them while it exists. */
         char owner[PATH_MAX];
         bool have_owner = realpath(s->path, owner) != NULL;
-        _cleanup_strv_ char **dirs = have_owner ? remembered(state, owner, refs, n) : NULL;
+        _cleanup_free_ char *record = envs_record_folder(state);
+        _cleanup_strv_ char **dirs = have_owner ? remembered(record, owner, refs, n) : NULL;
         if (dirs)
-                log_debug("layers: as the last pull found them (%s/layers)", state);
+                log_debug("layers: as the last pull found them (%s/layers)", record);
         else {
                 struct images_opts opts;
                 if (images_opts_init(&opts, err) < 0)
@@ -130,7 +132,7 @@ int envs_pull_layers(const struct spec *s, const char *state, bool keep_record, 
                 opts.owner = have_owner ? owner : NULL;
                 if (images_pull(&opts, refs, n, &dirs, err) < 0)
                         return -1;
-                if (have_owner && keep_record)
+                if (have_owner && keep_record && streq(record, state))
                         remember(state, owner, refs, n, dirs);
         }
         for (size_t j = 0; j < n; j++)

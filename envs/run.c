@@ -34,6 +34,15 @@ char *envs_dir_path(const char *base, const struct spec *s)
         return xasprintf("%s/envs/%s-%08x", base, s->name, h);
 }
 
+char *envs_record_folder(const char *state)
+{
+        _cleanup_free_ char *mark = instance ? xasprintf(".run-%d", (int) instance) : NULL;
+        const char *at = mark ? strstr(state, mark) : NULL;
+        if (!at)
+                return xstrdup(state);
+        return xasprintf("%.*s%s", (int) (at - state), state, at + strlen(mark));
+}
+
 char *envs_cgroup_id(const char *state)
 {
         const char *base = strrchr(state, '/');
@@ -207,8 +216,9 @@ static int prepare_overlay(struct dev_sandbox *d, berth_error **err)
         r->mountpoint = d->mnt;
         r->volatile_upper = d->run_dir != NULL;
         /* Only an environment that `up` brought up keeps its root mounted
-         * (as root), for runs that join its services' network too. */
-        if (!d->run_dir && !d->up_for_run && geteuid() == 0 && envs_is_up(d->state))
+         * (as root), for runs that join its services' network too: a
+         * joined one has its answer already. */
+        if (!d->run_dir && !d->up_for_run && geteuid() == 0 && (d->c.join || envs_is_up(d->state)))
                 r->keep_at = d->keep_at = envs_kept_root_path(d->state);
         return 0;
 }

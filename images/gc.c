@@ -219,40 +219,87 @@ static int open_inuse(struct store *s, berth_error **err)
         return fd < 0 ? berth_err(err, errno, "open `%s`", p) : fd;
 }
 
-/* The record is written under a dot-name, locked, then renamed: gc never
- * sees one unlocked before its holder died. */
-static int write_inuse(int dirfd, char *const *digests, int *ret_fd, berth_error **err)
+/* A record is written under a dot-name, locked, then put in place: gc never
+ * sees one unlocked before its first holder has it. */
+static int make_record(int dirfd, const char *name, const char *text, int how, int *ret_fd, berth_error **err)
 {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        _cleanup_free_ char *name = xasprintf("%d-%lld%09ld", (int) getpid(), (long long) t.tv_sec, t.tv_nsec);
-        _cleanup_free_ char *tmp = xasprintf(".%s", name);
+        _cleanup_free_ char *tmp = xasprintf(".%s-%d", name, (int) getpid());
         _cleanup_close_ int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return berth_err(err, errno, "create in-use record");
-        for (size_t i = 0; digests[i]; i++)
-                if (write_all(fd, digests[i], 64) < 0 || write_all(fd, "\n", 1) < 0) {
-                        unlinkat(dirfd, tmp, 0);
-                        return berth_err(err, errno, "write in-use record");
-                }
-        if (flock(fd, LOCK_EX) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+        if (write_all(fd, text, strlen(text)) < 0 || flock(fd, how) < 0) {
+                int e = errno;
                 unlinkat(dirfd, tmp, 0);
-                return berth_err(err, errno, "in-use record");
+                return berth_err(err, e, "write in-use record");
         }
+        /* link, not rename: a holder that made the same record meanwhile keeps it */
+        int r = linkat(dirfd, tmp, dirfd, name, 0);
+        int e = errno;
+        unlinkat(dirfd, tmp, 0);
+        if (r < 0)
+                return e == EEXIST ? 1 : berth_err(err, e, "in-use record");
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 0x100000001b3ull;
+        return h;
+}
+
+/* One record per set of layers, named by a hash of its text and held with a
+ * shared lock by every sandbox on them: a run finds it in place and writes
+ * nothing to the cache. Two sets whose names collide: the second gets a
+ * record of its own (<pid>-<time>), removed by its holder. */
+static int hold_record(int dirfd, const char *text, int *ret_fd, berth_error **err)
+{
+        char name[17];
+        snprintf(name, sizeof(name), "%016llx", (unsigned long long) fnv1a64(text));
+        for (int tries = 0; tries < 8; tries++) {
+                _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 && errno != ENOENT)
+                        return berth_err(err, errno, "open in-use record");
+                if (fd < 0) {
+                        int r = make_record(dirfd, name, text, LOCK_SH, ret_fd, err);
+                        if (r <= 0)
+                                return r;
+                        continue;
+                }
+                _cleanup_free_ char *buf = NULL;
+                if (read_fd_bounded(fd, MAX_REF_FILE, "in-use record", &buf, NULL, err) < 0)
+                        return -1;
+                if (streq(buf, text)) {
+                        if (flock(fd, LOCK_SH) < 0)
+                                return berth_err(err, errno, "lock in-use record");
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
+                }
+                break;
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        _cleanup_free_ char *own = xasprintf("%d-%lld%09ld", (int) getpid(), (long long) t.tv_sec, t.tv_nsec);
+        return make_record(dirfd, own, text, LOCK_EX, ret_fd, err) == 0 ? 0 : berth_err(err, EEXIST, "in-use record");
 }
 
 int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_fd, berth_error **err)
 {
         _cleanup_(store_closep) struct store s = STORE_INIT;
         _cleanup_strv_ char **digests = xcalloc(strv_length(layer_dirs) + 1, sizeof(char *));
+        _cleanup_dynbuf_ dynbuf text;
         size_t n = 0;
         *ret_fd = -1;
+        dynbuf_init(&text, MAX_REF_FILE, "in-use record");
         for (size_t i = 0; layer_dirs && layer_dirs[i]; i++) {
                 const char *b = strrchr(layer_dirs[i], '/');
-                if (b && sha256_valid_hex(b + 1))
+                if (b && sha256_valid_hex(b + 1)) {
                         digests[n++] = xstrdup(b + 1);
+                        if (dynbuf_printf(&text, err, "%s\n", b + 1) < 0)
+                                return -1;
+                }
         }
         if (n == 0)
                 return 0; /* local folders only: nothing of the cache */
@@ -267,20 +314,23 @@ int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_f
                 if (!store_has_layer(&s, digests[i]))
                         return berth_error_make(err, BERTH_E_NOTFOUND, 0, "layer %.12s was removed from the cache "
                                                 "(image gc) meanwhile; run again", digests[i]);
-        return write_inuse(dirfd, digests, ret_fd, err);
+        return hold_record(dirfd, text.buf, ret_fd, err);
 }
 
 void images_inuse_release(int *fd)
 {
         if (*fd < 0)
                 return;
-        /* Still locked while it goes, so gc never reads it half removed. */
+        /* A record of its own goes (still locked, so gc never reads it half
+         * removed); a shared one stays for the next run, and gc removes it
+         * once nobody holds it. */
         char link[64], path[PATH_MAX];
         snprintf(link, sizeof(link), "/proc/self/fd/%d", *fd);
         ssize_t n = readlink(link, path, sizeof(path) - 1);
         if (n > 0) {
                 path[n] = '\0';
-                if (strstr(path, "/inuse/") && unlink(path) < 0)
+                const char *base = strrchr(path, '/');
+                if (strstr(path, "/inuse/") && base && strchr(base, '-') && unlink(path) < 0)
                         log_debug("remove in-use record %s: %m", path);
         }
         closep(fd);

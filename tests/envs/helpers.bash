@@ -35,3 +35,13 @@ berth() {
 }
 
 in_proj() { (cd "$W/proj" && berth "$@"); }
+
+# The cache's in-use records (DIR/inuse) that a live sandbox or supervisor
+# holds: those gc cannot lock. Records nobody holds may stay until gc.
+held_records() {
+  local f
+  for f in "$1"/inuse/* "$1"/inuse/.[!.]*; do
+    [ -e "$f" ] || continue
+    flock -n -x "$f" true || echo "$f"
+  done
+}

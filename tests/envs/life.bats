@@ -352,18 +352,35 @@ packed_spec() {
 
 layers_in_cache() { ls "$W/home/cache/layers/sha256" 2>/dev/null | grep -v '^\.' || true; }
 
+@test "run --ephemeral uses the layers the environment's last pull resolved, and writes none of its own" {
+  packed_spec ephrec </dev/null
+  in_proj -q run -f ephrec.yaml -- true
+  record=$(ls "$W"/home/state/envs/ephrec-*/layers)
+  [ -n "$record" ]
+  refs=$(stat -c '%n %y' "$W/home/cache/refs/"* "$record")
+  # a pull of its own would rewrite the cache's refs (and load libcrypto)
+  run in_proj -q run --ephemeral -f ephrec.yaml -- cat /etc/which
+  [ "$status" -eq 0 ]; [ "$output" = ephrec ]
+  [ "$(stat -c '%n %y' "$W/home/cache/refs/"* "$record")" = "$refs" ]
+  # without a record it pulls, and still leaves no record behind
+  rm -rf "$W"/home/state/envs/ephrec-*
+  run in_proj -q run --ephemeral -f ephrec.yaml -- cat /etc/which
+  [ "$status" -eq 0 ]; [ "$output" = ephrec ]
+  [ -z "$(ls -d "$W"/home/state/envs/ephrec-* 2>/dev/null)" ]
+}
+
 @test "image gc keeps the layers of a running dev sandbox and of an environment that is up, whatever the refs say" {
   packed_spec gcrun </dev/null
   rm -rf "$W/home/cache/layers" "$W/home/cache/blobs"
-  # a run that ended took its in-use record with it, gc or not
+  # a run that ended holds no in-use record, gc or not
   in_proj -q run -f gcrun.yaml -- true
   [ -n "$(layers_in_cache)" ]
-  [ -z "$(ls "$W/home/cache/inuse")" ]
+  [ -z "$(held_records "$W/home/cache")" ]
   in_proj -q run -f gcrun.yaml -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
   holder=$!
-  # the layers are cached already: wait for the run's own record
-  for _ in $(seq 100); do [ -n "$(ls "$W/home/cache/inuse")" ] && break; sleep 0.05; done
-  [ -n "$(ls "$W/home/cache/inuse")" ]
+  # the layers are cached already: wait for the run to hold its record
+  for _ in $(seq 100); do [ -n "$(held_records "$W/home/cache")" ] && break; sleep 0.05; done
+  [ -n "$(held_records "$W/home/cache")" ]
   layer=$(layers_in_cache)
   [ -n "$layer" ]
   # the spec is gone: its refs no longer keep anything, but the run does
@@ -390,12 +407,12 @@ YAML
   cp "$W/gcrun.yaml" "$W/proj/gcrun.yaml"
   in_proj -q down -f gcrun.yaml
   # and the supervisor's, when it went down
-  [ -z "$(ls "$W/home/cache/inuse")" ]
+  [ -z "$(held_records "$W/home/cache")" ]
   rm "$W/proj/gcrun.yaml"
   berth -q image gc
   [ -z "$(layers_in_cache)" ]
-  # the records of sandboxes that ended went with them
-  [ -z "$(ls "$W/home/cache/inuse")" ]
+  # gc removed the records of sandboxes that ended
+  [ -z "$(ls -A "$W/home/cache/inuse")" ]
 }
 
 @test "kill -9 of a run that brought services up leaves no process, mount or cgroup; of an --ephemeral one, the next ephemeral run removes its folder" {
@@ -426,7 +443,7 @@ YAML
   rm -rf "$W"/home/state/envs/killrun-*
 }
 
-@test "a full cache disk at run time: a clear error, no in-use record left behind, and a later run succeeds" {
+@test "a full cache disk at run time: a clear error, no in-use record left behind; a later run succeeds, and its record lets the next run start on a full disk" {
   packed_spec fullrec </dev/null
   d="$W/small.$BATS_TEST_NUMBER"
   mkdir -p "$d"
@@ -439,10 +456,16 @@ YAML
   echo "$stderr"
   [ "$status" -eq 125 ]
   [[ "$stderr" == *"No space left on device"* ]]
-  [ -z "$(ls -A "$d/cache/inuse" 2>/dev/null)" ]
+  [ -z "$(ls -A "$d/cache/inuse" 2>/dev/null)" ]   # not even a half-written one
   rm "$d/fill"
   run in_small run -f fullrec.yaml -- cat /etc/which
   [ "$status" -eq 0 ]; [ "$output" = fullrec ]
-  [ -z "$(ls -A "$d/cache/inuse")" ]
+  [ -z "$(held_records "$d/cache")" ]
+  [ "$(ls -A "$d/cache/inuse" | grep -c '^\.')" = 0 ]
+  # the next run finds the record in place: it runs with the disk full again
+  dd if=/dev/zero of="$d/fill" bs=4k 2>/dev/null || true
+  run in_small run -f fullrec.yaml -- cat /etc/which
+  [ "$status" -eq 0 ]; [ "$output" = fullrec ]
+  rm "$d/fill"
   umount "$d"
 }
