@@ -10,7 +10,8 @@
 #  - `berth run -- /bin/true` into an environment that is up (joining its
 #    network), of one without services that is not up (plain and
 #    `--ephemeral`, nothing left mounted) and of one that is up (its root
-#    kept mounted), against `bwrap --unshare-all` on the same root;
+#    kept mounted), against `bwrap --unshare-all` on the same root, all
+#    interleaved (bench/interleave.py, BENCH_ROUNDS x BENCH_RUNS cycles);
 #  - `berth up` of redis until its healthcheck (100 ms interval) passes,
 #    against redis-server started on the host and polled until it answers.
 # Prints RESULT lines for bench/run. As root (podman, and the user
@@ -29,7 +30,7 @@ if ! command -v podman >/dev/null || ! command -v catatonit >/dev/null; then
   echo "envs.sh: installing podman and catatonit (the pod's pause process) for this benchmark" >&2
   apt-get install -y -qq --no-install-recommends podman catatonit >/dev/null
 fi
-for t in hyperfine bwrap busybox python3 redis-server redis-cli podman jq; do
+for t in bwrap busybox python3 redis-server redis-cli podman jq; do
   command -v "$t" >/dev/null || { echo "envs.sh: $t is missing" >&2; exit 1; }
 done
 
@@ -165,16 +166,17 @@ echo "conmon \$(pgrep -c -f "^/usr/bin/conmon .*-n $tag-") \$kib" >>"$w/rss"
 podman pod rm -f -t 0 $tag >/dev/null
 
 # run -- /bin/true: into an environment that is up; of one without services
+# that is not up (plain, --ephemeral) and of one that is up. Interleaved
+# (bench/interleave.py): hyperfine's back-to-back runs of one command met
+# different moments of this VM and moved the ratios by 30-100% between runs.
 "$BERTH" -q up -f "$w/proj/isup.yaml"
 "$BERTH" -q up -f "$w/proj/plainup.yaml"
-for round in \$(seq $ROUNDS); do
-  hyperfine -N --warmup 3 --runs $RUNS --export-json "$w/h.\$round.json" \\
-    -n joined "$BERTH -q -f $w/proj/isup.yaml run -- /bin/true" \\
-    -n plain "$BERTH -q -f $w/proj/plain.yaml run -- /bin/true" \\
-    -n plain-up "$BERTH -q -f $w/proj/plainup.yaml run -- /bin/true" \\
-    -n plain-ephemeral "$BERTH -q -f $w/proj/plain.yaml run --ephemeral -- /bin/true" \\
-    -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" >&2
-done
+python3 "$here/interleave.py" $((ROUNDS * RUNS)) "$w/runs.json" \
+  joined "$BERTH -q -f $w/proj/isup.yaml run -- /bin/true" \
+  plain "$BERTH -q -f $w/proj/plain.yaml run -- /bin/true" \
+  plain-up "$BERTH -q -f $w/proj/plainup.yaml run -- /bin/true" \
+  plain-ephemeral "$BERTH -q -f $w/proj/plain.yaml run --ephemeral -- /bin/true" \
+  bwrap "$(command -v bwrap) --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true"
 "$BERTH" -q down -f "$w/proj/isup.yaml"
 "$BERTH" -q down -f "$w/proj/plain.yaml"
 "$BERTH" -q down -f "$w/proj/plainup.yaml"
@@ -186,8 +188,8 @@ SH
 unshare -m --propagation private bash "$w/run.sh"
 echo "envs.sh: load after: $(uptime)" >&2
 
-python3 - "$w/times" "$w/rss" "$w"/h.*.json <<'PY'
-import json, statistics, sys
+python3 - "$w/times" "$w/rss" "$w/runs.json" <<'PY'
+import json, random, statistics, sys
 times = {}
 for line in open(sys.argv[1]):
     who, n, t = line.split()
@@ -217,13 +219,15 @@ for line in open(sys.argv[2]):
     rss[who] = (int(n), int(kib))
 print("RESULT\tsupervisor VmRSS, %d services\t%d\tKiB\t%d conmon processes, summed\t%d"
       % (rss["supervisor"][0], rss["supervisor"][1], rss["conmon"][0], rss["conmon"][1]))
-h = {}
-for f in sys.argv[3:]:
-    for x in json.load(open(f))["results"]:
-        h.setdefault(x["command"], []).extend(x["times"])
-hm = {k: statistics.median(v) * 1000 for k, v in h.items()}
-for k in hm:
-    print("%s: median %.2f ms over %d runs" % (k, hm[k], len(h[k])), file=sys.stderr)
+runs = json.load(open(sys.argv[3]))
+hm = {k: statistics.median(v) for k, v in runs.items()}
+random.seed(1)
+for k in runs:
+    # the ratio to bwrap in each cycle; its median, 95% bootstrap interval
+    r = [a / b for a, b in zip(runs[k], runs["bwrap"])]
+    boot = sorted(statistics.median(random.choices(r, k=len(r))) for _ in range(1000))
+    print("%s: median %.2f ms over %d runs; to bwrap, median of the cycles' ratios %.3f (95%%: %.3f..%.3f)"
+          % (k, hm[k], len(runs[k]), statistics.median(r), boot[25], boot[974]), file=sys.stderr)
 print("RESULT\trun -- /bin/true into an environment that is up\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["joined"], hm["bwrap"]))
 print("RESULT\trun --ephemeral -- /bin/true, no services\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain-ephemeral"], hm["bwrap"]))
 print("RESULT\trun -- /bin/true of an environment that is not up, no services (nothing left mounted)\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain"], hm["bwrap"]))

@@ -160,32 +160,7 @@ echo "tricks.sh: $(uptime)" >&2
 # once, in a new random order, so a busy neighbour hits all builds alike. A
 # trick's gain is the median over the cycles of (without it - its reference)
 # in the same cycle, with a 95% bootstrap interval over the cycles.
-"${as_user[@]}" python3 - "$CYCLES" "$w/times.json" "${cmds[@]}" <<'PY'
-import json, os, random, sys, time
-cycles, out, args = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-cmds = {args[i]: args[i + 1].split() for i in range(0, len(args), 2)}
-null = os.open("/dev/null", os.O_RDWR)
-fa = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)]
-def once(argv):
-    t = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=fa)
-    _, st = os.waitpid(pid, 0)
-    t = time.perf_counter() - t
-    if st != 0:
-        sys.exit("tricks.sh: failed: %s" % " ".join(argv))
-    return t * 1000
-names = list(cmds)
-times = {n: [] for n in names}
-for c in range(cycles + 10):
-    random.shuffle(names)
-    for n in names:
-        ms = once(cmds[n])
-        if c >= 10:             # the first ten are a warm-up
-            times[n].append(ms)
-    if c % 50 == 49:
-        print("tricks.sh: cycle %d of %d" % (c + 1, cycles + 10), file=sys.stderr)
-json.dump(times, open(out, "w"))
-PY
+"${as_user[@]}" python3 "$here/interleave.py" "$CYCLES" "$w/times.json" "${cmds[@]}"
 echo "tricks.sh: $(uptime)" >&2
 
 python3 - "$tricks" "$w/times.json" <<'PY'
