@@ -176,6 +176,17 @@ static int report(struct up_view *v, json_t *doc)
         return all;
 }
 
+/* What the supervisor fell back to (network), said once it is done. */
+static void take_warnings(struct up_view *v, json_t *doc)
+{
+        json_t *w;
+        size_t i;
+        clear_progress(v);
+        json_array_foreach(json_object_get(doc, "warnings"), i, w)
+                berth_warn(&v->ctx->warnings, json_string_value(json_object_get(w, "key")), "%s",
+                           json_string_value(json_object_get(w, "message")));
+}
+
 static int64_t monotonic_ms(void)
 {
         struct timespec t;
@@ -202,6 +213,8 @@ static int wait_ready(struct up_view *v)
                         return EXIT_FAIL;
                 }
                 int r = report(v, doc);
+                if (r != 0)
+                        take_warnings(v, doc);
                 json_decref(doc);
                 if (r != 0)
                         return r > 0 ? EXIT_OK : EXIT_FAIL;

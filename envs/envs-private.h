@@ -84,9 +84,10 @@ int envs_join_network(const char *state, struct sandbox_shared_ns *ret, berth_er
 int envs_network_ports_free(const struct spec *s, berth_error **err);
 /* In the supervisor: pasta on the shared namespaces, publishing every port,
  * where the spec's network is private and pasta can serve it (ret->pid -1
- * otherwise); sets ns->outbound. Fails on a port it cannot publish. */
+ * otherwise); sets ns->outbound. Fails on a port it cannot publish; a
+ * pasta that fails without ports leaves loopback only, said in warnings. */
 int envs_network_start(const struct spec *s, struct sandbox_shared_ns *ns, struct sandbox_net *ret,
-                       berth_error **err);
+                       berth_warnings *warnings, berth_error **err);
 /* Ports as `ps` shows them: ["127.0.0.1:8080->80/tcp", ...]. */
 json_t *envs_ports_json(const struct spec_port *p, size_t n);
 /* Every service's name, space-separated, for /etc/hosts. */

@@ -88,7 +88,8 @@ int envs_instance_remove(const struct spec *s, berth_error **err);
 enum envs_liveness { ENVS_DOWN, ENVS_UP, ENVS_DEAD };
 /* ENVS_UP with the supervisor's document ({"supervisor": pid, "services":
  * [{name, state, pid, uptime_ms, restarts, exit_status?, reason?, ports}],
- * "ports"}: ports as "127.0.0.1:8080->80/tcp", those published now);
+ * "ports", "warnings": [{key, message}]}: ports as "127.0.0.1:8080->80/tcp",
+ * those published now; warnings, the fallbacks the supervisor took);
  * ENVS_DEAD: a supervisor left its pid file but no longer answers. With
  * ret NULL, only the liveness (one round trip fewer). */
 int envs_status(const struct spec *s, enum envs_liveness *ret_live, json_t **ret, berth_error **err);

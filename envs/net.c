@@ -109,7 +109,7 @@ int envs_network_ports_free(const struct spec *s, berth_error **err)
 }
 
 int envs_network_start(const struct spec *s, struct sandbox_shared_ns *ns, struct sandbox_net *ret,
-                       berth_error **err)
+                       berth_warnings *warnings, berth_error **err)
 {
         bool pasta;
         *ret = (struct sandbox_net) { .pid = -1, .ready_fd = -1, .err_fd = -1 };
@@ -131,6 +131,7 @@ int envs_network_start(const struct spec *s, struct sandbox_shared_ns *ns, struc
                 sandbox_net_stop(ret);
                 if (count_ports(s))
                         return berth_error_make(err, e->kind, e->errnum, "%s", e->msg);
+                berth_warn(warnings, "network", "\"private\" has loopback only: %s", e->msg);
                 return 0;
         }
         ns->outbound = true;

@@ -76,6 +76,7 @@ struct sup {
         int owner_fd;                   /* pidfd of the run that brought us up, or -1 */
         int *inuse;                     /* the cache's records of each service's layers */
         uint64_t log_max;
+        berth_warnings warnings;        /* fallbacks taken, in `ps` for up to say */
 };
 
 /* The janitor's pipe (see env_cgroup()): one byte on it says the supervisor
@@ -480,8 +481,12 @@ static void answer(struct sup *x, int c)
                 json_t *a = json_array();
                 for (size_t i = 0; i < x->n; i++)
                         json_array_append_new(a, svc_json(x, &x->svcs[i], now));
-                json_t *doc = json_pack("{s:i, s:o, s:o}", "supervisor", (int) getpid(), "services", a, "ports",
-                                        ports_json(x, x->spec->ports, x->spec->n_ports));
+                json_t *w = json_array();
+                for (size_t i = 0; i < x->warnings.n; i++)
+                        json_array_append_new(w, json_pack("{s:s?, s:s}", "key", x->warnings.v[i].key, "message",
+                                                           x->warnings.v[i].msg));
+                json_t *doc = json_pack("{s:i, s:o, s:o, s:o}", "supervisor", (int) getpid(), "services", a, "ports",
+                                        ports_json(x, x->spec->ports, x->spec->n_ports), "warnings", w);
                 char *text = json_dumps(doc, JSON_COMPACT);
                 json_decref(doc);
                 if (text) {
@@ -546,7 +551,7 @@ static int setup(struct sup *x, berth_error **err)
         if (x->sig_fd < 0 || (mkdir(logs, 0700) < 0 && errno != EEXIST))
                 return berth_err(err, errno, "supervisor setup");
         if (sandbox_shared_ns_create(&x->ns, x->spec->network != SPEC_NET_HOST, err) < 0 ||
-            envs_network_start(x->spec, &x->ns, &x->net, err) < 0)
+            envs_network_start(x->spec, &x->ns, &x->net, &x->warnings, err) < 0)
                 return -1;
         /* The cache keeps every service's layers while we run (never closed). */
         x->inuse = xcalloc(x->spec->n_services + 1, sizeof(int));

@@ -397,6 +397,42 @@ YAML
   in_proj -q down -f nonesvc.yaml
 }
 
+@test "a pasta that fails (no route on the host) leaves loopback only with a warning, for a run and for services" {
+  need pasta
+  # pasta in a network namespace of its own, without interfaces: as on a
+  # host without a route (a user's needs a user namespace for it)
+  cat >"$W/bin/pasta-noroute" <<SH
+#!/bin/sh
+if [ "\$(id -u)" = 0 ]; then exec unshare -n $(command -v pasta) "\$@"; fi
+exec unshare -rn $(command -v pasta) "\$@"
+SH
+  chmod 755 "$W/bin/pasta-noroute"
+  spec pfail private
+  BERTH_PASTA=$W/bin/pasta-noroute run --separate-stderr in_proj run -f pfail.yaml -- ip -4 route
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]; [ -z "$output" ]
+  [[ "$stderr" == 'berth: warning: network: "private" has loopback only: '* ]]
+  svc_spec pfsvc private <<YAML
+  app:
+    command: [sleep, "1000"]
+YAML
+  BERTH_PASTA=$W/bin/pasta-noroute run --separate-stderr in_proj up -f pfsvc.yaml
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *'berth: warning: network: "private" has loopback only: '* ]]
+  [ "$(in_proj --json ps -f pfsvc.yaml | jq -r '.warnings[0].key')" = network ]
+  run in_proj run -f pfsvc.yaml -- ip -4 route
+  [ "$status" -eq 0 ]; [ -z "$output" ]
+  in_proj -q down -f pfsvc.yaml
+  # with a pasta that works, no warning
+  need_pasta
+  run --separate-stderr in_proj up -f pfsvc.yaml
+  [ "$status" -eq 0 ]
+  [[ "$stderr" != *warning* ]]
+  [ "$(in_proj --json ps -f pfsvc.yaml | jq -r '.warnings | length')" = 0 ]
+  in_proj -q down -f pfsvc.yaml
+}
+
 @test "services: without pasta, private is loopback only with a warning; ports are an error; with none too" {
   svc_spec nopsvc private <<YAML
   app:
