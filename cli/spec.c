@@ -87,9 +87,9 @@ static json_t *json_ports(const struct spec_port *p, size_t n)
 {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(a, json_pack("{s:o,s:i,s:i}", "host_ip", json_str_or_null(p[i].host_ip),
+                json_array_append_new(a, json_pack("{s:o,s:i,s:i,s:s}", "host_ip", json_str_or_null(p[i].host_ip),
                                                    "host_port", (int) p[i].host_port, "container_port",
-                                                   (int) p[i].container_port));
+                                                   (int) p[i].container_port, "protocol", p[i].udp ? "udp" : "tcp"));
         return a;
 }
 
@@ -277,8 +277,9 @@ static void show_ports(int ind, const struct spec_port *p, size_t n)
         printf("%*sports: [", ind, "");
         for (size_t i = 0; i < n; i++) {
                 bool v6 = p[i].host_ip && strchr(p[i].host_ip, ':');
-                printf("%s\"%s%s%s%s%u:%u\"", i ? ", " : "", v6 ? "[" : "", p[i].host_ip ? p[i].host_ip : "",
-                       v6 ? "]" : "", p[i].host_ip ? ":" : "", p[i].host_port, p[i].container_port);
+                printf("%s\"%s%s%s%s%u:%u%s\"", i ? ", " : "", v6 ? "[" : "", p[i].host_ip ? p[i].host_ip : "",
+                       v6 ? "]" : "", p[i].host_ip ? ":" : "", p[i].host_port, p[i].container_port,
+                       p[i].udp ? "/udp" : "");
         }
         printf("]\n");
 }

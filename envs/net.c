@@ -81,7 +81,8 @@ static void add_ports(struct port_list *l, const struct spec_port *p, size_t n, 
                 if (owner)
                         l->owners = strv_append(l->owners, owner);
                 l->v[l->n++] = (struct sandbox_port) { .host_ip = p[i].host_ip, .host_port = p[i].host_port,
-                                                       .port = p[i].container_port, .owner = owner };
+                                                       .port = p[i].container_port, .udp = p[i].udp,
+                                                       .owner = owner };
         }
 }
 
@@ -144,8 +145,9 @@ json_t *envs_ports_json(const struct spec_port *p, size_t n)
         for (size_t i = 0; i < n; i++) {
                 const char *ip = p[i].host_ip ? p[i].host_ip : SANDBOX_NET_DEFAULT_HOST_IP;
                 bool v6 = strchr(ip, ':') && ip[0] != '[';
-                json_array_append_new(a, json_sprintf("%s%s%s:%u->%u/tcp", v6 ? "[" : "", ip, v6 ? "]" : "",
-                                                      p[i].host_port, p[i].container_port));
+                json_array_append_new(a, json_sprintf("%s%s%s:%u->%u/%s", v6 ? "[" : "", ip, v6 ? "]" : "",
+                                                      p[i].host_port, p[i].container_port,
+                                                      p[i].udp ? "udp" : "tcp"));
         }
         return a;
 }

@@ -401,7 +401,8 @@ static void convert_ports(struct dev_sandbox *d, const struct spec *s)
         for (size_t i = 0; i < s->n_ports; i++)
                 d->ports[i] = (struct sandbox_port) { .host_ip = s->ports[i].host_ip,
                                                       .host_port = s->ports[i].host_port,
-                                                      .port = s->ports[i].container_port };
+                                                      .port = s->ports[i].container_port,
+                                                      .udp = s->ports[i].udp };
         d->c.ports = d->ports;
         d->c.n_ports = s->n_ports;
 }

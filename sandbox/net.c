@@ -70,12 +70,12 @@ int sandbox_net_usable(char **ret_path, char **ret_reason)
         return 1;
 }
 
-/* "-t" "[ADDR/]HOST:INSIDE", one option per port: pasta fails on the
- * option whose port it cannot bind, naming it. */
+/* "-t ADDR/HOST:INSIDE" (or -u), one option per port: pasta fails on the
+ * option whose port it cannot bind, naming it as written here. */
 static char *port_spec(const struct sandbox_port *p)
 {
         const char *ip = p->host_ip && p->host_ip[0] ? p->host_ip : SANDBOX_NET_DEFAULT_HOST_IP;
-        return xasprintf("%s/%u:%u", ip, p->host_port, p->port);
+        return xasprintf("-%c %s/%u:%u", p->udp ? 'u' : 't', ip, p->host_port, p->port);
 }
 
 static char **pasta_argv(const char *pasta, const struct sandbox_net_target *t, const struct sandbox_port *ports,
@@ -84,9 +84,8 @@ static char **pasta_argv(const char *pasta, const struct sandbox_net_target *t, 
         char **v = NULL;
         /* No ports forwarded but those asked for, in either direction (pasta
          * would otherwise publish whatever the sandbox listens on). */
-        const char *fixed[] = { pasta, "--foreground", "--quiet", "--config-net", "--udp-ports", "none",
-                                "--tcp-ns", "none", "--udp-ns", "none", "--dns-forward", SANDBOX_NET_DNS,
-                                "--pid", "/proc/self/fd/3" };
+        const char *fixed[] = { pasta, "--foreground", "--quiet", "--config-net", "--tcp-ns", "none",
+                                "--udp-ns", "none", "--dns-forward", SANDBOX_NET_DNS, "--pid", "/proc/self/fd/3" };
         for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
                 v = strv_append(v, xstrdup(fixed[i]));
         /* As root pasta turns itself into nobody before it joins the
@@ -94,10 +93,17 @@ static char **pasta_argv(const char *pasta, const struct sandbox_net_target *t, 
          * its capabilities once set up). */
         if (geteuid() == 0)
                 v = strv_append(strv_append(v, xstrdup("--runas")), xstrdup("0"));
-        if (n_ports == 0)
-                v = strv_append(strv_append(v, xstrdup("--tcp-ports")), xstrdup("none"));
+        size_t n_udp = 0;
         for (size_t i = 0; i < n_ports; i++)
-                v = strv_append(strv_append(v, xstrdup("--tcp-ports")), port_spec(&ports[i]));
+                n_udp += ports[i].udp;
+        if (n_ports - n_udp == 0)
+                v = strv_append(strv_append(v, xstrdup("-t")), xstrdup("none"));
+        if (n_udp == 0)
+                v = strv_append(strv_append(v, xstrdup("-u")), xstrdup("none"));
+        for (size_t i = 0; i < n_ports; i++) {
+                _cleanup_free_ char *opt = port_spec(&ports[i]);
+                v = strv_append(strv_append(v, xstrndup(opt, 2)), xstrdup(opt + 3));
+        }
         if (t->netns_fd >= 0) {
                 v = strv_append(strv_append(v, xstrdup("--netns")), xasprintf("/proc/self/fd/%d", FD_NETNS));
                 if (t->userns_fd >= 0)
@@ -202,12 +208,12 @@ static char *pasta_said(const struct sandbox_net *n)
 }
 
 static int port_busy(berth_error **err, const char *owner, const char *ip, int ip_len, const char *port,
-                     int port_len)
+                     int port_len, bool udp)
 {
         return berth_error_make(err, BERTH_E_FAILED, 0,
-                                "%s%sports: host port %.*s:%.*s cannot be published: it is already in use (or not "
+                                "%s%sports: host port %.*s:%.*s%s cannot be published: it is already in use (or not "
                                 "allowed here)", owner && *owner ? owner : "", owner && *owner ? ": " : "", ip_len,
-                                ip, port_len, port);
+                                ip, port_len, port, udp ? "/udp" : "");
 }
 
 /* pasta names the option whose ports it could not bind. */
@@ -215,11 +221,11 @@ static int failed(struct sandbox_net *n, int status, berth_error **err)
 {
         _cleanup_free_ char *said = pasta_said(n);
         for (size_t i = 0; said && n->port_specs && n->port_specs[i]; i++) {
-                _cleanup_free_ char *opt = xasprintf("'-t %s'", n->port_specs[i]);
-                const char *spec = n->port_specs[i], *slash = strrchr(spec, '/');
+                _cleanup_free_ char *opt = xasprintf("'%s'", n->port_specs[i]);
+                const char *spec = n->port_specs[i] + 3, *slash = strrchr(spec, '/');
                 if (strstr(said, "bind") && strstr(said, opt))
                         return port_busy(err, n->port_owners[i], spec, (int) (slash - spec), slash + 1,
-                                         (int) strcspn(slash + 1, ":"));
+                                         (int) strcspn(slash + 1, ":"), n->port_specs[i][1] == 'u');
         }
         if (said)
                 return berth_error_make(err, BERTH_E_FAILED, 0, "pasta: %s", said);
@@ -228,8 +234,8 @@ static int failed(struct sandbox_net *n, int status, berth_error **err)
                                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
-/* Bound as pasta binds it (SO_REUSEADDR, so a port whose last connection
- * waits in TIME_WAIT is free), then let go. */
+/* Bound as pasta binds it (TCP with SO_REUSEADDR, so a port whose last
+ * connection waits in TIME_WAIT is free), then let go. */
 int sandbox_net_port_free(const struct sandbox_port *p, berth_error **err)
 {
         const char *ip = p->host_ip && p->host_ip[0] ? p->host_ip : SANDBOX_NET_DEFAULT_HOST_IP;
@@ -240,18 +246,20 @@ int sandbox_net_port_free(const struct sandbox_port *p, berth_error **err)
         bare[strcspn(bare, "]")] = 0;
         if (inet_pton(v6 ? AF_INET6 : AF_INET, bare, v6 ? (void *) &a6.sin6_addr : (void *) &a4.sin_addr) != 1)
                 return berth_error_make(err, BERTH_E_INVALID, 0, "ports: `%s` is not an IP address", ip);
-        _cleanup_close_ int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        _cleanup_close_ int fd = socket(v6 ? AF_INET6 : AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
         int one = 1;
         if (fd < 0)
                 return berth_err(err, errno, "socket");
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* on UDP it would let two sockets share the port */
+        if (!p->udp)
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (v6)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, v6 ? (struct sockaddr *) &a6 : (struct sockaddr *) &a4, v6 ? sizeof(a6) : sizeof(a4)) == 0)
                 return 0;
         char port[8];
         snprintf(port, sizeof(port), "%u", p->host_port);
-        return port_busy(err, p->owner, ip, (int) strlen(ip), port, (int) strlen(port));
+        return port_busy(err, p->owner, ip, (int) strlen(ip), port, (int) strlen(port), p->udp);
 }
 
 int sandbox_net_wait(struct sandbox_net *n, berth_error **err)

@@ -56,6 +56,7 @@ struct sandbox_port {
         const char *host_ip;    /* an IPv4 or IPv6 literal; NULL = SANDBOX_NET_DEFAULT_HOST_IP */
         uint16_t host_port;
         uint16_t port;
+        bool udp;               /* TCP otherwise */
         const char *owner;      /* named in errors ("service web"); NULL = none */
 };
 

@@ -410,17 +410,17 @@ static bool any_address(const struct spec_port *pt)
 
 static bool ports_clash(const struct spec_port *a, const struct spec_port *b)
 {
-        return a->host_port == b->host_port &&
+        return a->host_port == b->host_port && a->udp == b->udp &&
                (any_address(a) || any_address(b) || streq(a->host_ip, b->host_ip));
 }
 
 static int parse_port(struct pctx *p, const struct ynode *n, const char *path, struct spec_port *pt)
 {
-        static const char what[] = "a port like [host-ip:]host-port:container-port (ports 1-65535)";
+        static const char what[] = "a port like [host-ip:]host-port:container-port[/udp] (ports 1-65535)";
         _cleanup_free_ char *t = NULL;
         if (scalar_text(p, n, path, what, &t) < 0)
                 return -1;
-        if (spec_parse_port(t, &pt->host_ip, &pt->host_port, &pt->container_port) < 0)
+        if (spec_parse_port(t, &pt->host_ip, &pt->host_port, &pt->container_port, &pt->udp) < 0)
                 return perr_expected(p, n, path, what, t);
         pt->pos = pos_of(p, n);
         return 0;
@@ -436,8 +436,8 @@ int h_ports(struct pctx *p, const struct ynode *v, const char *path, void *obj, 
                 int r = parse_port(p, v->items[i], ipath, &pt[i]);
                 for (size_t j = 0; r == 0 && j < i; j++)
                         if (ports_clash(&pt[i], &pt[j]))
-                                r = perr(p, v->items[i], ipath, "host port %u is already published by %s[%zu]",
-                                         pt[i].host_port, path, j);
+                                r = perr(p, v->items[i], ipath, "host port %u%s is already published by %s[%zu]",
+                                         pt[i].host_port, pt[i].udp ? "/udp" : "", path, j);
                 if (r < 0) {
                         spec_ports_free(pt, v->n);
                         return -1;

@@ -62,7 +62,7 @@ bool spec_valid_user(const char *s);
 bool spec_valid_target(const char *s);
 int spec_parse_millicpus(const char *s, uint32_t *ret);
 int spec_parse_uint(const char *s, uint64_t max, uint64_t *ret);
-int spec_parse_port(const char *s, char **ret_ip, uint16_t *ret_host, uint16_t *ret_container);
+int spec_parse_port(const char *s, char **ret_ip, uint16_t *ret_host, uint16_t *ret_container, bool *ret_udp);
 /* "net_admin", "CAP_NET_ADMIN" -> "NET_ADMIN" if known; NULL otherwise. */
 char *spec_normalize_cap(const char *s);
 const char *const *spec_cap_names(void);

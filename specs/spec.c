@@ -281,6 +281,8 @@ static int cmp_port_ref(const void *x, const void *y)
         const struct port_ref *a = x, *b = y;
         if (a->port->host_port != b->port->host_port)
                 return a->port->host_port < b->port->host_port ? -1 : 1;
+        if (a->port->udp != b->port->udp)
+                return (int) a->port->udp - (int) b->port->udp;
         /* All-addresses entries first: they clash with any neighbour. */
         if (any_address(a->port) || any_address(b->port))
                 return (int) !any_address(a->port) - (int) !any_address(b->port);
@@ -315,7 +317,7 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
         qsort(refs, n, sizeof(*refs), cmp_port_ref);
         for (size_t i = 1; i < n; i++) {
                 const struct port_ref *a = &refs[i - 1], *b = &refs[i];
-                if (a->port->host_port != b->port->host_port ||
+                if (a->port->host_port != b->port->host_port || a->port->udp != b->port->udp ||
                     (!any_address(a->port) && !any_address(b->port) && !streq(a->port->host_ip, b->port->host_ip)))
                         continue;
                 if (written_before(&b->port->pos, &a->port->pos)) {
@@ -325,7 +327,8 @@ static int check_port_clashes(struct pctx *p, const struct spec *s)
                 }
                 _cleanup_free_ char *path = xasprintf("%s[%zu]", b->list, b->index);
                 return perr_at(p, BERTH_E_INVALID, b->port->pos.file, b->port->pos.line, b->port->pos.col, path,
-                               "host port %u is already published by %s[%zu]", b->port->host_port, a->list, a->index);
+                               "host port %u%s is already published by %s[%zu]", b->port->host_port,
+                               b->port->udp ? "/udp" : "", a->list, a->index);
         }
         return 0;
 }

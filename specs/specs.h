@@ -59,6 +59,7 @@ struct spec_port {
         char *host_ip;         /* NULL = not written: 127.0.0.1 (docs/SPEC.md) */
         uint16_t host_port;
         uint16_t container_port;
+        bool udp;              /* "/udp"; TCP otherwise */
         struct spec_pos pos;
 };
 

@@ -242,10 +242,20 @@ static int parse_host_ip(const char *s, size_t n, char **ret)
         return 0;
 }
 
-/* [host-ip:]host-port:container-port; the ports are the last two fields so
- * an unbracketed IPv6 address still parses. */
-int spec_parse_port(const char *s, char **ret_ip, uint16_t *ret_host, uint16_t *ret_container)
+/* [host-ip:]host-port:container-port[/tcp|/udp]; the ports are the last
+ * two fields so an unbracketed IPv6 address still parses. */
+int spec_parse_port(const char *s, char **ret_ip, uint16_t *ret_host, uint16_t *ret_container, bool *ret_udp)
 {
+        _cleanup_free_ char *text = xstrdup(s);
+        char *proto = strchr(text, '/');
+        bool udp = false;
+        if (proto) {
+                if (!streq(proto, "/tcp") && !streq(proto, "/udp"))
+                        return -1;
+                udp = streq(proto, "/udp");
+                *proto = 0;
+        }
+        s = text;
         const char *c2 = strrchr(s, ':');
         if (!c2 || c2 == s)
                 return -1;
@@ -263,6 +273,7 @@ int spec_parse_port(const char *s, char **ret_ip, uint16_t *ret_host, uint16_t *
         *ret_ip = TAKE_PTR(ip);
         *ret_host = hp;
         *ret_container = cp;
+        *ret_udp = udp;
         return 0;
 }
 

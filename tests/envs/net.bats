@@ -325,6 +325,70 @@ YAML
   in_proj -q down -f killsvc.yaml
 }
 
+# The host's address on its default route's interface.
+host_addr() {
+  ip -4 -o addr show dev "$(ip -4 route show default | awk '{ print $5; exit }')" | awk '{ split($4, a, "/"); print a[1]; exit }'
+}
+
+# udp_ask ADDR PORT TEXT: send TEXT to ADDR:PORT over UDP until an answer
+# comes (up to 10 s); print it.
+udp_ask() {
+  python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+for _ in range(50):
+    s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+    try:
+        print(s.recv(600).decode()); break
+    except OSError:
+        pass' "$1" "$2" "$3"
+}
+
+# Debian 12's pasta (2023-03) loses the replies to UDP clients on the host's
+# loopback (docs/SPEC.md, ports): these tests publish on the host's address.
+@test "services: a UDP port (/udp) is published beside a TCP one on the same number; a UDP port in use fails up" {
+  need_pasta
+  local port addr
+  port=$(free_port); addr=$(host_addr)
+  [ -n "$addr" ]
+  svc_spec udpsvc private <<YAML
+  dns:
+    command: [probe, udp-echo, "5353"]
+    ports: ["$addr:$port:5353/udp"]
+  web:
+    command: $(web 8080 "tcp too")
+    ports: ["$addr:$port:8080"]
+YAML
+  run --separate-stderr in_proj up -f udpsvc.yaml
+  echo "$output / $stderr"
+  [ "$status" -eq 0 ]
+  [ "$(udp_ask "$addr" "$port" hello)" = "echo: hello" ]
+  [ "$(curl_until "http://$addr:$port/")" = "tcp too" ]
+  run in_proj --json ps -f udpsvc.yaml
+  [ "$(jq -r '.services[] | select(.name == "dns") | .ports[0]' <<<"$output")" = "$addr:$port->5353/udp" ]
+  [ "$(jq -r '.services[] | select(.name == "web") | .ports[0]' <<<"$output")" = "$addr:$port->8080/tcp" ]
+  in_proj -q down -f udpsvc.yaml
+  # the dev sandbox's own UDP port, while it runs
+  spec udprun private "\"$addr:$port:5353/udp\""
+  in_proj run -f udprun.yaml -- sh -c 'probe udp-echo 5353 & sleep 30' 3>&- &
+  local bg=$!
+  [ "$(udp_ask "$addr" "$port" again)" = "echo: again" ]
+  kill "$(pgrep -f "^$W/bin/berth run -f udprun.yaml" | head -1)"
+  wait "$bg" || true
+  # a UDP port some process holds: up fails naming it, TCP on it is no excuse
+  python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], int(sys.argv[2]))); time.sleep(30)' "$addr" "$port" 3>&- &
+  local holder=$!
+  for _ in $(seq 50); do ss -lun "sport = :$port" | grep -q ":$port" && break; sleep 0.05; done
+  run --separate-stderr in_proj up -f udpsvc.yaml
+  kill "$holder"
+  echo "$output / $stderr"
+  [ "$status" -eq 1 ]
+  [ "$stderr" = "berth: service dns: ports: host port $addr:$port/udp cannot be published: it is already in use (or not allowed here)" ]
+  [ "$(in_proj --json ps -f udpsvc.yaml | jq -r .environment)" = down ]
+}
+
 @test "services: a host port in use fails up naming the port and the service; nothing is left running" {
   need_pasta
   local port other

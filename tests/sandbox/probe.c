@@ -206,6 +206,29 @@ static int sockets(void)
         return 0;
 }
 
+/* A UDP server for published ports (busybox's nc has no UDP): answers
+ * each datagram with "echo: " and its text, until killed. */
+static int udp_echo(int port)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        if (s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) < 0) {
+                perror("probe: udp-echo");
+                return 1;
+        }
+        for (;;) {
+                char buf[512], out[600];
+                struct sockaddr_storage from;
+                socklen_t len = sizeof(from);
+                ssize_t n = recvfrom(s, buf, sizeof(buf) - 1, 0, (struct sockaddr *) &from, &len);
+                if (n < 0)
+                        continue;
+                buf[n] = 0;
+                int k = snprintf(out, sizeof(out), "echo: %s", buf);
+                sendto(s, out, (size_t) k, 0, (struct sockaddr *) &from, len);
+        }
+}
+
 /* Run on the host: the mounts of the mount namespace pinned on file. /proc
  * is opened first: the namespace has none of its own. */
 static int ns_mounts(const char *file)
@@ -257,6 +280,8 @@ int main(int argc, char **argv)
         }
         if (!strcmp(c, "tiocsti"))
                 return tiocsti();
+        if (!strcmp(c, "udp-echo") && argc > 2)
+                return udp_echo(atoi(argv[2]));
         if (!strcmp(c, "connect") && argc > 3)
                 return connect_to(argv[2], atoi(argv[3]));
         if (!strcmp(c, "hog") && argc > 2)

@@ -4,7 +4,7 @@
 #define SHA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define NAME_RULE "expected a name matching [a-z0-9][a-z0-9-]{0,62}"
 #define SIZE_RULE "expected a size like 512MiB (units B K KiB M MiB G GiB)"
-#define PORT_RULE "expected a port like [host-ip:]host-port:container-port (ports 1-65535)"
+#define PORT_RULE "expected a port like [host-ip:]host-port:container-port[/udp] (ports 1-65535)"
 #define TOP_RULE "expected a mapping of spec keys (berth, name, image, ...)"
 #define SVC "services:\n  a: {command: [x], "
 
@@ -135,6 +135,11 @@ static const struct invalid_case invalid_cases[] = {
           "t.yaml:6:29: services.b.ports[0]: host port 53 is already published by services.a.ports[0]" },
         { B "ports: [\"127.0.0.1:80:80\", \"0.0.0.0:80:81\"]\n",
           "t.yaml:4:28: ports[1]: host port 80 is already published by ports[0]" },
+        { B "ports: [\"53:53/udp\", \"53:53\", \"53:5353/udp\"]\n",
+          "t.yaml:4:31: ports[2]: host port 53/udp is already published by ports[0]" },
+        { B "ports: [\"53:53/udp\"]\n" SVC "ports: [\"0.0.0.0:53:53/udp\"]}\n",
+          "t.yaml:6:29: services.a.ports[0]: host port 53/udp is already published by ports[0]" },
+        { B "ports: [\"53:53/sctp\"]\n", "t.yaml:4:9: ports[0]: " PORT_RULE ", got \"53:53/sctp\"" },
         /* security */
         { B "security: {seccomp: defualt}\n",
           "t.yaml:4:21: security.seccomp: expected default, unconfined or a path to a JSON profile, got \"defualt\"; "

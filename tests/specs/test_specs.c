@@ -219,7 +219,7 @@ static const char full_spec[] =
         "user: \"1000:1000\"\n"
         "resources: {memory: 2GiB, cpus: 1.5, pids: 512, nofile: 4096}\n"
         "network: host\n"
-        "ports: [\"127.0.0.1:8080:8080\", \"[::1]:8081:81\", \"fe80::1:8082:82\", 8083:83]\n"
+        "ports: [\"127.0.0.1:8080:8080\", \"[::1]:8081:81\", \"fe80::1:8082:82\", 8083:83, \"8083:83/udp\"]\n"
         "security:\n"
         "  seccomp: unconfined\n"
         "  capabilities: {add: [net_admin, CAP_SYS_PTRACE], drop: [ALL]}\n"
@@ -286,13 +286,15 @@ static void full_spec_model(void **state)
         assert_int_equal(s->resources.pids, 512);
         assert_int_equal(s->resources.nofile, 4096);
         assert_int_equal(s->network, SPEC_NET_HOST);
-        assert_int_equal(s->n_ports, 4);
+        assert_int_equal(s->n_ports, 5);
         assert_string_equal(s->ports[0].host_ip, "127.0.0.1");
         assert_string_equal(s->ports[1].host_ip, "::1");
         assert_int_equal(s->ports[1].host_port, 8081);
         assert_int_equal(s->ports[1].container_port, 81);
         assert_string_equal(s->ports[2].host_ip, "fe80::1");
         assert_null(s->ports[3].host_ip);
+        assert_false(s->ports[3].udp);
+        assert_true(s->ports[4].udp);
         assert_int_equal(s->security.seccomp, SPEC_SECCOMP_UNCONFINED);
         assert_string_equal(s->security.cap_add[0], "NET_ADMIN");
         assert_string_equal(s->security.cap_add[1], "SYS_PTRACE");
@@ -430,14 +432,26 @@ static void ports(void **state)
 {
         char *ip = NULL;
         uint16_t h = 0, c = 0;
-        assert_int_equal(spec_parse_port("1:65535", &ip, &h, &c), 0);
+        bool udp = true;
+        assert_int_equal(spec_parse_port("1:65535", &ip, &h, &c, &udp), 0);
         assert_null(ip);
         assert_int_equal(h, 1);
         assert_int_equal(c, 65535);
+        assert_false(udp);
+        assert_int_equal(spec_parse_port("[::1]:5353:53/udp", &ip, &h, &c, &udp), 0);
+        assert_string_equal(ip, "::1");
+        assert_int_equal(h, 5353);
+        assert_int_equal(c, 53);
+        assert_true(udp);
+        free(ip);
+        ip = NULL;
+        assert_int_equal(spec_parse_port("8080:80/tcp", &ip, &h, &c, &udp), 0);
+        assert_false(udp);
         static const char *const bad[] = { "0:80", "80:0", "80", ":80", "80:", "a:80", "1.2.3.4::80:80",
-                                           "300.1.1.1:80:80", "[::1:80:80", "80:80/udp", "65536:1" };
+                                           "300.1.1.1:80:80", "[::1:80:80", "80:80/sctp", "80:80/", "80:80/UDP",
+                                           "80/udp:80", "80:80/udp/tcp", "65536:1" };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-                assert_int_equal(spec_parse_port(bad[i], &ip, &h, &c), -1);
+                assert_int_equal(spec_parse_port(bad[i], &ip, &h, &c, &udp), -1);
 }
 
 static void users_and_targets(void **state)
