@@ -6,8 +6,9 @@
 # mounted for each run) against
 # bubblewrap (namespaces only, no
 # seccomp, no limits) and crun with a seccomp profile and the same limits on
-# an equivalent OCI bundle. Prints RESULT lines for bench/run (medians over
-# interleaved rounds; means go to stderr).
+# an equivalent OCI bundle, all interleaved (bench/interleave.py,
+# BENCH_ROUNDS x BENCH_RUNS cycles). Prints RESULT lines for bench/run
+# (medians; means and the ratios to bwrap with their intervals go to stderr).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BERTH=${BERTH:-$here/../build/cli/berth}
@@ -16,7 +17,7 @@ BERTH=${BERTH:-$here/../build/cli/berth}
 DRIVER=${DRIVER:-$here/../build/tests/sandbox/sandbox-driver}
 RUNS=${BENCH_RUNS:-40}
 ROUNDS=${BENCH_ROUNDS:-5}
-for t in hyperfine bwrap crun python3 busybox; do
+for t in bwrap crun python3 busybox; do
   command -v "$t" >/dev/null || { echo "start.sh: $t is missing" >&2; exit 1; }
 done
 
@@ -62,7 +63,7 @@ YAML
 (cd "$w/proj" && "$BERTH" -q run -- /bin/true) # warm the seccomp cache, create the state folder
 
 mkdir -p "$w/drv/u" "$w/drv/w" "$w/drv/m"
-driver_cmd=true
+driver_cmd=$(command -v true)
 if [ -x "$DRIVER" ]; then
   driver_cmd="$DRIVER --lower $root --upper $w/drv/u --work $w/drv/w --mnt $w/drv/m --net none --memory 268435456 --pids 256 --nofile 1024 --cache $w/cache -- /bin/true"
 fi
@@ -128,15 +129,14 @@ if mountpoint -q /sys/fs/cgroup/unified && [ -n "\$(cat /sys/fs/cgroup/unified/c
   umount -l /sys/fs/cgroup/unified
 fi
 crun run --bundle "$w/bundle" berth-bench-start >/dev/null
-# Rounds of interleaved blocks, so a noisy neighbour hurts all three alike.
-for round in \$(seq $ROUNDS); do
-  hyperfine -N --warmup 5 --runs $RUNS --export-json "$w/h.\$round.json" \\
-    -n berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
-    -n berth-ephemeral "$BERTH -q -f $w/proj/berth.yaml run --ephemeral -- /bin/true" \\
-    -n sandbox "$driver_cmd" \\
-    -n bwrap "bwrap --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
-    -n crun "crun run --bundle $w/bundle berth-bench-start" >&2
-done
+# Interleaved (bench/interleave.py), so a noisy neighbour or a slow moment
+# of the machine hurts all of them alike.
+python3 "$here/interleave.py" $((ROUNDS * RUNS)) "$w/runs.json" \\
+  berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
+  berth-ephemeral "$BERTH -q -f $w/proj/berth.yaml run --ephemeral -- /bin/true" \\
+  sandbox "$driver_cmd" \\
+  bwrap "$(command -v bwrap) --unshare-all --ro-bind $root / --proc /proc --dev /dev /bin/true" \\
+  crun "$(command -v crun) run --bundle $w/bundle berth-bench-start"
 SH
 if [ "$(id -u)" = 0 ]; then
   unshare -m --propagation private bash "$w/run.sh"
@@ -144,16 +144,18 @@ else
   bash "$w/run.sh"
 fi
 
-python3 - "$w"/h.*.json <<'PY'
-import json, statistics, sys
-times = {}
-for f in sys.argv[1:]:
-    for x in json.load(open(f))["results"]:
-        times.setdefault(x["command"], []).extend(x["times"])
-med = {k: statistics.median(v) * 1000 for k, v in times.items()}
-mean = {k: statistics.mean(v) * 1000 for k, v in times.items()}
+python3 - "$w/runs.json" <<'PY'
+import json, random, statistics, sys
+times = json.load(open(sys.argv[1]))
+med = {k: statistics.median(v) for k, v in times.items()}
+mean = {k: statistics.mean(v) for k, v in times.items()}
+random.seed(1)
 for k in med:
-    print("%s: median %.2f ms, mean %.2f ms over %d runs" % (k, med[k], mean[k], len(times[k])), file=sys.stderr)
+    # the ratio to bwrap in each cycle; its median, 95% bootstrap interval
+    r = [a / b for a, b in zip(times[k], times["bwrap"])]
+    boot = sorted(statistics.median(random.choices(r, k=len(r))) for _ in range(1000))
+    print("%s: median %.2f ms, mean %.2f ms over %d runs; to bwrap, median of the cycles' ratios %.3f (95%%: %.3f..%.3f)"
+          % (k, med[k], mean[k], len(times[k]), statistics.median(r), boot[25], boot[974]), file=sys.stderr)
 print("RESULT\trun -- /bin/true, full isolation (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth"], med["bwrap"]))
 print("RESULT\trun -- /bin/true, full isolation (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth"], med["crun"]))
 print("RESULT\trun --ephemeral -- /bin/true (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth-ephemeral"], med["bwrap"]))
