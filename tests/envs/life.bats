@@ -415,6 +415,39 @@ YAML
   [ -z "$(ls -A "$W/home/cache/inuse")" ]
 }
 
+@test "runs that come and go on the layers a long run holds share its in-use record; gc running meanwhile removes nothing" {
+  packed_spec gcshare </dev/null
+  in_proj -q run -f gcshare.yaml -- true
+  layer=$(layers_in_cache)
+  [ -n "$layer" ]
+  in_proj -q run -f gcshare.yaml -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
+  holder=$!
+  for _ in $(seq 100); do [ -n "$(held_records "$W/home/cache")" ] && break; sleep 0.05; done
+  [ "$(held_records "$W/home/cache" | wc -l)" = 1 ]
+  # only the run keeps the layers now
+  mv "$W/proj/gcshare.yaml" "$W/gcshare.yaml"
+  cp "$W/gcshare.yaml" "$W/proj/gcshare-short.yaml"
+  ( for _ in $(seq 20); do berth -q image gc >/dev/null 2>&1; done ) &
+  gc=$!
+  for i in $(seq 8); do
+    run in_proj -q run -f gcshare-short.yaml -- cat /etc/which
+    [ "$status" -eq 0 ]; [ "$output" = gcshare ]
+  done
+  rm "$W/proj/gcshare-short.yaml"
+  wait "$gc"
+  berth -q image gc
+  [ "$(layers_in_cache)" = "$layer" ]
+  # one record for those layers, held by the long run alone
+  [ "$(ls "$W/home/cache/inuse" | wc -l)" = 1 ]
+  [ "$(held_records "$W/home/cache" | wc -l)" = 1 ]
+  kill "$(pgrep -f "^$W/bin/berth -q run -f gcshare.yaml" | head -1)"
+  wait "$holder" || true
+  [ -z "$(held_records "$W/home/cache")" ]
+  berth -q image gc
+  [ -z "$(layers_in_cache)" ]
+  [ -z "$(ls -A "$W/home/cache/inuse")" ]
+}
+
 @test "kill -9 of a run that brought services up leaves no process, mount or cgroup; of an --ephemeral one, the next ephemeral run removes its folder" {
   spec killrun <<'YAML'
 services:
