@@ -220,22 +220,24 @@ static int open_inuse(struct store *s, berth_error **err)
 }
 
 /* A record is written under a dot-name, locked, then put in place: gc never
- * sees one unlocked before its first holder has it. */
-static int make_record(int dirfd, const char *name, const char *text, int how, int *ret_fd, berth_error **err)
+ * sees one unlocked before its first holder has it. A shared one is linked
+ * (a holder that made it meanwhile keeps theirs: 1); a run's own (unique)
+ * one is renamed, so that its holder's fd names it when it removes it. */
+static int make_record(int dirfd, const char *name, const char *text, bool own, int *ret_fd, berth_error **err)
 {
         _cleanup_free_ char *tmp = xasprintf(".%s-%d", name, (int) getpid());
         _cleanup_close_ int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return berth_err(err, errno, "create in-use record");
-        if (write_all(fd, text, strlen(text)) < 0 || flock(fd, how) < 0) {
+        if (write_all(fd, text, strlen(text)) < 0 || flock(fd, own ? LOCK_EX : LOCK_SH) < 0) {
                 int e = errno;
                 unlinkat(dirfd, tmp, 0);
                 return berth_err(err, e, "write in-use record");
         }
-        /* link, not rename: a holder that made the same record meanwhile keeps it */
-        int r = linkat(dirfd, tmp, dirfd, name, 0);
+        int r = own ? renameat(dirfd, tmp, dirfd, name) : linkat(dirfd, tmp, dirfd, name, 0);
         int e = errno;
-        unlinkat(dirfd, tmp, 0);
+        if (!own || r < 0)
+                unlinkat(dirfd, tmp, 0);
         if (r < 0)
                 return e == EEXIST ? 1 : berth_err(err, e, "in-use record");
         *ret_fd = TAKE_FD(fd);
@@ -263,7 +265,7 @@ static int hold_record(int dirfd, const char *text, int *ret_fd, berth_error **e
                 if (fd < 0 && errno != ENOENT)
                         return berth_err(err, errno, "open in-use record");
                 if (fd < 0) {
-                        int r = make_record(dirfd, name, text, LOCK_SH, ret_fd, err);
+                        int r = make_record(dirfd, name, text, false, ret_fd, err);
                         if (r <= 0)
                                 return r;
                         continue;
@@ -282,7 +284,8 @@ static int hold_record(int dirfd, const char *text, int *ret_fd, berth_error **e
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         _cleanup_free_ char *own = xasprintf("%d-%lld%09ld", (int) getpid(), (long long) t.tv_sec, t.tv_nsec);
-        return make_record(dirfd, own, text, LOCK_EX, ret_fd, err) == 0 ? 0 : berth_err(err, EEXIST, "in-use record");
+        int r = make_record(dirfd, own, text, true, ret_fd, err);
+        return r == 1 ? berth_err(err, EEXIST, "in-use record") : r;
 }
 
 int images_inuse_hold(const char *cache_dir, char *const *layer_dirs, int *ret_fd, berth_error **err)
@@ -330,7 +333,8 @@ void images_inuse_release(int *fd)
         if (n > 0) {
                 path[n] = '\0';
                 const char *base = strrchr(path, '/');
-                if (strstr(path, "/inuse/") && base && strchr(base, '-') && unlink(path) < 0)
+                /* (the first holder of a shared one has it by its dot-name, unlinked) */
+                if (strstr(path, "/inuse/") && base && base[1] != '.' && strchr(base, '-') && unlink(path) < 0)
                         log_debug("remove in-use record %s: %m", path);
         }
         closep(fd);

@@ -448,6 +448,38 @@ YAML
   [ -z "$(ls -A "$W/home/cache/inuse")" ]
 }
 
+@test "a record of other layers under the same name: the run holds one of its own, and removes it when it ends" {
+  packed_spec collide </dev/null
+  in_proj -q run -f collide.yaml -- true
+  layer=$(layers_in_cache | head -1)
+  # the shared record's name: FNV-1a (64 bits) of its text, one digest a line
+  name=$(python3 -c '
+import sys
+h = 0xcbf29ce484222325
+for b in (sys.argv[1] + "\n").encode():
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+print("%016x" % h)' "$layer")
+  [ -e "$W/home/cache/inuse/$name" ]
+  other=$(printf '%064d' 0)
+  echo "$other" >"$W/home/cache/inuse/$name"
+  [ -z "${RUNNER:-}" ] || chown "$RUNNER:" "$W/home/cache/inuse/$name"
+  in_proj -q run -f collide.yaml -- sh -c 'while [ ! -e /tmp/go ]; do sleep 0.05; done' >/dev/null 2>&1 3>&- &
+  holder=$!
+  for _ in $(seq 100); do [ -n "$(held_records "$W/home/cache")" ] && break; sleep 0.05; done
+  own=$(held_records "$W/home/cache")
+  [ -n "$own" ]
+  [[ "$(basename "$own")" == *-* ]]
+  [ "$(cat "$own")" = "$layer" ]
+  [ "$(cat "$W/home/cache/inuse/$name")" = "$other" ]
+  kill "$(pgrep -f "^$W/bin/berth -q run -f collide.yaml" | head -1)"
+  wait "$holder" || true
+  [ ! -e "$own" ]
+  [ "$(cat "$W/home/cache/inuse/$name")" = "$other" ]
+  rm "$W/proj/collide.yaml"
+  berth -q image gc
+  [ -z "$(ls -A "$W/home/cache/inuse")" ]
+}
+
 @test "kill -9 of a run that brought services up leaves no process, mount or cgroup; of an --ephemeral one, the next ephemeral run removes its folder" {
   spec killrun <<'YAML'
 services:
