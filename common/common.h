@@ -171,6 +171,10 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 size_t strv_length(char *const *v);
+/* FNV-1a, 64 bits: a fast name for contents (cache keys, hash tables), not a
+ * digest. Start from FNV1A64_INIT; feed the pieces in order. */
+#define FNV1A64_INIT 0xcbf29ce484222325ull
+uint64_t fnv1a64(uint64_t h, const void *data, size_t len);
 /* v (may be NULL) with s appended, which it takes; returns the new list. */
 char **strv_append(char **v, char *s);
 /* Edit distance, capped: returns cap+1 once the distance exceeds cap. */

@@ -153,3 +153,11 @@ char **strv_append(char **v, char *s)
         v[n + 1] = NULL;
         return v;
 }
+
+uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
+{
+        const unsigned char *p = data;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ p[i]) * 0x100000001b3ull;
+        return h;
+}

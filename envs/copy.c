@@ -29,17 +29,14 @@ static uint64_t layers_key(char *const *layers, size_t n)
 {
         /* "owned": copies made before they belonged to the sandbox's root
          * are not used. */
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (const char *p = "owned\n"; *p; p++)
-                h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
+        uint64_t h = fnv1a64(FNV1A64_INIT, "owned\n", 6);
         for (size_t i = 0; i < n; i++) {
                 struct stat st = {};
                 (void) stat(layers[i], &st);
                 _cleanup_free_ char *s = xasprintf("%s\n%llu:%llu:%lld.%ld\n", layers[i],
                                                    (unsigned long long) st.st_dev, (unsigned long long) st.st_ino,
                                                    (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
-                for (const char *p = s; *p; p++)
-                        h = (h ^ (unsigned char) *p) * 0x100000001b3ull;
+                h = fnv1a64(h, s, strlen(s));
         }
         return h;
 }

@@ -244,14 +244,6 @@ static int make_record(int dirfd, const char *name, const char *text, bool own, 
         return 0;
 }
 
-static uint64_t fnv1a64(const char *s)
-{
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (; *s; s++)
-                h = (h ^ (unsigned char) *s) * 0x100000001b3ull;
-        return h;
-}
-
 /* One record per set of layers, named by a hash of its text and held with a
  * shared lock by every sandbox on them: a run finds it in place and writes
  * nothing to the cache. Two sets whose names collide: the second gets a
@@ -259,7 +251,7 @@ static uint64_t fnv1a64(const char *s)
 static int hold_record(int dirfd, const char *text, int *ret_fd, berth_error **err)
 {
         char name[17];
-        snprintf(name, sizeof(name), "%016llx", (unsigned long long) fnv1a64(text));
+        snprintf(name, sizeof(name), "%016llx", (unsigned long long) fnv1a64(FNV1A64_INIT, text, strlen(text)));
         for (int tries = 0; tries < 8; tries++) {
                 _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0 && errno != ENOENT)

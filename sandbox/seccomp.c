@@ -396,15 +396,6 @@ static char *filter_inputs(enum sandbox_seccomp mode, const char *profile, size_
         return dynbuf_take(&b, ret_len);
 }
 
-static uint64_t fnv1a64(const void *data, size_t len)
-{
-        const unsigned char *p = data;
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ p[i]) * 0x100000001b3ull;
-        return h;
-}
-
 struct cache_header {
         char magic[12];
         uint64_t inputs_len;
@@ -473,7 +464,7 @@ int sandbox_seccomp_compile_caps(enum sandbox_seccomp mode, const char *profile_
         _cleanup_free_ char *inputs = filter_inputs(mode, profile, profile_len, caps, &inputs_len);
         _cleanup_free_ char *dir = cache_dir ? xasprintf("%s/seccomp", cache_dir) : NULL;
         _cleanup_free_ char *path =
-                dir ? xasprintf("%s/%016llx.bpf", dir, (unsigned long long) fnv1a64(inputs, inputs_len)) : NULL;
+                dir ? xasprintf("%s/%016llx.bpf", dir, (unsigned long long) fnv1a64(FNV1A64_INIT, inputs, inputs_len)) : NULL;
         struct sandbox_bpf b = {};
         if (path && cache_load(path, inputs, inputs_len, &b) == 1) {
                 *ret = b;

@@ -144,17 +144,9 @@ static int count_nodes(struct builder *b, size_t weight, yaml_mark_t mark)
         return 0;
 }
 
-static uint64_t hash_name(const char *s)
-{
-        uint64_t h = 1469598103934665603ULL;
-        for (; *s; s++)
-                h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-        return h;
-}
-
 static struct anchor_slot *anchor_slot(struct anchor_slot *t, size_t cap, const char *name)
 {
-        for (size_t i = hash_name(name) & (cap - 1);; i = (i + 1) & (cap - 1))
+        for (size_t i = fnv1a64(FNV1A64_INIT, name, strlen(name)) & (cap - 1);; i = (i + 1) & (cap - 1))
                 if (!t[i].name || streq(t[i].name, name))
                         return &t[i];
 }

@@ -60,6 +60,15 @@ static void dynbuf_limit(void **state)
         assert_string_equal(err->msg, "test input is larger than the limit of 8 bytes");
 }
 
+/* The published FNV-1a test vectors; fed in pieces, the same as at once. */
+static void fnv1a64_vectors(void **state)
+{
+        assert_true(fnv1a64(FNV1A64_INIT, "", 0) == 0xcbf29ce484222325ull);
+        assert_true(fnv1a64(FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+        assert_true(fnv1a64(FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+        assert_true(fnv1a64(fnv1a64(FNV1A64_INIT, "foo", 3), "bar", 3) == 0x85944171f73967e8ull);
+}
+
 static void distance_and_suggestion(void **state)
 {
         assert_int_equal(string_distance("kitten", "sitting", 5), 3);
@@ -480,6 +489,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(error_wrap_chain),
                 cmocka_unit_test(dynbuf_limit),
+                cmocka_unit_test(fnv1a64_vectors),
                 cmocka_unit_test(distance_and_suggestion),
                 cmocka_unit_test(atomic_write_and_bounded_read),
                 cmocka_unit_test(rm_rf_does_not_follow_symlinks),
