@@ -171,7 +171,7 @@ podman pod rm -f -t 0 $tag >/dev/null
 # different moments of this VM and moved the ratios by 30-100% between runs.
 "$BERTH" -q up -f "$w/proj/isup.yaml"
 "$BERTH" -q up -f "$w/proj/plainup.yaml"
-python3 "$here/interleave.py" $((ROUNDS * RUNS)) "$w/runs.json" \
+python3 "$here/interleave.py" --ref bwrap $((ROUNDS * RUNS)) "$w/runs.json" \
   joined "$BERTH -q -f $w/proj/isup.yaml run -- /bin/true" \
   plain "$BERTH -q -f $w/proj/plain.yaml run -- /bin/true" \
   plain-up "$BERTH -q -f $w/proj/plainup.yaml run -- /bin/true" \
@@ -189,7 +189,7 @@ unshare -m --propagation private bash "$w/run.sh"
 echo "envs.sh: load after: $(uptime)" >&2
 
 python3 - "$w/times" "$w/rss" "$w/runs.json" <<'PY'
-import json, random, statistics, sys
+import json, statistics, sys
 times = {}
 for line in open(sys.argv[1]):
     who, n, t = line.split()
@@ -221,13 +221,6 @@ print("RESULT\tsupervisor VmRSS, %d services\t%d\tKiB\t%d conmon processes, summ
       % (rss["supervisor"][0], rss["supervisor"][1], rss["conmon"][0], rss["conmon"][1]))
 runs = json.load(open(sys.argv[3]))
 hm = {k: statistics.median(v) for k, v in runs.items()}
-random.seed(1)
-for k in runs:
-    # the ratio to bwrap in each cycle; its median, 95% bootstrap interval
-    r = [a / b for a, b in zip(runs[k], runs["bwrap"])]
-    boot = sorted(statistics.median(random.choices(r, k=len(r))) for _ in range(1000))
-    print("%s: median %.2f ms over %d runs; to bwrap, median of the cycles' ratios %.3f (95%%: %.3f..%.3f)"
-          % (k, hm[k], len(runs[k]), statistics.median(r), boot[25], boot[974]), file=sys.stderr)
 print("RESULT\trun -- /bin/true into an environment that is up\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["joined"], hm["bwrap"]))
 print("RESULT\trun --ephemeral -- /bin/true, no services\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain-ephemeral"], hm["bwrap"]))
 print("RESULT\trun -- /bin/true of an environment that is not up, no services (nothing left mounted)\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (hm["plain"], hm["bwrap"]))

@@ -131,7 +131,7 @@ fi
 crun run --bundle "$w/bundle" berth-bench-start >/dev/null
 # Interleaved (bench/interleave.py), so a noisy neighbour or a slow moment
 # of the machine hurts all of them alike.
-python3 "$here/interleave.py" $((ROUNDS * RUNS)) "$w/runs.json" \\
+python3 "$here/interleave.py" --ref bwrap $((ROUNDS * RUNS)) "$w/runs.json" \\
   berth "$BERTH -q -f $w/proj/berth.yaml run -- /bin/true" \\
   berth-ephemeral "$BERTH -q -f $w/proj/berth.yaml run --ephemeral -- /bin/true" \\
   sandbox "$driver_cmd" \\
@@ -145,17 +145,9 @@ else
 fi
 
 python3 - "$w/runs.json" <<'PY'
-import json, random, statistics, sys
+import json, statistics, sys
 times = json.load(open(sys.argv[1]))
 med = {k: statistics.median(v) for k, v in times.items()}
-mean = {k: statistics.mean(v) for k, v in times.items()}
-random.seed(1)
-for k in med:
-    # the ratio to bwrap in each cycle; its median, 95% bootstrap interval
-    r = [a / b for a, b in zip(times[k], times["bwrap"])]
-    boot = sorted(statistics.median(random.choices(r, k=len(r))) for _ in range(1000))
-    print("%s: median %.2f ms, mean %.2f ms over %d runs; to bwrap, median of the cycles' ratios %.3f (95%%: %.3f..%.3f)"
-          % (k, med[k], mean[k], len(times[k]), statistics.median(r), boot[25], boot[974]), file=sys.stderr)
 print("RESULT\trun -- /bin/true, full isolation (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth"], med["bwrap"]))
 print("RESULT\trun -- /bin/true, full isolation (median) vs crun\t%.2f\tms\tcrun + seccomp\t%.2f" % (med["berth"], med["crun"]))
 print("RESULT\trun --ephemeral -- /bin/true (median) vs bwrap\t%.2f\tms\tbwrap --unshare-all\t%.2f" % (med["berth-ephemeral"], med["bwrap"]))
