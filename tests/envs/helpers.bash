@@ -36,6 +36,21 @@ berth() {
 
 in_proj() { (cd "$W/proj" && berth "$@"); }
 
+# spec NAME: $W/proj/NAME.yaml for environment NAME on $IMG (default the
+# busybox image), network none, the rest from stdin. (net.bats, real.bats
+# and specs/verify-services.bats write their own.)
+spec() {
+  { printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: none\n' "$1" "${IMG:-$W/img}"; cat; } >"$W/proj/$1.yaml"
+  chmod 644 "$W/proj/$1.yaml"
+}
+
+# state_of SPEC SERVICE: the service's state in `ps --json`.
+state_of() { in_proj --json ps -f "$1.yaml" | jq -r ".services[] | select(.name == \"$2\") | .state"; }
+
+# PID is gone: no such process, or a zombie its parent (pid 1 here) has
+# not reaped yet.
+gone() { [ ! -d "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
 # The cache's in-use records (DIR/inuse) that a live sandbox or supervisor
 # holds: those gc cannot lock. Records nobody holds may stay until gc.
 held_records() {

@@ -13,16 +13,6 @@ teardown_file() { envs_teardown_file; }
 
 setup() { envs_setup; }
 
-# spec NAME: write $W/proj/NAME.yaml for environment NAME, the rest from stdin.
-spec() {
-  { printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: none\n' "$1" "${IMG:-$W/img}"; cat; } >"$W/proj/$1.yaml"
-  chmod 644 "$W/proj/$1.yaml"
-}
-
-state_of() { in_proj --json ps -f "$1.yaml" | jq -r ".services[] | select(.name == \"$2\") | .state"; }
-
-gone() { [ ! -d "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
-
 # Live supervisors, their janitors and namespace holders started by this
 # file's tests (their folder is the project's; zombies are gone).
 berth_procs() {

@@ -33,18 +33,6 @@ teardown_file() {
 
 setup() { envs_setup; }
 
-# spec NAME: write $W/proj/NAME.yaml for environment NAME, services from stdin.
-spec() {
-  { printf 'berth: 1\nname: %s\nimage:\n  - url: %s\nnetwork: none\n' "$1" "$W/img"; cat; } >"$W/proj/$1.yaml"
-  chmod 644 "$W/proj/$1.yaml"
-}
-
-state_of() { in_proj --json ps -f "$1.yaml" | jq -r ".services[] | select(.name == \"$2\") | .state"; }
-
-# PID is gone: no such process, or a zombie its parent (pid 1 here) has
-# not reaped yet.
-gone() { [ ! -d "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
-
 # The processes of an environment: its supervisor and everything under it.
 env_pids() {
   local sup
