@@ -405,7 +405,7 @@ YAML
   [ -z "$(ls -A "$W/home/cache/inuse")" ]
 }
 
-@test "runs that come and go on the layers a long run holds share its in-use record; gc running meanwhile removes nothing" {
+@test "runs that come and go on the layers a long run holds share its in-use record; gc running meanwhile removes nothing; after kill -9 gc takes it all" {
   packed_spec gcshare </dev/null
   in_proj -q run -f gcshare.yaml -- true
   layer=$(layers_in_cache)
@@ -430,9 +430,13 @@ YAML
   # one record for those layers, held by the long run alone
   [ "$(ls "$W/home/cache/inuse" | wc -l)" = 1 ]
   [ "$(held_records "$W/home/cache" | wc -l)" = 1 ]
-  kill "$(pgrep -f "^$W/bin/berth -q run -f gcshare.yaml" | head -1)"
+  # kill -9: the record stays, unheld (its sandbox dies with berth), and gc
+  # takes it and the layers
+  kill -9 "$(pgrep -f "^$W/bin/berth -q run -f gcshare.yaml" | head -1)"
   wait "$holder" || true
+  for _ in $(seq 100); do [ -z "$(held_records "$W/home/cache")" ] && break; sleep 0.05; done
   [ -z "$(held_records "$W/home/cache")" ]
+  [ "$(ls "$W/home/cache/inuse" | wc -l)" = 1 ]
   berth -q image gc
   [ -z "$(layers_in_cache)" ]
   [ -z "$(ls -A "$W/home/cache/inuse")" ]
